@@ -1,0 +1,359 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Expressions;
+
+namespace ApprovalStudio.Workflows.Execution;
+
+/// <summary>
+/// Advances a run from one durable point to the next: it starts it, or resumes one waiting node,
+/// then runs every node that can run until the run completes, fails, or only waits remain.
+/// It keeps no state of its own; the host persists <see cref="AdvanceResult"/> in one transaction.
+/// </summary>
+public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInvoker http, TimeProvider clock)
+{
+    private readonly ExpressionEvaluator _expressions = expressions;
+    private readonly IHttpNodeInvoker _http = http;
+    private readonly TimeProvider _clock = clock;
+
+    /// <summary>Node runs allowed in one run, so that a cycle without a wait cannot spin forever.</summary>
+    public int MaxSteps { get; init; } = 10_000;
+
+    public Task<AdvanceResult> StartAsync(WorkflowDefinition definition, JsonNode? input, CancellationToken cancellationToken)
+    {
+        var state = new RunState { Input = input?.DeepClone() ?? new JsonObject() };
+        state.Root.Ready.Add(definition.Start);
+        return AdvanceAsync(definition, state, null, cancellationToken);
+    }
+
+    /// <summary>Completes the waiting node <paramref name="nodeId"/> at <paramref name="stack"/> with <paramref name="output"/>.</summary>
+    public Task<AdvanceResult> ResumeAsync(
+        WorkflowDefinition definition, RunState state, string nodeId, IReadOnlyList<StackFrame> stack, JsonNode? output,
+        CancellationToken cancellationToken, JsonArray? messages = null) =>
+        AdvanceAsync(definition, state, step =>
+        {
+            if (messages is not null)
+            {
+                foreach (var message in messages)
+                {
+                    state.Transcript.Add(message?.DeepClone());
+                }
+            }
+
+            return step.CompleteWaitAsync(nodeId, stack, output);
+        }, cancellationToken);
+
+    /// <summary>The deadline of the waiting node passed: follow its expiry policy.</summary>
+    public Task<AdvanceResult> ExpireAsync(
+        WorkflowDefinition definition, RunState state, string nodeId, IReadOnlyList<StackFrame> stack, CancellationToken cancellationToken) =>
+        AdvanceAsync(definition, state, step =>
+        {
+            var node = definition.Node(nodeId);
+            if (node is HumanNodeDefinition { OnExpire: ExpiryAction.Continue })
+            {
+                return step.CompleteWaitAsync(nodeId, stack, new JsonObject { ["expired"] = true, ["at"] = _clock.GetUtcNow() });
+            }
+
+            var title = node is HumanNodeDefinition human ? human.Title : nodeId;
+            step.Fail(nodeId, stack, $"The task '{title}' at node '{nodeId}' expired before anyone answered it.");
+            return Task.CompletedTask;
+        }, cancellationToken);
+
+    private async Task<AdvanceResult> AdvanceAsync(
+        WorkflowDefinition definition, RunState state, Func<Step, Task>? first, CancellationToken cancellationToken)
+    {
+        var step = new Step(this, definition, state, cancellationToken);
+        if (first is not null)
+        {
+            await first(step);
+        }
+
+        if (step.Error is null)
+        {
+            await step.DrainAsync(state.Root, []);
+        }
+
+        var status = step.Error is not null ? RunStatus.Failed
+            : state.Root.IsIdle ? RunStatus.Completed
+            : RunStatus.Suspended;
+        return new AdvanceResult(
+            state, status, status == RunStatus.Completed ? state.Root.LastOutput?.DeepClone() : null,
+            step.Error, step.Waits, step.NodeRuns);
+    }
+
+    private sealed class Step(WorkflowEngine engine, WorkflowDefinition definition, RunState state, CancellationToken cancellationToken)
+    {
+        public RunError? Error { get; private set; }
+        public List<WaitRequest> Waits { get; } = [];
+        public List<NodeRunRecord> NodeRuns { get; } = [];
+
+        private DateTimeOffset Now => engine._clock.GetUtcNow();
+
+        public void Fail(string? nodeId, IReadOnlyList<StackFrame> stack, string message) =>
+            Error ??= new RunError(message, nodeId, stack);
+
+        public async Task CompleteWaitAsync(string nodeId, IReadOnlyList<StackFrame> stack, JsonNode? output)
+        {
+            var scope = state.Find(stack);
+            if (scope is null || !scope.Waiting.Remove(nodeId, out var since))
+            {
+                throw new NotWaitingException(nodeId, stack);
+            }
+
+            await CompleteAsync(definition.Node(nodeId), scope, stack, output, since);
+        }
+
+        /// <summary>Runs everything runnable in <paramref name="scope"/> and the iterations below it.</summary>
+        public async Task DrainAsync(Scope scope, IReadOnlyList<StackFrame> stack)
+        {
+            while (Error is null)
+            {
+                while (scope.Ready.Count > 0 && Error is null)
+                {
+                    var nodeId = scope.Ready[0];
+                    scope.Ready.RemoveAt(0);
+                    await RunNodeAsync(definition.Node(nodeId), scope, stack);
+                }
+
+                var finishedLoop = false;
+                foreach (var (loopId, loop) in scope.Loops.ToArray())
+                {
+                    for (var i = 0; i < loop.Iterations.Count && Error is null; i++)
+                    {
+                        await DrainAsync(loop.Iterations[i], [.. stack, new StackFrame(loopId, i, loop.Iterations.Count)]);
+                    }
+
+                    if (Error is null && loop.Iterations.All(s => s.IsIdle))
+                    {
+                        scope.Loops.Remove(loopId);
+                        var results = new JsonArray([.. loop.Iterations.Select(s => s.LastOutput?.DeepClone())]);
+                        await CompleteAsync(definition.Node(loopId), scope, stack, results, loop.StartedAt);
+                        finishedLoop = true;
+                    }
+                }
+
+                if (!finishedLoop || Error is not null)
+                {
+                    return;
+                }
+            }
+        }
+
+        private async Task RunNodeAsync(NodeDefinition node, Scope scope, IReadOnlyList<StackFrame> stack)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (++state.Steps > engine.MaxSteps)
+            {
+                Fail(node.Id, stack, $"The run exceeded {engine.MaxSteps} node runs; is there a cycle without a wait?");
+                return;
+            }
+
+            var started = Now;
+            try
+            {
+                switch (node)
+                {
+                    case WaitingNodeDefinition waiting:
+                        Suspend(waiting, scope, stack, started);
+                        break;
+                    case SetNode set:
+                        var context = Context(stack);
+                        var values = new JsonObject();
+                        foreach (var (name, expression) in set.Values)
+                        {
+                            values[name] = engine._expressions.Evaluate(expression, context);
+                        }
+
+                        await CompleteAsync(node, scope, stack, values, started);
+                        break;
+                    case HttpNode request:
+                        await RunHttpAsync(request, scope, stack, started);
+                        break;
+                    case FailNode fail:
+                        var message = Template.RenderText(fail.Message, engine._expressions, Context(stack));
+                        Record(node, stack, NodeRunStatus.Failed, null, message, started);
+                        Fail(node.Id, stack, message);
+                        break;
+                    case ForEachNode loop:
+                        StartLoop(loop, scope, stack, started);
+                        break;
+                    default:
+                        throw new InvalidOperationException($"No runner for node type '{node.Type}'.");
+                }
+            }
+            catch (ExpressionException ex)
+            {
+                Record(node, stack, NodeRunStatus.Failed, null, ex.Message, started);
+                Fail(node.Id, stack, ex.Message);
+            }
+        }
+
+        private async Task RunHttpAsync(HttpNode node, Scope scope, IReadOnlyList<StackFrame> stack, DateTimeOffset started)
+        {
+            var context = Context(stack);
+            var url = Template.RenderText(node.Url, engine._expressions, context);
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                FailNode(node, stack, started, $"'{url}' is not an absolute http(s) URL.");
+                return;
+            }
+
+            var headers = node.Headers.ToDictionary(h => h.Key, h => Template.RenderText(h.Value, engine._expressions, context));
+            var body = Template.Render(node.Body, engine._expressions, context);
+            HttpNodeResult result;
+            try
+            {
+                result = await engine._http.SendAsync(new HttpNodeRequest(node.Method, uri, headers, body), cancellationToken);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                FailNode(node, stack, started, $"{node.Method} {uri.GetLeftPart(UriPartial.Path)} failed: {ex.Message}");
+                return;
+            }
+
+            var output = new JsonObject { ["status"] = result.Status, ["body"] = result.Body };
+            if (!result.IsSuccess)
+            {
+                FailNode(node, stack, started, $"{node.Method} {uri.GetLeftPart(UriPartial.Path)} answered {result.Status} {result.Reason}.", output);
+                return;
+            }
+
+            await CompleteAsync(node, scope, stack, output, started);
+        }
+
+        private void FailNode(NodeDefinition node, IReadOnlyList<StackFrame> stack, DateTimeOffset started, string message, JsonNode? output = null)
+        {
+            Record(node, stack, NodeRunStatus.Failed, output, message, started);
+            Fail(node.Id, stack, message);
+        }
+
+        private void StartLoop(ForEachNode loop, Scope scope, IReadOnlyList<StackFrame> stack, DateTimeOffset started)
+        {
+            var items = engine._expressions.Evaluate(loop.Items, Context(stack));
+            if (items is not JsonArray array)
+            {
+                FailNode(loop, stack, started, $"forEach '{loop.Id}': items '{loop.Items}' did not yield an array.");
+                return;
+            }
+
+            var state = new LoopState { Items = (JsonArray)array.DeepClone(), StartedAt = started };
+            foreach (var _ in array)
+            {
+                var iteration = new Scope();
+                iteration.Ready.Add(loop.Body);
+                state.Iterations.Add(iteration);
+            }
+
+            // An empty loop completes at once; otherwise DrainAsync completes it when its iterations are idle.
+            scope.Loops[loop.Id] = state;
+        }
+
+        private void Suspend(WaitingNodeDefinition node, Scope scope, IReadOnlyList<StackFrame> stack, DateTimeOffset since)
+        {
+            if (!scope.Waiting.TryAdd(node.Id, since))
+            {
+                return;
+            }
+
+            var context = Context(stack);
+            var title = node switch
+            {
+                HumanNodeDefinition human => Template.RenderText(human.Title, engine._expressions, context),
+                WaitNode wait => Template.RenderText(wait.Title, engine._expressions, context),
+                ToolCallNode tool => Template.RenderText(tool.Title, engine._expressions, context),
+                _ => node.Id,
+            };
+            var expiresAt = node is HumanNodeDefinition { ExpiresAfter: { } after } ? since + after : (DateTimeOffset?)null;
+            var calls = node is ToolCallNode tools
+                ? tools.Tools.Select(t => new ToolCall(NewToolCallId(), t.Name, Template.Render(t.Arguments, engine._expressions, context))).ToList()
+                : [];
+            Waits.Add(new WaitRequest(node, stack, title, since, expiresAt, calls));
+            Record(node, stack, NodeRunStatus.Waiting, null, null, since, completed: false);
+        }
+
+        private async Task CompleteAsync(NodeDefinition node, Scope scope, IReadOnlyList<StackFrame> stack, JsonNode? output, DateTimeOffset started)
+        {
+            scope.Outputs[node.Id] = output?.DeepClone();
+            scope.LastNodeId = node.Id;
+            scope.LastOutput = output?.DeepClone();
+            Record(node, stack, NodeRunStatus.Completed, output, null, started);
+
+            var edges = definition.Outgoing(node.Id);
+            if (edges.Count == 0)
+            {
+                return;
+            }
+
+            var context = Context(stack);
+            foreach (var edge in edges)
+            {
+                bool taken;
+                try
+                {
+                    taken = edge.When is null || engine._expressions.IsTrue(edge.When, context);
+                }
+                catch (ExpressionException ex)
+                {
+                    Fail(node.Id, stack, $"Edge {edge.From} → {edge.To}: {ex.Message}");
+                    return;
+                }
+
+                if (taken && !scope.Ready.Contains(edge.To) && !scope.Waiting.ContainsKey(edge.To) && !scope.Loops.ContainsKey(edge.To))
+                {
+                    scope.Ready.Add(edge.To);
+                }
+            }
+
+            await Task.CompletedTask;
+        }
+
+        /// <summary>
+        /// What expressions see: <c>input</c>, the outputs of completed nodes (an iteration's own
+        /// outputs over its enclosing scopes'), <c>item</c>/<c>index</c> of the innermost loop,
+        /// <c>loops.&lt;forEachId&gt;</c> for every enclosing loop, and the run's <c>transcript</c>.
+        /// </summary>
+        private JsonObject Context(IReadOnlyList<StackFrame> stack)
+        {
+            var context = new JsonObject();
+            var scope = state.Root;
+            Overlay(context, scope);
+            var loops = new JsonObject();
+            foreach (var frame in stack)
+            {
+                var loop = scope.Loops[frame.ParentNodeId];
+                scope = loop.Iterations[frame.Index];
+                var item = loop.Items[frame.Index]?.DeepClone();
+                loops[frame.ParentNodeId] = new JsonObject { ["item"] = item, ["index"] = frame.Index, ["total"] = frame.Total };
+                Overlay(context, scope);
+                context["item"] = item?.DeepClone();
+                context["index"] = frame.Index;
+            }
+
+            context["loops"] = loops;
+            context["input"] = state.Input?.DeepClone();
+            context["transcript"] = state.Transcript.DeepClone();
+            return context;
+
+            static void Overlay(JsonObject context, Scope scope)
+            {
+                foreach (var (id, output) in scope.Outputs)
+                {
+                    context[id] = output?.DeepClone();
+                }
+            }
+        }
+
+        private void Record(NodeDefinition node, IReadOnlyList<StackFrame> stack, NodeRunStatus status, JsonNode? output, string? error, DateTimeOffset started, bool completed = true) =>
+            NodeRuns.Add(new NodeRunRecord(node.Id, node.Type, stack, status, output?.DeepClone(), error, started, completed ? Now : null));
+
+        private static string NewToolCallId() => "call_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+    }
+}
+
+/// <summary>The addressed node is not waiting at that stack (already resumed, not reached, or the run is over).</summary>
+public sealed class NotWaitingException(string nodeId, IReadOnlyList<StackFrame> stack)
+    : Exception($"Node '{nodeId}' is not waiting at [{StackFrame.Key(stack)}].")
+{
+    public string NodeId { get; } = nodeId;
+    public IReadOnlyList<StackFrame> Stack { get; } = stack;
+}
