@@ -1,0 +1,222 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Execution;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Features.Executions;
+
+/// <summary>
+/// Runs one leased queue item: loads the run, lets the engine advance it, and writes the new state,
+/// the new tasks, the node log and the item's completion in one transaction. A crash before the
+/// commit leaves the item leased; when the lease runs out another worker does the step again.
+/// </summary>
+public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, TimeProvider clock, ILogger<ExecutionProcessor> log)
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    /// <returns>False when the lease was lost to another worker and nothing was done.</returns>
+    public async Task<bool> ProcessAsync(long itemId, string leaseOwner, CancellationToken cancellationToken)
+    {
+        var item = await db.Queue.SingleAsync(q => q.Id == itemId, cancellationToken);
+        if (item.Status != QueueStatuses.Leased || item.LeaseOwner != leaseOwner)
+        {
+            return false;
+        }
+
+        var execution = await db.Executions.SingleAsync(e => e.Id == item.ExecutionId, cancellationToken);
+        if (ExecutionStatuses.IsTerminal(execution.Status))
+        {
+            ExecutionLog.SkippedFinishedRun(log, item.Id, item.Kind, execution.Id, execution.Status);
+            return await FinishAsync(item, $"Skipped: the run was already {execution.Status}.", cancellationToken);
+        }
+
+        var definition = await catalog.GetAsync(execution.TenantId, execution.WorkflowKey, execution.WorkflowVersion, cancellationToken);
+        AdvanceResult result;
+        try
+        {
+            result = await AdvanceAsync(item, execution, definition, cancellationToken);
+        }
+        catch (NotWaitingException ex)
+        {
+            ExecutionLog.SkippedNotWaiting(log, item.Id, execution.Id, ex.NodeId);
+            return await FinishAsync(item, ex.Message, cancellationToken);
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var now = clock.GetUtcNow().UtcDateTime;
+        Apply(execution, result, now);
+        AddTasks(execution, result.NewWaits, now);
+        await AddNodeRunsAsync(execution.Id, result.NodeRuns, cancellationToken);
+        item.Status = QueueStatuses.Done;
+        item.CompletedAt = now;
+        item.LeasedUntil = null;
+        await db.SaveChangesAsync(cancellationToken);
+        if (result.Status is RunStatus.Completed or RunStatus.Failed)
+        {
+            // Waits left in other branches or iterations can no longer be answered.
+            await db.Tasks.Where(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        ExecutionLog.Advanced(log, execution.Id, item.Kind, execution.Status, result.NewWaits.Count);
+        return true;
+    }
+
+    private async Task<AdvanceResult> AdvanceAsync(QueueItem item, ExecutionRecord execution, WorkflowDefinition definition, CancellationToken cancellationToken)
+    {
+        if (item.Kind == QueueKinds.Start)
+        {
+            if (execution.StateJson is not null)
+            {
+                throw new NotWaitingException(definition.Start, []);
+            }
+
+            return await engine.StartAsync(definition, JsonNode.Parse(execution.InputJson), cancellationToken);
+        }
+
+        var state = RunState.Deserialize(execution.StateJson ?? throw new InvalidOperationException($"Run {execution.Id} has no state to continue."));
+        var task = await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == item.ResId, cancellationToken);
+        var stack = JsonSerializer.Deserialize<StackFrame[]>(task.StackJson, JsonOptions) ?? [];
+        return item.Kind switch
+        {
+            QueueKinds.Resume => await engine.ResumeAsync(definition, state, task.NodeId, stack,
+                task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson), cancellationToken),
+            QueueKinds.Expire => await engine.ExpireAsync(definition, state, task.NodeId, stack, cancellationToken),
+            _ => throw new InvalidOperationException($"Unknown queue item kind '{item.Kind}'."),
+        };
+    }
+
+    private static void Apply(ExecutionRecord execution, AdvanceResult result, DateTime now)
+    {
+        execution.StateJson = result.State.Serialize();
+        execution.Status = result.Status.ToString();
+        execution.UpdatedAt = now;
+        execution.Revision++;
+        switch (result.Status)
+        {
+            case RunStatus.Completed:
+                execution.OutputJson = result.Output?.ToJsonString();
+                execution.CompletedAt = now;
+                break;
+            case RunStatus.Failed:
+                execution.Error = Truncate(result.Error?.Message, 4000);
+                execution.ErrorNodeId = result.Error?.NodeId;
+                execution.CompletedAt = now;
+                break;
+        }
+    }
+
+    private void AddTasks(ExecutionRecord execution, IReadOnlyList<WaitRequest> waits, DateTime now)
+    {
+        foreach (var wait in waits)
+        {
+            var resId = NewResId();
+            var assignees = wait.Node is HumanNodeDefinition human ? human.Assignees : Assignees.None;
+            db.Tasks.Add(new TaskRecord
+            {
+                ResId = resId,
+                ExecutionId = execution.Id,
+                TenantId = execution.TenantId,
+                WorkflowKey = execution.WorkflowKey,
+                WorkflowVersion = execution.WorkflowVersion,
+                NodeId = wait.Node.Id,
+                StackJson = JsonSerializer.Serialize(wait.Stack, JsonOptions),
+                StackKey = StackFrame.Key(wait.Stack),
+                Kind = wait.Node.Kind.ToString(),
+                Title = Truncate(wait.Title, 500)!,
+                ToolCallsJson = wait.ToolCalls.Count > 0 ? JsonSerializer.Serialize(wait.ToolCalls, JsonOptions) : null,
+                Status = TaskStatuses.Pending,
+                CreatedAt = wait.Since.UtcDateTime,
+                ExpiresAt = wait.ExpiresAt?.UtcDateTime,
+                Assignees =
+                [
+                    .. assignees.Users.Select(u => new TaskAssigneeRecord { ResId = resId, Kind = AssigneeKinds.User, Value = u }),
+                    .. assignees.Groups.Select(g => new TaskAssigneeRecord { ResId = resId, Kind = AssigneeKinds.Group, Value = g }),
+                ],
+            });
+        }
+    }
+
+    private async Task AddNodeRunsAsync(string executionId, IReadOnlyList<NodeRunRecord> runs, CancellationToken cancellationToken)
+    {
+        foreach (var run in runs)
+        {
+            var stackKey = StackFrame.Key(run.Stack);
+            NodeRunEntity? entity = null;
+            if (run.Status != NodeRunStatus.Waiting)
+            {
+                // A resumed node closes the row it opened when it began to wait.
+                entity = db.NodeRuns.Local.FirstOrDefault(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && r.Status == nameof(NodeRunStatus.Waiting))
+                    ?? await db.NodeRuns.FirstOrDefaultAsync(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && r.Status == nameof(NodeRunStatus.Waiting), cancellationToken);
+            }
+
+            if (entity is null)
+            {
+                entity = new NodeRunEntity
+                {
+                    ExecutionId = executionId,
+                    NodeId = run.NodeId,
+                    NodeType = run.NodeType,
+                    StackKey = stackKey,
+                    StackJson = JsonSerializer.Serialize(run.Stack, JsonOptions),
+                    Status = run.Status.ToString(),
+                    StartedAt = run.StartedAt.UtcDateTime,
+                };
+                db.NodeRuns.Add(entity);
+            }
+
+            entity.Status = run.Status.ToString();
+            entity.OutputJson = run.Output?.ToJsonString();
+            entity.Error = Truncate(run.Error, 4000);
+            entity.CompletedAt = run.CompletedAt?.UtcDateTime;
+        }
+    }
+
+    private async Task<bool> FinishAsync(QueueItem item, string note, CancellationToken cancellationToken)
+    {
+        item.Status = QueueStatuses.Done;
+        item.CompletedAt = clock.GetUtcNow().UtcDateTime;
+        item.LeasedUntil = null;
+        item.LastError = Truncate(note, 4000);
+        await db.SaveChangesAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>256 random bits, URL-safe: the capability that addresses one suspension.</summary>
+    public static string NewResId() =>
+        Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static string? Truncate(string? text, int max) => text is null || text.Length <= max ? text : text[..max];
+}
+
+internal static partial class ExecutionLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {ExecutionId} advanced by {Kind}: now {Status}, {NewWaits} new wait(s)")]
+    public static partial void Advanced(ILogger logger, string executionId, string kind, string status, int newWaits);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Queue item {ItemId} ({Kind}) skipped: run {ExecutionId} is {Status}")]
+    public static partial void SkippedFinishedRun(ILogger logger, long itemId, string kind, string executionId, string status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue item {ItemId} skipped: node {NodeId} of run {ExecutionId} is not waiting")]
+    public static partial void SkippedNotWaiting(ILogger logger, long itemId, string executionId, string nodeId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue item {ItemId} of run {ExecutionId} failed (attempt {Attempt}); retrying at {RetryAt}")]
+    public static partial void Retrying(ILogger logger, long itemId, string executionId, int attempt, DateTime retryAt, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Queue item {ItemId} of run {ExecutionId} dead-lettered after {Attempts} attempts")]
+    public static partial void DeadLettered(ILogger logger, long itemId, string executionId, int attempts, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Queue item {ItemId} of run {ExecutionId} lost a concurrent write; retrying at once")]
+    public static partial void ConcurrencyRetry(ILogger logger, long itemId, string executionId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The worker loop failed; it goes on after the next poll")]
+    public static partial void LoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {NodeId} of run {ExecutionId} expired")]
+    public static partial void TaskExpired(ILogger logger, string executionId, string nodeId);
+}

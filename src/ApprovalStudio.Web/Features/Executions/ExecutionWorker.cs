@@ -1,0 +1,212 @@
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.Executions;
+
+/// <summary>
+/// Drains the durable queue: expires overdue tasks, leases items (oldest first, one at a time per
+/// run, so a run's steps keep their order), processes each in a fresh scope, retries failures with
+/// backoff, and dead-letters an item that keeps failing, which fails its run with the last error.
+/// </summary>
+public sealed class ExecutionWorker(
+    IServiceScopeFactory scopes, QueueSignal signal, IOptions<WorkerOptions> options, TimeProvider clock, ILogger<ExecutionWorker> log)
+    : BackgroundService
+{
+    private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled)
+        {
+            return;
+        }
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var busy = false;
+            try
+            {
+                await ExpireDueTasksAsync(stoppingToken);
+                var leased = await LeaseAsync(settings, stoppingToken);
+                busy = leased.Count > 0;
+                await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = settings.Concurrency, CancellationToken = stoppingToken },
+                    async (id, token) => await RunOneAsync(id, settings, token));
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                ExecutionLog.LoopFailed(log, ex);
+            }
+
+            if (!busy)
+            {
+                try
+                {
+                    await signal.WaitAsync(settings.PollInterval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task<List<long>> LeaseAsync(WorkerOptions settings, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var candidates = await db.Queue.AsNoTracking()
+            .Where(q => (q.Status == QueueStatuses.Pending && q.AvailableAt <= now) || (q.Status == QueueStatuses.Leased && q.LeasedUntil < now))
+            .Where(q => !db.Queue.Any(o => o.ExecutionId == q.ExecutionId && o.Id < q.Id && (o.Status == QueueStatuses.Pending || o.Status == QueueStatuses.Leased)))
+            .OrderBy(q => q.Id)
+            .Select(q => q.Id)
+            .Take(settings.BatchSize)
+            .ToListAsync(cancellationToken);
+
+        var leased = new List<long>();
+        var until = now + settings.LeaseDuration;
+        foreach (var id in candidates)
+        {
+            // Guarded: only one worker turns a free (or abandoned) item into its lease.
+            var won = await db.Queue
+                .Where(q => q.Id == id && ((q.Status == QueueStatuses.Pending && q.AvailableAt <= now) || (q.Status == QueueStatuses.Leased && q.LeasedUntil < now)))
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(q => q.Status, QueueStatuses.Leased)
+                    .SetProperty(q => q.LeaseOwner, _owner)
+                    .SetProperty(q => q.LeasedUntil, until), cancellationToken);
+            if (won == 1)
+            {
+                leased.Add(id);
+            }
+        }
+
+        return leased;
+    }
+
+    private async Task RunOneAsync(long id, WorkerOptions settings, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<ExecutionProcessor>().ProcessAsync(id, _owner, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: the lease runs out and another start picks the item up again.
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            await ReleaseAsync(id, countAttempt: false, null, settings, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            await ReleaseAsync(id, countAttempt: true, ex, settings, cancellationToken);
+        }
+    }
+
+    private async Task ReleaseAsync(long id, bool countAttempt, Exception? error, WorkerOptions settings, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var item = await db.Queue.SingleAsync(q => q.Id == id, cancellationToken);
+        if (item.LeaseOwner != _owner || item.Status != QueueStatuses.Leased)
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        item.LeaseOwner = null;
+        item.LeasedUntil = null;
+        if (!countAttempt)
+        {
+            ExecutionLog.ConcurrencyRetry(log, id, item.ExecutionId);
+            item.Status = QueueStatuses.Pending;
+            item.AvailableAt = now;
+            await db.SaveChangesAsync(cancellationToken);
+            signal.Notify();
+            return;
+        }
+
+        item.Attempts++;
+        item.LastError = Describe(error!);
+        if (item.Attempts < settings.MaxAttempts)
+        {
+            item.Status = QueueStatuses.Pending;
+            item.AvailableAt = now + settings.Backoff(item.Attempts);
+            ExecutionLog.Retrying(log, id, item.ExecutionId, item.Attempts, item.AvailableAt, error!);
+            await db.SaveChangesAsync(cancellationToken);
+            return;
+        }
+
+        ExecutionLog.DeadLettered(log, id, item.ExecutionId, item.Attempts, error!);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        item.Status = QueueStatuses.DeadLettered;
+        item.CompletedAt = now;
+        await db.SaveChangesAsync(cancellationToken);
+        var message = $"The worker gave up after {item.Attempts} attempts: {item.LastError}";
+        message = message.Length > 4000 ? message[..4000] : message;
+        await db.Executions.Where(e => e.Id == item.ExecutionId && e.Status != ExecutionStatuses.Completed && e.Status != ExecutionStatuses.Failed && e.Status != ExecutionStatuses.Cancelled)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(e => e.Status, ExecutionStatuses.Failed)
+                .SetProperty(e => e.Error, message)
+                .SetProperty(e => e.CompletedAt, now)
+                .SetProperty(e => e.UpdatedAt, now)
+                .SetProperty(e => e.Revision, e => e.Revision + 1), cancellationToken);
+        await db.Tasks.Where(t => t.ExecutionId == item.ExecutionId && t.Status == TaskStatuses.Pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Tasks past their deadline: marked expired (guarded, so a racing resume wins or loses cleanly) and queued for their policy.</summary>
+    private async Task ExpireDueTasksAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var due = await db.Tasks.AsNoTracking()
+            .Where(t => t.Status == TaskStatuses.Pending && t.ExpiresAt != null && t.ExpiresAt <= now)
+            .OrderBy(t => t.ExpiresAt)
+            .Select(t => new { t.ResId, t.ExecutionId, t.TenantId, t.NodeId, t.ExpiresAt })
+            .Take(100)
+            .ToListAsync(cancellationToken);
+        foreach (var task in due)
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var expired = await db.Tasks.Where(t => t.ResId == task.ResId && t.Status == TaskStatuses.Pending)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Expired), cancellationToken);
+            if (expired != 1)
+            {
+                continue;
+            }
+
+            db.Queue.Add(new QueueItem
+            {
+                ExecutionId = task.ExecutionId, Kind = QueueKinds.Expire, ResId = task.ResId, Status = QueueStatuses.Pending,
+                AvailableAt = now, CreatedAt = now,
+            });
+            db.Audit.Add(new AuditRecord
+            {
+                TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,
+                Action = "Expired", Actor = "system", Channel = "system", At = now,
+                PayloadJson = $"{{\"expiredAt\":\"{task.ExpiresAt:O}\"}}",
+            });
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+            ExecutionLog.TaskExpired(log, task.ExecutionId, task.NodeId);
+        }
+    }
+
+    private static string Describe(Exception error)
+    {
+        var text = $"{error.GetType().Name}: {error.Message}";
+        return text.Length > 4000 ? text[..4000] : text;
+    }
+}

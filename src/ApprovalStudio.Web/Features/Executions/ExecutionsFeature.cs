@@ -1,0 +1,141 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Execution;
+using ApprovalStudio.Workflows.Expressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Features.Executions;
+
+public sealed record ExecutionAccepted(string ExecutionId, string Status);
+
+public sealed record WaitingEntry(
+    string ResId, string NodeId, string Kind, string Title, IReadOnlyList<StackFrame> Stack, DateTime? ExpiresAt, JsonNode? ToolCalls);
+
+public sealed record ExecutionStatusView(
+    string ExecutionId, string WorkflowKey, int WorkflowVersion, string Status, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt,
+    IReadOnlyList<WaitingEntry> Waiting, JsonNode? Output, string? Error, string? ErrorNodeId);
+
+public sealed record NodeRunView(
+    long Id, string NodeId, string NodeType, IReadOnlyList<StackFrame> Stack, string Status, JsonNode? Output, string? Error, DateTime StartedAt, DateTime? CompletedAt);
+
+public static class ExecutionsFeature
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    public static IHostApplicationBuilder AddExecutions(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
+        builder.Services.AddSingleton<QueueSignal>();
+        builder.Services.AddSingleton(new ExpressionEvaluator());
+        builder.Services.AddHttpClient(HttpNodeInvoker.ClientName, c => c.Timeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddSingleton<IHttpNodeInvoker, HttpNodeInvoker>();
+        builder.Services.AddSingleton<WorkflowEngine>();
+        builder.Services.AddScoped<ExecutionProcessor>();
+        builder.Services.AddHostedService<ExecutionWorker>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapExecutions(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/workflows/{key}/executions", Start).WithTags("Executions").RequireAuthorization(Policies.Member)
+            .WithSummary("Start a run of the workflow's latest version; it advances in the background.")
+            .Accepts<JsonObject>("application/json");
+        var group = app.MapGroup("/api/executions/{executionId}").WithTags("Executions").RequireAuthorization(Policies.Member);
+        group.MapGet("/status", Status).WithSummary("A run's status, its open waits, output and error (CONTRACT §3).");
+        group.MapGet("/nodes", Nodes).WithSummary("The run's node log: every node run with status, times, output and error.");
+        return app;
+    }
+
+    private static async Task<Results<Accepted<ExecutionAccepted>, ProblemHttpResult>> Start(
+        string key, HttpRequest request, HttpContext context, AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        var actor = Actor.From(context.User)!;
+        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        JsonNode input = new JsonObject();
+        if (body is not null)
+        {
+            if (body is not JsonObject obj)
+            {
+                return Problems.Validation("$", "The body is a JSON object {\"input\": {...}}.");
+            }
+
+            if (obj["input"] is JsonNode given)
+            {
+                if (given is not JsonObject)
+                {
+                    return Problems.Validation("input", "input must be a JSON object.");
+                }
+
+                input = given.DeepClone();
+            }
+        }
+
+        var latest = await catalog.GetLatestAsync(actor.TenantId, key, cancellationToken);
+        if (latest is null)
+        {
+            return Problems.NotFound($"Workflow '{key}'");
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var id = Guid.CreateVersion7().ToString("N");
+        db.Executions.Add(new ExecutionRecord
+        {
+            Id = id, TenantId = actor.TenantId, WorkflowKey = key, WorkflowVersion = latest.Value.Version,
+            Status = ExecutionStatuses.Running, InputJson = input.ToJsonString(), CreatedBy = actor.UserId, CreatedAt = now, UpdatedAt = now,
+        });
+        db.Queue.Add(new QueueItem { ExecutionId = id, Kind = QueueKinds.Start, Status = QueueStatuses.Pending, AvailableAt = now, CreatedAt = now });
+        await db.SaveChangesAsync(cancellationToken);
+        signal.Notify();
+        return TypedResults.Accepted($"/api/executions/{id}/status", new ExecutionAccepted(id, ExecutionStatuses.Running));
+    }
+
+    private static async Task<Results<Ok<ExecutionStatusView>, ProblemHttpResult>> Status(
+        string executionId, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var actor = Actor.From(context.User)!;
+        var execution = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
+        if (execution is null)
+        {
+            return Problems.NotFound($"Execution '{executionId}'");
+        }
+
+        var waiting = await db.Tasks.AsNoTracking()
+            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending)
+            .OrderBy(t => t.CreatedAt).ThenBy(t => t.StackKey)
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new ExecutionStatusView(
+            execution.Id, execution.WorkflowKey, execution.WorkflowVersion, execution.Status, execution.CreatedAt, execution.UpdatedAt, execution.CompletedAt,
+            [.. waiting.Select(t => new WaitingEntry(t.ResId, t.NodeId, t.Kind, t.Title, Stack(t.StackJson), t.ExpiresAt,
+                t.ToolCallsJson is null ? null : JsonNode.Parse(t.ToolCallsJson)))],
+            execution.OutputJson is null ? null : JsonNode.Parse(execution.OutputJson),
+            execution.Error, execution.ErrorNodeId));
+    }
+
+    private static async Task<Results<Ok<NodeRunView[]>, ProblemHttpResult>> Nodes(
+        string executionId, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var actor = Actor.From(context.User)!;
+        if (!await db.Executions.AnyAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken))
+        {
+            return Problems.NotFound($"Execution '{executionId}'");
+        }
+
+        var runs = await db.NodeRuns.AsNoTracking().Where(r => r.ExecutionId == executionId).OrderBy(r => r.Id).ToListAsync(cancellationToken);
+        return TypedResults.Ok(runs.Select(r => new NodeRunView(
+            r.Id, r.NodeId, r.NodeType, Stack(r.StackJson), r.Status, r.OutputJson is null ? null : JsonNode.Parse(r.OutputJson), r.Error, r.StartedAt, r.CompletedAt)).ToArray());
+    }
+
+    internal static StackFrame[] Stack(string json) => JsonSerializer.Deserialize<StackFrame[]>(json, JsonOptions) ?? [];
+}

@@ -1,0 +1,64 @@
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ApprovalStudio.Web.Features.Resume;
+
+public static class ResumeFeature
+{
+    public const string ApiChannel = "api";
+
+    public static IHostApplicationBuilder AddResume(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddScoped<ResumePipeline>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapResume(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/executions/{executionResId}/resume", Resume)
+            .WithTags("Resume")
+            .RequireAuthorization(Policies.Member)
+            .WithSummary("Answer a suspended task (CONTRACT §4.1); the run continues in the background.")
+            .Accepts<System.Text.Json.Nodes.JsonObject>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status410Gone);
+        return app;
+    }
+
+    private static async Task<Results<Accepted<ExecutionAccepted>, ProblemHttpResult>> Resume(
+        string executionResId, HttpRequest request, HttpContext context, ResumePipeline pipeline, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(executionResId, Actor.From(context.User)!, ApiChannel, body), cancellationToken);
+        return ToResult(outcome);
+    }
+
+    /// <summary>The HTTP face of a pipeline outcome, shared by every route that resumes through the pipeline.</summary>
+    public static Results<Accepted<ExecutionAccepted>, ProblemHttpResult> ToResult(ResumeOutcome outcome) => outcome switch
+    {
+        ResumeOutcome.Accepted a => TypedResults.Accepted($"/api/executions/{a.ExecutionId}/status", new ExecutionAccepted(a.ExecutionId, ExecutionStatuses.Resuming)),
+        ResumeOutcome.Invalid i => Problems.Validation(i.Errors),
+        ResumeOutcome.NotFound => Problems.NotFound("The task"),
+        ResumeOutcome.Forbidden f => Problems.Status(StatusCodes.Status403Forbidden, "You may not answer this task.", f.Reason),
+        ResumeOutcome.AlreadyResolved r => Problems.Status(StatusCodes.Status409Conflict, "This task was already answered.",
+            $"Answered by {r.ResolvedByName ?? r.ResolvedBy} at {r.ResolvedAt:O} via {r.Channel}.",
+            new Dictionary<string, object?>
+            {
+                ["executionId"] = r.ExecutionId, ["resolvedBy"] = r.ResolvedBy, ["resolvedByName"] = r.ResolvedByName,
+                ["resolvedAt"] = r.ResolvedAt, ["channel"] = r.Channel,
+            }),
+        ResumeOutcome.Gone g => Problems.Status(StatusCodes.Status410Gone, "This task can no longer be answered.", g.Reason,
+            new Dictionary<string, object?> { ["executionId"] = g.ExecutionId, ["expiredAt"] = g.ExpiredAt }),
+        _ => throw new InvalidOperationException($"Unknown outcome {outcome.GetType().Name}."),
+    };
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Workflows.Definitions;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace ApprovalStudio.Web.Infrastructure.Errors;
+
+/// <summary>problem+json answers shared by every feature (RFC 9457).</summary>
+public static class Problems
+{
+    public static ProblemHttpResult Validation(IReadOnlyDictionary<string, string[]> errors, string? detail = null) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors.ToDictionary(p => p.Key, p => p.Value))
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "The request is invalid.",
+            Detail = detail ?? string.Join(" ", errors.SelectMany(p => p.Value).Take(5)),
+        });
+
+    public static ProblemHttpResult Validation(string field, string message) =>
+        Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    public static ProblemHttpResult Status(int status, string title, string? detail = null, IDictionary<string, object?>? extensions = null)
+    {
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        foreach (var (key, value) in extensions ?? new Dictionary<string, object?>())
+        {
+            problem.Extensions[key] = value;
+        }
+
+        return TypedResults.Problem(problem);
+    }
+
+    public static ProblemHttpResult NotFound(string what) => Status(StatusCodes.Status404NotFound, $"{what} was not found.");
+
+    /// <summary>Reads a request body as JSON; malformed JSON becomes a 400 that names the body.</summary>
+    public static async Task<(JsonNode? Body, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength == 0)
+        {
+            return (null, null);
+        }
+
+        if (request.HasJsonContentType() is false && !string.IsNullOrEmpty(request.ContentType))
+        {
+            return (null, Status(StatusCodes.Status415UnsupportedMediaType, "The body must be application/json."));
+        }
+
+        try
+        {
+            using var reader = new StreamReader(request.Body);
+            var text = await reader.ReadToEndAsync(cancellationToken);
+            return string.IsNullOrWhiteSpace(text) ? (null, null) : (JsonNode.Parse(text), null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, Validation("$", $"Malformed JSON: {ex.Message}"));
+        }
+    }
+}
+
+/// <summary>The one place domain exceptions become problem+json.</summary>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> log) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        ProblemDetails problem = exception switch
+        {
+            InvalidDefinitionException invalid => new HttpValidationProblemDetails(
+                invalid.Problems.GroupBy(p => p.Path).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()))
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "The workflow definition is invalid.",
+                Detail = $"{invalid.Problems.Count} problem(s); see errors.",
+            },
+            BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "The request is invalid.", Detail = bad.Message },
+            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
+                new ProblemDetails { Status = 499, Title = "The client closed the request." },
+            _ => new ProblemDetails { Status = StatusCodes.Status500InternalServerError, Title = "An unexpected error occurred." },
+        };
+
+        if (problem.Status == StatusCodes.Status500InternalServerError)
+        {
+            ErrorLog.Unhandled(log, httpContext.Request.Method, httpContext.Request.Path, exception);
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+}
+
+internal static partial class ErrorLog
+{
+    // The path only: query strings may carry secrets (webhook ?secret=, ?access_token=).
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
+    public static partial void Unhandled(ILogger logger, string method, PathString path, Exception exception);
+}

@@ -1,0 +1,121 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace ApprovalStudio.Web.Infrastructure.Persistence;
+
+/// <summary>
+/// The one DbContext. Each provider has a subclass only so that each keeps its own migration set
+/// (<see cref="SqliteAppDbContext"/>, <see cref="PostgresAppDbContext"/>, <see cref="SqlServerAppDbContext"/>).
+/// </summary>
+public abstract class AppDbContext(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<WorkflowRecord> Workflows => Set<WorkflowRecord>();
+    public DbSet<WorkflowVersionRecord> WorkflowVersions => Set<WorkflowVersionRecord>();
+    public DbSet<ExecutionRecord> Executions => Set<ExecutionRecord>();
+    public DbSet<TaskRecord> Tasks => Set<TaskRecord>();
+    public DbSet<TaskAssigneeRecord> TaskAssignees => Set<TaskAssigneeRecord>();
+    public DbSet<NodeRunEntity> NodeRuns => Set<NodeRunEntity>();
+    public DbSet<QueueItem> Queue => Set<QueueItem>();
+    public DbSet<AuditRecord> Audit => Set<AuditRecord>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // Every timestamp is UTC; SQLite hands DateTime back unspecified, so say so on the way out.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcConverter>();
+        configurationBuilder.Properties<DateTime?>().HaveConversion<NullableUtcConverter>();
+        configurationBuilder.Properties<string>().HaveMaxLength(200);
+    }
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        model.Entity<WorkflowRecord>(e =>
+        {
+            e.ToTable("Workflows");
+            e.HasKey(x => new { x.TenantId, x.Key });
+            e.Property(x => x.WebhookSecretHash).HasMaxLength(32);
+            e.Property(x => x.PreviousWebhookSecretHash).HasMaxLength(32);
+        });
+        model.Entity<WorkflowVersionRecord>(e =>
+        {
+            e.ToTable("WorkflowVersions");
+            e.HasKey(x => new { x.TenantId, x.Key, x.Version });
+            e.Property(x => x.DefinitionJson).Unbounded();
+        });
+        model.Entity<ExecutionRecord>(e =>
+        {
+            e.ToTable("Executions");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Revision).IsConcurrencyToken();
+            e.Property(x => x.InputJson).Unbounded();
+            e.Property(x => x.StateJson).Unbounded();
+            e.Property(x => x.OutputJson).Unbounded();
+            e.Property(x => x.Error).HasMaxLength(4000);
+            e.HasIndex(x => new { x.TenantId, x.CreatedAt });
+        });
+        model.Entity<TaskRecord>(e =>
+        {
+            e.ToTable("Tasks");
+            e.HasKey(x => x.ResId);
+            e.Property(x => x.StackJson).Unbounded();
+            e.Property(x => x.ToolCallsJson).Unbounded();
+            e.Property(x => x.OutputJson).Unbounded();
+            e.Property(x => x.Title).HasMaxLength(500);
+            e.HasIndex(x => new { x.ExecutionId, x.Status });
+            e.HasIndex(x => new { x.TenantId, x.Status, x.CreatedAt });
+            e.HasIndex(x => new { x.Status, x.ExpiresAt });
+            e.HasMany(x => x.Assignees).WithOne().HasForeignKey(a => a.ResId).OnDelete(DeleteBehavior.Cascade);
+        });
+        model.Entity<TaskAssigneeRecord>(e =>
+        {
+            e.ToTable("TaskAssignees");
+            e.HasKey(x => new { x.ResId, x.Kind, x.Value });
+            e.HasIndex(x => new { x.Kind, x.Value });
+        });
+        model.Entity<NodeRunEntity>(e =>
+        {
+            e.ToTable("NodeRuns");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.OutputJson).Unbounded();
+            e.Property(x => x.StackJson).Unbounded();
+            e.Property(x => x.Error).HasMaxLength(4000);
+            e.HasIndex(x => new { x.ExecutionId, x.Id });
+        });
+        model.Entity<QueueItem>(e =>
+        {
+            e.ToTable("Queue");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.LastError).HasMaxLength(4000);
+            e.HasIndex(x => new { x.Status, x.AvailableAt });
+            e.HasIndex(x => new { x.ExecutionId, x.Status });
+        });
+        model.Entity<AuditRecord>(e =>
+        {
+            e.ToTable("Audit");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.PayloadJson).Unbounded();
+            e.HasIndex(x => x.ResId);
+            e.HasIndex(x => new { x.TenantId, x.At });
+        });
+    }
+
+    private sealed class UtcConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+
+    private sealed class NullableUtcConverter() : ValueConverter<DateTime?, DateTime?>(
+        v => v.HasValue ? (v.Value.Kind == DateTimeKind.Utc ? v : v.Value.ToUniversalTime()) : v,
+        v => v.HasValue ? DateTime.SpecifyKind(v.Value, DateTimeKind.Utc) : v);
+}
+
+public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options);
+
+public sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext> options) : AppDbContext(options);
+
+public sealed class SqlServerAppDbContext(DbContextOptions<SqlServerAppDbContext> options) : AppDbContext(options);
+
+internal static class PropertyBuilderExtensions
+{
+    /// <summary>Lifts the 200-character default of string columns (JSON documents, states).</summary>
+    public static void Unbounded<T>(this Microsoft.EntityFrameworkCore.Metadata.Builders.PropertyBuilder<T> property) =>
+        property.Metadata.SetMaxLength(null);
+}

@@ -1,0 +1,157 @@
+namespace ApprovalStudio.Web.Infrastructure.Persistence;
+
+/// <summary>A workflow key of a tenant; its versions are <see cref="WorkflowVersionRecord"/>.</summary>
+public sealed class WorkflowRecord
+{
+    public required string TenantId { get; set; }
+    public required string Key { get; set; }
+    public required string Name { get; set; }
+    public int LatestVersion { get; set; }
+
+    /// <summary>SHA-256 of the webhook secret; the secret itself is shown once, at creation.</summary>
+    public required byte[] WebhookSecretHash { get; set; }
+    public byte[]? PreviousWebhookSecretHash { get; set; }
+    public DateTime? PreviousWebhookSecretValidUntil { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+public sealed class WorkflowVersionRecord
+{
+    public required string TenantId { get; set; }
+    public required string Key { get; set; }
+    public int Version { get; set; }
+    public required string DefinitionJson { get; set; }
+    public required string CreatedBy { get; set; }
+    public DateTime CreatedAt { get; set; }
+}
+
+public sealed class ExecutionRecord
+{
+    public required string Id { get; set; }
+    public required string TenantId { get; set; }
+    public required string WorkflowKey { get; set; }
+    public int WorkflowVersion { get; set; }
+    public required string Status { get; set; }
+    public required string InputJson { get; set; }
+    public string? StateJson { get; set; }
+    public string? OutputJson { get; set; }
+    public string? Error { get; set; }
+    public string? ErrorNodeId { get; set; }
+    public required string CreatedBy { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+    public DateTime? CompletedAt { get; set; }
+
+    /// <summary>Optimistic concurrency token: bumped by every write of the run's state.</summary>
+    public int Revision { get; set; }
+}
+
+public static class TaskStatuses
+{
+    public const string Pending = "Pending";
+    public const string Resolved = "Resolved";
+    public const string Expired = "Expired";
+    public const string Cancelled = "Cancelled";
+}
+
+/// <summary>A suspension a person or system may answer, addressed by its unguessable resId.</summary>
+public sealed class TaskRecord
+{
+    public required string ResId { get; set; }
+    public required string ExecutionId { get; set; }
+    public required string TenantId { get; set; }
+    public required string WorkflowKey { get; set; }
+    public int WorkflowVersion { get; set; }
+    public required string NodeId { get; set; }
+    public required string StackJson { get; set; }
+    public required string StackKey { get; set; }
+    public required string Kind { get; set; }
+    public required string Title { get; set; }
+    public string? ToolCallsJson { get; set; }
+    public required string Status { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? ExpiresAt { get; set; }
+    public string? ResolvedBy { get; set; }
+    public string? ResolvedByName { get; set; }
+    public DateTime? ResolvedAt { get; set; }
+    public string? Channel { get; set; }
+    public string? OutputJson { get; set; }
+    public List<TaskAssigneeRecord> Assignees { get; set; } = [];
+}
+
+public static class AssigneeKinds
+{
+    public const string User = "user";
+    public const string Group = "group";
+}
+
+public sealed class TaskAssigneeRecord
+{
+    public required string ResId { get; set; }
+    public required string Kind { get; set; }
+    public required string Value { get; set; }
+}
+
+public sealed class NodeRunEntity
+{
+    public long Id { get; set; }
+    public required string ExecutionId { get; set; }
+    public required string NodeId { get; set; }
+    public required string NodeType { get; set; }
+    public required string StackKey { get; set; }
+    public required string StackJson { get; set; }
+    public required string Status { get; set; }
+    public string? OutputJson { get; set; }
+    public string? Error { get; set; }
+    public DateTime StartedAt { get; set; }
+    public DateTime? CompletedAt { get; set; }
+}
+
+public static class QueueKinds
+{
+    public const string Start = "Start";
+    public const string Resume = "Resume";
+    public const string Expire = "Expire";
+}
+
+public static class QueueStatuses
+{
+    public const string Pending = "Pending";
+    public const string Leased = "Leased";
+    public const string Done = "Done";
+    public const string DeadLettered = "DeadLettered";
+}
+
+/// <summary>A durable unit of work for the background worker: start a run, continue it, expire a task.</summary>
+public sealed class QueueItem
+{
+    public long Id { get; set; }
+    public required string ExecutionId { get; set; }
+    public required string Kind { get; set; }
+    public string? ResId { get; set; }
+    public required string Status { get; set; }
+    public int Attempts { get; set; }
+    public DateTime AvailableAt { get; set; }
+    public DateTime? LeasedUntil { get; set; }
+    public string? LeaseOwner { get; set; }
+    public string? LastError { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? CompletedAt { get; set; }
+}
+
+/// <summary>Who resolved what, when, through which channel, with what answer. Written with the consume.</summary>
+public sealed class AuditRecord
+{
+    public long Id { get; set; }
+    public required string TenantId { get; set; }
+    public required string ExecutionId { get; set; }
+    public required string ResId { get; set; }
+    public required string NodeId { get; set; }
+    public required string Action { get; set; }
+    public required string Actor { get; set; }
+    public string? ActorName { get; set; }
+    public required string Channel { get; set; }
+    public string? PayloadJson { get; set; }
+    public DateTime At { get; set; }
+}

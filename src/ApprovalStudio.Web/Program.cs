@@ -1,0 +1,50 @@
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Health;
+using ApprovalStudio.Web.Features.Resume;
+using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Scalar.AspNetCore;
+
+if (args is [IssueTokenCommand.Name, .. var tokenArgs])
+{
+    return IssueTokenCommand.Run(tokenArgs, Console.Out, Console.Error);
+}
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddOptions<AppOptions>().BindConfiguration(AppOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+builder.Services.AddOpenApi();
+
+builder.AddPersistence();
+builder.AddAuth();
+builder.AddWorkflows();
+builder.AddExecutions();
+builder.AddResume();
+
+var app = builder.Build();
+await app.Services.MigrateDatabaseAsync();
+await app.Services.SeedDemoDataAsync();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapOpenApi();
+app.MapScalarApiReference();
+app.MapHealth();
+app.MapGet("/", () => TypedResults.Redirect("/scalar/v1")).ExcludeFromDescription();
+app.MapWorkflows();
+app.MapExecutions();
+app.MapResume();
+
+await app.RunAsync();
+return 0;
+
+/// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;
