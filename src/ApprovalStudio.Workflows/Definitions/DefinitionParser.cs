@@ -56,6 +56,7 @@ public static partial class DefinitionParser
         var start = RequiredString(root, "start", "start", problems);
 
         var nodes = new Dictionary<string, NodeDefinition>(StringComparer.Ordinal);
+        var declared = new HashSet<string>(StringComparer.Ordinal);
         if (root["nodes"] is not JsonArray nodeArray || nodeArray.Count == 0)
         {
             problems.Add(new("nodes", "A definition needs a non-empty array of nodes."));
@@ -64,15 +65,15 @@ public static partial class DefinitionParser
         {
             for (var i = 0; i < nodeArray.Count; i++)
             {
-                var parsed = ParseNode(nodeArray[i], $"nodes[{i}]", problems);
-                if (parsed is null)
+                if (nodeArray[i]?["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var declaredId) && !declared.Add(declaredId))
                 {
+                    problems.Add(new($"nodes[{i}].id", $"Duplicate node id '{declaredId}'."));
                     continue;
                 }
 
-                if (!nodes.TryAdd(parsed.Id, parsed))
+                if (ParseNode(nodeArray[i], $"nodes[{i}]", problems) is { } parsed)
                 {
-                    problems.Add(new($"nodes[{i}].id", $"Duplicate node id '{parsed.Id}'."));
+                    nodes.Add(parsed.Id, parsed);
                 }
             }
         }
@@ -88,7 +89,7 @@ public static partial class DefinitionParser
             {
                 for (var i = 0; i < edgeArray.Count; i++)
                 {
-                    var edge = ParseEdge(edgeArray[i], $"edges[{i}]", nodes, problems);
+                    var edge = ParseEdge(edgeArray[i], $"edges[{i}]", declared, problems);
                     if (edge is not null)
                     {
                         edges.Add(edge);
@@ -97,7 +98,7 @@ public static partial class DefinitionParser
             }
         }
 
-        if (start is not null && nodes.Count > 0 && !nodes.ContainsKey(start))
+        if (start is not null && declared.Count > 0 && !declared.Contains(start))
         {
             problems.Add(new("start", $"The start node '{start}' is not among the nodes."));
         }
@@ -184,7 +185,7 @@ public static partial class DefinitionParser
         static string Describe(string? owner) => owner is null ? "from the start node" : $"inside the body of forEach '{owner}'";
     }
 
-    private static EdgeDefinition? ParseEdge(JsonNode? json, string path, Dictionary<string, NodeDefinition> nodes, List<DefinitionProblem> problems)
+    private static EdgeDefinition? ParseEdge(JsonNode? json, string path, HashSet<string> nodes, List<DefinitionProblem> problems)
     {
         if (json is not JsonObject edge)
         {
@@ -195,13 +196,13 @@ public static partial class DefinitionParser
         var from = RequiredString(edge, "from", path + ".from", problems);
         var to = RequiredString(edge, "to", path + ".to", problems);
         var when = OptionalString(edge, "when", path + ".when", problems);
-        if (from is not null && !nodes.ContainsKey(from))
+        if (from is not null && !nodes.Contains(from))
         {
             problems.Add(new(path + ".from", $"Edge from unknown node '{from}'."));
             from = null;
         }
 
-        if (to is not null && !nodes.ContainsKey(to))
+        if (to is not null && !nodes.Contains(to))
         {
             problems.Add(new(path + ".to", $"Edge to unknown node '{to}'."));
             to = null;
