@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every test suite of Approval Studio: the README's test command, and what .ci/run calls.
+# Installs what the tests need when it is missing (Debian's PostgreSQL), starts a throwaway
+# PostgreSQL cluster on a free loopback port, builds once, runs all test projects, then the
+# contract smoke check when ../shared/checks is beside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$(mktemp -d /tmp/approval-studio-tests.XXXXXX)
+chmod 755 "$work"
+pg_stop=""
+cleanup() {
+  if [ -n "$pg_stop" ]; then eval "$pg_stop" >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+if [ -z "${APPROVALSTUDIO_TEST_POSTGRES:-}" ]; then
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  pgport=$(free_port)
+  pgdata="$work/pgdata"
+  mkdir -p "$pgdata"
+  echo postgres > "$work/pgpass"
+  run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  if [ "$(id -u)" = 0 ]; then chown -R postgres "$pgdata" "$work/pgpass"; fi
+  chmod 700 "$pgdata"
+  echo "== starting PostgreSQL on 127.0.0.1:$pgport"
+  run_pg "$pgbin/initdb" -D "$pgdata" -U postgres --pwfile="$work/pgpass" --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$work/initdb.log"
+  run_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $work -c max_connections=300 -c fsync=off" start >/dev/null
+  pg_stop="run_pg $pgbin/pg_ctl -D $pgdata -m immediate stop"
+  export APPROVALSTUDIO_TEST_POSTGRES="Host=127.0.0.1;Port=$pgport;Username=postgres;Password=postgres"
+fi
+
+echo "== build"
+dotnet build ApprovalStudio.sln -c Release -nologo -v q
+
+echo "== tests"
+set +e
+dotnet test ApprovalStudio.sln -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$work/test.log"
+status=${PIPESTATUS[0]}
+set -e
+
+passed=$(grep -Eo 'Passed: +[0-9]+' "$work/test.log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$work/test.log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo 'Skipped: +[0-9]+' "$work/test.log" | awk '{s+=$2} END {print s+0}')
+
+if [ -x "$root/../shared/checks/contract-smoke.sh" ] || [ -f "$root/../shared/checks/contract-smoke.sh" ]; then
+  echo "== contract smoke check"
+  if bash "$root/../shared/checks/contract-smoke.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,72 @@
+using System.Net;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Tests.Api;
+
+/// <summary>Exactly-once consumption under contention, on SQLite and on PostgreSQL.</summary>
+public sealed class ConcurrencyTests
+{
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Fifty_concurrent_resumes_of_one_task_give_one_202_and_49_409_and_the_continuation_runs_once(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        await host.CreateWorkflowAsync(Flows.Review);
+        var executionId = await host.StartRunAsync("review-flow");
+        var resId = await host.WaitForTaskAsync(executionId);
+        var clients = Enumerable.Range(0, 50).Select(i => host.Client(host.Token($"user{i}", ["ops"]))).ToArray();
+        using var gate = new SemaphoreSlim(0);
+
+        var posts = clients.Select(async (client, i) =>
+        {
+            await gate.WaitAsync();
+            var (status, body, _) = await AppHost.SendAsync(client, HttpMethod.Post, $"/api/executions/{resId}/resume", $$"""{"acknowledged":true,"comment":"from {{i}}"}""");
+            return (Status: status, Body: body, User: $"user{i}");
+        }).ToArray();
+        gate.Release(posts.Length);
+        var results = await Task.WhenAll(posts);
+
+        var winner = Assert.Single(results, r => r.Status == HttpStatusCode.Accepted);
+        var losers = results.Where(r => r.Status != HttpStatusCode.Accepted).ToList();
+        Assert.Equal(49, losers.Count);
+        Assert.All(losers, l => Assert.Equal(HttpStatusCode.Conflict, l.Status));
+        Assert.All(losers, l => Assert.Equal(winner.User, (string?)l.Body!["resolvedBy"]));
+
+        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        Assert.Equal(winner.User, (string?)done["output"]!["by"]);
+        await using var db = host.Database.OpenContext();
+        Assert.Equal(1, await db.Audit.CountAsync(a => a.ResId == resId));
+        Assert.Equal(1, await db.Queue.CountAsync(q => q.ResId == resId && q.Kind == QueueKinds.Resume));
+        Assert.Equal(1, await db.NodeRuns.CountAsync(r => r.ExecutionId == executionId && r.NodeId == "after"));
+        var task = await db.Tasks.SingleAsync(t => t.ResId == resId);
+        Assert.Equal((TaskStatuses.Resolved, winner.User), (task.Status, task.ResolvedBy));
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Waits_in_parallel_iterations_resumed_at_the_same_time_all_land_and_the_run_completes(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        await host.CreateWorkflowAsync("""
+            {"key":"fan-out","start":"each",
+             "nodes":[{"id":"each","type":"forEach","items":"input.people","body":"ask"},
+                      {"id":"ask","type":"review","title":"Hi {{item}}","assignees":{"groups":["ops"]}},
+                      {"id":"count","type":"set","values":{"n":"each.length","who":"each.map(r => r.comment).join(',')"}}],
+             "edges":[{"from":"each","to":"count"}]}
+            """);
+        var executionId = await host.StartRunAsync("fan-out", """{"people":["a","b","c","d","e","f"]}""");
+        var status = await host.WaitForAsync(executionId, s => s["waiting"]!.AsArray().Count == 6);
+        var client = host.Client(host.Token("ann", ["ops"]));
+
+        var answers = status["waiting"]!.AsArray().Select(w => AppHost.SendAsync(client, HttpMethod.Post,
+            $"/api/executions/{(string)w!["resId"]!}/resume", $$"""{"acknowledged":true,"comment":"{{w["stack"]![0]!["index"]}}"}"""));
+        Assert.All(await Task.WhenAll(answers), a => Assert.Equal(HttpStatusCode.Accepted, a.Status));
+
+        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        Assert.Equal("""{"n":6,"who":"0,1,2,3,4,5"}""", done["output"]!.ToJsonString());
+    }
+}

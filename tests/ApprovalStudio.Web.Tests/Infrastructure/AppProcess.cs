@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ApprovalStudio.Web.Tests.Infrastructure;
+
+/// <summary>
+/// The app as a real child process (`dotnet ApprovalStudio.Web.dll`), for tests that must kill it
+/// with SIGKILL and start it again on the same database.
+/// </summary>
+public sealed class AppProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private AppProcess(Process process, Uri address)
+    {
+        _process = process;
+        Address = address;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public Uri Address { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static async Task<AppProcess> StartAsync(TestDatabase database, string signingKey, IDictionary<string, string?>? settings = null)
+    {
+        var port = FreePort();
+        var address = new Uri($"http://127.0.0.1:{port}");
+        var dll = WebAssemblyPath();
+        var info = new ProcessStartInfo("dotnet", [dll])
+        {
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var all = database.Settings();
+        all["Auth:Local:SigningKey"] = signingKey;
+        all["App:SeedDemoData"] = "false";
+        all["Workflows:Worker:PollInterval"] = "00:00:00.100";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
+        foreach (var (key, value) in all)
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        info.Environment["ASPNETCORE_URLS"] = address.ToString();
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        var app = new AppProcess(Process.Start(info)!, address);
+        await app.WaitUntilLiveAsync();
+        return app;
+    }
+
+    /// <summary>SIGKILL: no shutdown, no flush, no finally blocks.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private async Task WaitUntilLiveAsync()
+    {
+        using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The app exited with {_process.ExitCode} while starting:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync("/health/ready");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The app did not become ready:\n{Output}");
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The Web project's own build output, in the configuration these tests were built in.</summary>
+    private static string WebAssemblyPath()
+    {
+        var testDirectory = new DirectoryInfo(AppContext.BaseDirectory);
+        var framework = testDirectory.Name;
+        var configuration = testDirectory.Parent!.Name;
+        var root = testDirectory;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "ApprovalStudio.sln")))
+        {
+            root = root.Parent;
+        }
+
+        var dll = Path.Combine(root?.FullName ?? throw new InvalidOperationException("ApprovalStudio.sln not found above the test output."),
+            "src", "ApprovalStudio.Web", "bin", configuration, framework, "ApprovalStudio.Web.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the solution first.", dll);
+    }
+}
