@@ -37,37 +37,58 @@ public sealed class AppProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<AppProcess> StartAsync(TestDatabase database, string signingKey, IDictionary<string, string?>? settings = null)
+    public static async Task<AppProcess> StartAsync(TestDatabase database, string? signingKey, IDictionary<string, string?>? settings = null)
     {
         var port = FreePort();
         var address = new Uri($"http://127.0.0.1:{port}");
         var dll = WebAssemblyPath();
-        var info = new ProcessStartInfo("dotnet", [dll])
-        {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         var all = database.Settings();
-        all["Auth:Local:SigningKey"] = signingKey;
         all["App:SeedDemoData"] = "false";
         all["Workflows:Worker:PollInterval"] = "00:00:00.100";
+        if (signingKey is not null)
+        {
+            all["Auth:Local:SigningKey"] = signingKey;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             all[key] = value;
         }
 
-        foreach (var (key, value) in all)
-        {
-            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
+        var info = StartInfo([dll], all);
         info.Environment["ASPNETCORE_URLS"] = address.ToString();
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         var app = new AppProcess(Process.Start(info)!, address);
         await app.WaitUntilLiveAsync();
         return app;
+    }
+
+    /// <summary>Runs the app's command line (e.g. <c>issue-token …</c>) to its end.</summary>
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunCommandAsync(string[] args, IDictionary<string, string?> settings)
+    {
+        var info = StartInfo([WebAssemblyPath(), .. args], settings);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    private static ProcessStartInfo StartInfo(string[] args, IDictionary<string, string?> settings)
+    {
+        var info = new ProcessStartInfo("dotnet", args)
+        {
+            WorkingDirectory = Path.GetDirectoryName(WebAssemblyPath())!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in settings)
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        return info;
     }
 
     /// <summary>SIGKILL: no shutdown, no flush, no finally blocks.</summary>
