@@ -40,7 +40,7 @@ if [ -z "${APPROVALSTUDIO_TEST_POSTGRES:-}" ]; then
   run_pg "$pgbin/initdb" -D "$pgdata" -U postgres --pwfile="$work/pgpass" --auth-local=trust --auth-host=scram-sha-256 \
     -E UTF8 --locale=C.UTF-8 >"$work/initdb.log"
   run_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $work -c max_connections=300 -c fsync=off" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdata -c max_connections=300 -c fsync=off" start >/dev/null
   pg_stop="run_pg $pgbin/pg_ctl -D $pgdata -m immediate stop"
   export APPROVALSTUDIO_TEST_POSTGRES="Host=127.0.0.1;Port=$pgport;Username=postgres;Password=postgres"
 fi
