@@ -54,9 +54,11 @@ dotnet test ApprovalStudio.sln -c Release --no-build -nologo --logger "console;v
 status=${PIPESTATUS[0]}
 set -e
 
-passed=$(grep -Eo 'Passed: +[0-9]+' "$work/test.log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -Eo 'Failed: +[0-9]+' "$work/test.log" | awk '{s+=$2} END {print s+0}')
-skipped=$(grep -Eo 'Skipped: +[0-9]+' "$work/test.log" | awk '{s+=$2} END {print s+0}')
+# The runner's summary per test project: "     Passed: 64" / "     Failed: 1" / "    Skipped: 2".
+count() { awk -v key="$1:" '$1 == key { s += $2 } END { print s + 0 }' "$work/test.log"; }
+passed=$(count Passed)
+failed=$(count Failed)
+skipped=$(count Skipped)
 
 if [ -x "$root/../shared/checks/contract-smoke.sh" ] || [ -f "$root/../shared/checks/contract-smoke.sh" ]; then
   echo "== contract smoke check"
