@@ -1,6 +1,7 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Health;
 using ApprovalStudio.Web.Features.Resume;
+using ApprovalStudio.Web.Features.Tasks;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -42,6 +43,7 @@ app.MapGet("/", () => TypedResults.Redirect("/scalar/v1")).ExcludeFromDescriptio
 app.MapWorkflows();
 app.MapExecutions();
 app.MapResume();
+app.MapTasks();
 
 await app.RunAsync();
 return 0;

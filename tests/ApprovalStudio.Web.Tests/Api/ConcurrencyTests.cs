@@ -1,7 +1,10 @@
 using System.Net;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Tests.Infrastructure;
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Web.Tests.Api;
 
@@ -13,7 +16,13 @@ public sealed class ConcurrencyTests
     [InlineData(Provider.Postgres)]
     public async Task Fifty_concurrent_resumes_of_one_task_give_one_202_and_49_409_and_the_continuation_runs_once(Provider provider)
     {
-        await using var host = await AppHost.StartAsync(provider);
+        // Every post reads the task as pending before the first consume commits: the guarded update alone must decide.
+        var slowConsume = new SlowTaskUpdate(TimeSpan.FromMilliseconds(300));
+        await using var host = await AppHost.StartAsync(provider, services: s =>
+        {
+            s.ConfigureDbContext<SqliteAppDbContext>(o => o.AddInterceptors(slowConsume));
+            s.ConfigureDbContext<PostgresAppDbContext>(o => o.AddInterceptors(slowConsume));
+        });
         await host.CreateWorkflowAsync(Flows.Review);
         var executionId = await host.StartRunAsync("review-flow");
         var resId = await host.WaitForTaskAsync(executionId);
@@ -68,5 +77,22 @@ public sealed class ConcurrencyTests
 
         var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
         Assert.Equal("""{"n":6,"who":"0,1,2,3,4,5"}""", done["output"]!.ToJsonString());
+    }
+
+    /// <summary>Holds back the UPDATE that consumes a task, widening the window between check and consume.</summary>
+    private sealed class SlowTaskUpdate(TimeSpan delay) : DbCommandInterceptor
+    {
+        public override async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
+            DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+        {
+            if (command.CommandText.Contains("UPDATE", StringComparison.OrdinalIgnoreCase)
+                && command.CommandText.Contains("Tasks", StringComparison.Ordinal)
+                && command.CommandText.Contains("ResolvedBy", StringComparison.Ordinal))
+            {
+                await Task.Delay(delay, cancellationToken);
+            }
+
+            return result;
+        }
     }
 }

@@ -43,7 +43,8 @@ public sealed class AppHost : IAsyncDisposable
     public IServiceProvider Services => _factory.Services;
 
     public static async Task<AppHost> StartAsync(
-        Provider provider = Provider.Sqlite, IDictionary<string, string?>? settings = null, TestDatabase? database = null, string? signingKey = null)
+        Provider provider = Provider.Sqlite, IDictionary<string, string?>? settings = null, TestDatabase? database = null, string? signingKey = null,
+        Action<IServiceCollection>? services = null)
     {
         var ownsDatabase = database is null;
         database ??= TestDatabase.Create(provider);
@@ -58,7 +59,7 @@ public sealed class AppHost : IAsyncDisposable
             all[key] = value;
         }
 
-        var factory = new Factory(all);
+        var factory = new Factory(all, services);
         factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         await Task.Run(factory.StartServer);
         var address = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -160,13 +161,18 @@ public sealed class AppHost : IAsyncDisposable
         }
     }
 
-    private sealed class Factory(IDictionary<string, string?> settings) : WebApplicationFactory<Program>
+    private sealed class Factory(IDictionary<string, string?> settings, Action<IServiceCollection>? services) : WebApplicationFactory<Program>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             foreach (var (key, value) in settings)
             {
                 builder.UseSetting(key, value);
+            }
+
+            if (services is not null)
+            {
+                builder.ConfigureServices(services);
             }
         }
     }
