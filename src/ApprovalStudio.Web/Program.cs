@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Health;
+using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Tasks;
 using ApprovalStudio.Web.Features.Workflows;
@@ -26,6 +27,7 @@ builder.AddAuth();
 builder.AddWorkflows();
 builder.AddExecutions();
 builder.AddResume();
+builder.AddExecutionHub();
 
 var app = builder.Build();
 await app.Services.MigrateDatabaseAsync();
@@ -44,6 +46,7 @@ app.MapWorkflows();
 app.MapExecutions();
 app.MapResume();
 app.MapTasks();
+app.MapExecutionHub();
 
 await app.RunAsync();
 return 0;

@@ -37,6 +37,8 @@ public sealed record ToolCall(string ToolCallId, string ToolName, JsonNode? Argu
 
 public enum NodeRunStatus
 {
+    /// <summary>Started and not finished within the step: a forEach whose iterations are under way.</summary>
+    Running,
     Waiting,
     Completed,
     Failed,

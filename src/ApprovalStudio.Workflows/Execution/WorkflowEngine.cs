@@ -246,6 +246,10 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
 
             // An empty loop completes at once; otherwise DrainAsync completes it when its iterations are idle.
             scope.Loops[loop.Id] = state;
+            if (array.Count > 0)
+            {
+                Record(loop, stack, NodeRunStatus.Running, null, null, started, completed: false);
+            }
         }
 
         private void Suspend(WaitingNodeDefinition node, Scope scope, IReadOnlyList<StackFrame> stack, DateTimeOffset since)

@@ -17,7 +17,7 @@ public sealed class ConcurrencyTests
     public async Task Fifty_concurrent_resumes_of_one_task_give_one_202_and_49_409_and_the_continuation_runs_once(Provider provider)
     {
         // Every post reads the task as pending before the first consume commits: the guarded update alone must decide.
-        var slowConsume = new SlowTaskUpdate(TimeSpan.FromMilliseconds(300));
+        var slowConsume = new SlowTaskUpdate(TimeSpan.FromMilliseconds(500));
         await using var host = await AppHost.StartAsync(provider, services: s =>
         {
             s.ConfigureDbContext<SqliteAppDbContext>(o => o.AddInterceptors(slowConsume));
@@ -79,15 +79,21 @@ public sealed class ConcurrencyTests
         Assert.Equal("""{"n":6,"who":"0,1,2,3,4,5"}""", done["output"]!.ToJsonString());
     }
 
-    /// <summary>Holds back the UPDATE that consumes a task, widening the window between check and consume.</summary>
+    /// <summary>
+    /// Holds back the first UPDATE that consumes a task, so that every other post has read the task as
+    /// pending before anything commits. Only the first: on SQLite the wait holds the write lock.
+    /// </summary>
     private sealed class SlowTaskUpdate(TimeSpan delay) : DbCommandInterceptor
     {
+        private int _delayed;
+
         public override async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
             DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
         {
             if (command.CommandText.Contains("UPDATE", StringComparison.OrdinalIgnoreCase)
                 && command.CommandText.Contains("Tasks", StringComparison.Ordinal)
-                && command.CommandText.Contains("ResolvedBy", StringComparison.Ordinal))
+                && command.CommandText.Contains("ResolvedBy", StringComparison.Ordinal)
+                && Interlocked.Exchange(ref _delayed, 1) == 0)
             {
                 await Task.Delay(delay, cancellationToken);
             }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
@@ -14,7 +15,8 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// the new tasks, the node log and the item's completion in one transaction. A crash before the
 /// commit leaves the item leased; when the lease runs out another worker does the step again.
 /// </summary>
-public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, TimeProvider clock, ILogger<ExecutionProcessor> log)
+public sealed class ExecutionProcessor(
+    AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, ExecutionNotifier notifier, TimeProvider clock, ILogger<ExecutionProcessor> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
@@ -35,10 +37,11 @@ public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog,
         }
 
         var definition = await catalog.GetAsync(execution.TenantId, execution.WorkflowKey, execution.WorkflowVersion, cancellationToken);
+        var task = item.ResId is null ? null : await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == item.ResId, cancellationToken);
         AdvanceResult result;
         try
         {
-            result = await AdvanceAsync(item, execution, definition, cancellationToken);
+            result = await AdvanceAsync(item, execution, task, definition, cancellationToken);
         }
         catch (NotWaitingException ex)
         {
@@ -49,25 +52,44 @@ public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog,
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var now = clock.GetUtcNow().UtcDateTime;
         Apply(execution, result, now);
-        AddTasks(execution, result.NewWaits, now);
+        var created = AddTasks(execution, result.NewWaits, now);
         await AddNodeRunsAsync(execution.Id, result.NodeRuns, cancellationToken);
+        List<TaskRecord> cancelled = [];
+        if (result.Status is RunStatus.Completed or RunStatus.Failed)
+        {
+            // Waits left in other branches or iterations can no longer be answered.
+            cancelled = await db.Tasks.Include(t => t.Assignees).Where(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending).ToListAsync(cancellationToken);
+            cancelled.ForEach(t => t.Status = TaskStatuses.Cancelled);
+        }
+
+        var pending = result.Status == RunStatus.Suspended && created.Count == 0
+            ? await db.Tasks.CountAsync(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending, cancellationToken)
+            : 0;
+        var events = new ExecutionEventLog(execution, definition).ForStep(item.Kind, task, result, created, pending, now);
+        db.ExecutionEvents.AddRange(events);
         item.Status = QueueStatuses.Done;
         item.CompletedAt = now;
         item.LeasedUntil = null;
         await db.SaveChangesAsync(cancellationToken);
-        if (result.Status is RunStatus.Completed or RunStatus.Failed)
-        {
-            // Waits left in other branches or iterations can no longer be answered.
-            await db.Tasks.Where(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending)
-                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
-        }
-
         await transaction.CommitAsync(cancellationToken);
         ExecutionLog.Advanced(log, execution.Id, item.Kind, execution.Status, result.NewWaits.Count);
+
+        await notifier.ExecutionEventsAsync(events);
+        foreach (var createdTask in created)
+        {
+            await notifier.TaskChangedAsync(createdTask, created: true);
+        }
+
+        foreach (var cancelledTask in cancelled)
+        {
+            await notifier.TaskChangedAsync(cancelledTask, created: false);
+        }
+
         return true;
     }
 
-    private async Task<AdvanceResult> AdvanceAsync(QueueItem item, ExecutionRecord execution, WorkflowDefinition definition, CancellationToken cancellationToken)
+    private async Task<AdvanceResult> AdvanceAsync(
+        QueueItem item, ExecutionRecord execution, TaskRecord? task, WorkflowDefinition definition, CancellationToken cancellationToken)
     {
         if (item.Kind == QueueKinds.Start)
         {
@@ -80,7 +102,7 @@ public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog,
         }
 
         var state = RunState.Deserialize(execution.StateJson ?? throw new InvalidOperationException($"Run {execution.Id} has no state to continue."));
-        var task = await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == item.ResId, cancellationToken);
+        ArgumentNullException.ThrowIfNull(task);
         var stack = JsonSerializer.Deserialize<StackFrame[]>(task.StackJson, JsonOptions) ?? [];
         return item.Kind switch
         {
@@ -111,13 +133,14 @@ public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog,
         }
     }
 
-    private void AddTasks(ExecutionRecord execution, IReadOnlyList<WaitRequest> waits, DateTime now)
+    private List<TaskRecord> AddTasks(ExecutionRecord execution, IReadOnlyList<WaitRequest> waits, DateTime now)
     {
+        var created = new List<TaskRecord>();
         foreach (var wait in waits)
         {
             var resId = NewResId();
             var assignees = wait.Node is HumanNodeDefinition human ? human.Assignees : Assignees.None;
-            db.Tasks.Add(new TaskRecord
+            var task = new TaskRecord
             {
                 ResId = resId,
                 ExecutionId = execution.Id,
@@ -138,8 +161,12 @@ public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog,
                     .. assignees.Users.Select(u => new TaskAssigneeRecord { ResId = resId, Kind = AssigneeKinds.User, Value = u }),
                     .. assignees.Groups.Select(g => new TaskAssigneeRecord { ResId = resId, Kind = AssigneeKinds.Group, Value = g }),
                 ],
-            });
+            };
+            db.Tasks.Add(task);
+            created.Add(task);
         }
+
+        return created;
     }
 
     private async Task AddNodeRunsAsync(string executionId, IReadOnlyList<NodeRunRecord> runs, CancellationToken cancellationToken)
@@ -148,11 +175,12 @@ public sealed class ExecutionProcessor(AppDbContext db, WorkflowCatalog catalog,
         {
             var stackKey = StackFrame.Key(run.Stack);
             NodeRunEntity? entity = null;
-            if (run.Status != NodeRunStatus.Waiting)
+            if (run.Status is NodeRunStatus.Completed or NodeRunStatus.Failed)
             {
-                // A resumed node closes the row it opened when it began to wait.
-                entity = db.NodeRuns.Local.FirstOrDefault(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && r.Status == nameof(NodeRunStatus.Waiting))
-                    ?? await db.NodeRuns.FirstOrDefaultAsync(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && r.Status == nameof(NodeRunStatus.Waiting), cancellationToken);
+                // A resumed node (or a finished loop) closes the row it opened when it began.
+                string[] open = [nameof(NodeRunStatus.Waiting), nameof(NodeRunStatus.Running)];
+                entity = db.NodeRuns.Local.FirstOrDefault(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && open.Contains(r.Status))
+                    ?? await db.NodeRuns.FirstOrDefaultAsync(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && open.Contains(r.Status), cancellationToken);
             }
 
             if (entity is null)

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -10,7 +12,8 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// backoff, and dead-letters an item that keeps failing, which fails its run with the last error.
 /// </summary>
 public sealed class ExecutionWorker(
-    IServiceScopeFactory scopes, QueueSignal signal, IOptions<WorkerOptions> options, TimeProvider clock, ILogger<ExecutionWorker> log)
+    IServiceScopeFactory scopes, QueueSignal signal, ExecutionNotifier notifier, IOptions<WorkerOptions> options, TimeProvider clock,
+    ILogger<ExecutionWorker> log)
     : BackgroundService
 {
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -146,22 +149,43 @@ public sealed class ExecutionWorker(
         }
 
         ExecutionLog.DeadLettered(log, id, item.ExecutionId, item.Attempts, error!);
+        var message = $"The worker gave up after {item.Attempts} attempts: {item.LastError}";
+        message = message.Length > 4000 ? message[..4000] : message;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         item.Status = QueueStatuses.DeadLettered;
         item.CompletedAt = now;
+        var execution = await db.Executions.SingleAsync(e => e.Id == item.ExecutionId, cancellationToken);
+        ExecutionEventRecord? failed = null;
+        List<TaskRecord> cancelled = [];
+        if (!ExecutionStatuses.IsTerminal(execution.Status))
+        {
+            execution.Status = ExecutionStatuses.Failed;
+            execution.Error = message;
+            execution.CompletedAt = now;
+            execution.UpdatedAt = now;
+            execution.Revision++;
+            failed = new ExecutionEventRecord
+            {
+                ExecutionId = execution.Id, Sequence = ++execution.LastSequence, TenantId = execution.TenantId,
+                Type = ExecutionEventTypes.Failed, Status = ExecutionStatuses.Failed, At = now,
+                DataJson = new JsonObject { ["error"] = message, ["deadLettered"] = true }.ToJsonString(),
+            };
+            db.ExecutionEvents.Add(failed);
+            cancelled = await db.Tasks.Include(t => t.Assignees).Where(t => t.ExecutionId == item.ExecutionId && t.Status == TaskStatuses.Pending).ToListAsync(cancellationToken);
+            cancelled.ForEach(t => t.Status = TaskStatuses.Cancelled);
+        }
+
         await db.SaveChangesAsync(cancellationToken);
-        var message = $"The worker gave up after {item.Attempts} attempts: {item.LastError}";
-        message = message.Length > 4000 ? message[..4000] : message;
-        await db.Executions.Where(e => e.Id == item.ExecutionId && e.Status != ExecutionStatuses.Completed && e.Status != ExecutionStatuses.Failed && e.Status != ExecutionStatuses.Cancelled)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(e => e.Status, ExecutionStatuses.Failed)
-                .SetProperty(e => e.Error, message)
-                .SetProperty(e => e.CompletedAt, now)
-                .SetProperty(e => e.UpdatedAt, now)
-                .SetProperty(e => e.Revision, e => e.Revision + 1), cancellationToken);
-        await db.Tasks.Where(t => t.ExecutionId == item.ExecutionId && t.Status == TaskStatuses.Pending)
-            .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        if (failed is not null)
+        {
+            await notifier.ExecutionEventsAsync([failed]);
+        }
+
+        foreach (var task in cancelled)
+        {
+            await notifier.TaskChangedAsync(task, created: false);
+        }
     }
 
     /// <summary>Tasks past their deadline: marked expired (guarded, so a racing resume wins or loses cleanly) and queued for their policy.</summary>
@@ -201,6 +225,8 @@ public sealed class ExecutionWorker(
             await transaction.CommitAsync(cancellationToken);
             db.ChangeTracker.Clear();
             ExecutionLog.TaskExpired(log, task.ExecutionId, task.NodeId);
+            var expiredTask = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleAsync(t => t.ResId == task.ResId, cancellationToken);
+            await notifier.TaskChangedAsync(expiredTask, created: false);
         }
     }
 

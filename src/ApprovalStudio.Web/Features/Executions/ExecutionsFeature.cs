@@ -18,7 +18,7 @@ public sealed record WaitingEntry(
 
 public sealed record ExecutionStatusView(
     string ExecutionId, string WorkflowKey, int WorkflowVersion, string Status, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt,
-    IReadOnlyList<WaitingEntry> Waiting, JsonNode? Output, string? Error, string? ErrorNodeId);
+    IReadOnlyList<WaitingEntry> Waiting, JsonNode? Output, string? Error, string? ErrorNodeId, long LastSequence);
 
 public sealed record NodeRunView(
     long Id, string NodeId, string NodeType, IReadOnlyList<StackFrame> Stack, string Status, JsonNode? Output, string? Error, DateTime StartedAt, DateTime? CompletedAt);
@@ -120,7 +120,7 @@ public static class ExecutionsFeature
             [.. waiting.Select(t => new WaitingEntry(t.ResId, t.NodeId, t.Kind, t.Title, Stack(t.StackJson), t.ExpiresAt,
                 t.ToolCallsJson is null ? null : JsonNode.Parse(t.ToolCallsJson)))],
             execution.OutputJson is null ? null : JsonNode.Parse(execution.OutputJson),
-            execution.Error, execution.ErrorNodeId));
+            execution.Error, execution.ErrorNodeId, execution.LastSequence));
     }
 
     private static async Task<Results<Ok<NodeRunView[]>, ProblemHttpResult>> Nodes(

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -33,7 +34,8 @@ public abstract record ResumeOutcome
 /// that only a still-pending, unexpired task passes — and in the same transaction writes the audit
 /// record and the continuation's queue row. A rejected answer changes nothing.
 /// </summary>
-public sealed class ResumePipeline(AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, TimeProvider clock, ILogger<ResumePipeline> log)
+public sealed class ResumePipeline(
+    AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, ExecutionNotifier notifier, TimeProvider clock, ILogger<ResumePipeline> log)
 {
     public async Task<ResumeOutcome> ResumeAsync(ResumeCommand command, CancellationToken cancellationToken)
     {
@@ -107,6 +109,12 @@ public sealed class ResumePipeline(AppDbContext db, WorkflowCatalog catalog, Que
         await transaction.CommitAsync(cancellationToken);
         signal.Notify();
         ResumeLog.Accepted(log, task.ExecutionId, task.NodeId, actor.UserId, command.Channel);
+        task.Status = TaskStatuses.Resolved;
+        task.ResolvedBy = actor.UserId;
+        task.ResolvedByName = actor.Name;
+        task.ResolvedAt = at;
+        task.Channel = command.Channel;
+        await notifier.TaskChangedAsync(task, created: false);
         return new ResumeOutcome.Accepted(task.ExecutionId);
     }
 

@@ -17,6 +17,7 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
     public DbSet<NodeRunEntity> NodeRuns => Set<NodeRunEntity>();
     public DbSet<QueueItem> Queue => Set<QueueItem>();
     public DbSet<AuditRecord> Audit => Set<AuditRecord>();
+    public DbSet<ExecutionEventRecord> ExecutionEvents => Set<ExecutionEventRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -87,6 +88,12 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
             e.Property(x => x.LastError).HasMaxLength(4000);
             e.HasIndex(x => new { x.Status, x.AvailableAt });
             e.HasIndex(x => new { x.ExecutionId, x.Status });
+        });
+        model.Entity<ExecutionEventRecord>(e =>
+        {
+            e.ToTable("ExecutionEvents");
+            e.HasKey(x => new { x.ExecutionId, x.Sequence });
+            e.Property(x => x.DataJson).Unbounded();
         });
         model.Entity<AuditRecord>(e =>
         {

@@ -45,6 +45,22 @@ public sealed class ExecutionRecord
 
     /// <summary>Optimistic concurrency token: bumped by every write of the run's state.</summary>
     public int Revision { get; set; }
+
+    /// <summary>The sequence number of the run's last <see cref="ExecutionEventRecord"/>.</summary>
+    public long LastSequence { get; set; }
+}
+
+/// <summary>One state change of a run, numbered per run without gaps; what the execution hub replays and streams.</summary>
+public sealed class ExecutionEventRecord
+{
+    public required string ExecutionId { get; set; }
+    public long Sequence { get; set; }
+    public required string TenantId { get; set; }
+    public required string Type { get; set; }
+    public string? NodeId { get; set; }
+    public string? Status { get; set; }
+    public DateTime At { get; set; }
+    public string? DataJson { get; set; }
 }
 
 public static class TaskStatuses

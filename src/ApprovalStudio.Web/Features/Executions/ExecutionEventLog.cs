@@ -1,0 +1,138 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Execution;
+
+namespace ApprovalStudio.Web.Features.Executions;
+
+/// <summary>The event types of a run (CONTRACT §5).</summary>
+public static class ExecutionEventTypes
+{
+    public const string Started = "started";
+    public const string Resumed = "resumed";
+    public const string Expired = "expired";
+    public const string NodeStarted = "nodeStarted";
+    public const string NodeCompleted = "nodeCompleted";
+    public const string NodeFailed = "nodeFailed";
+    public const string Suspended = "suspended";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// Turns one step of a run into its numbered events. Only the worker that holds the run's queue
+/// item writes them, in the step's own transaction and under the run's concurrency token, so the
+/// sequence has no gaps and no duplicates. Node events carry the node's status; run events the run's.
+/// </summary>
+public sealed class ExecutionEventLog(ExecutionRecord execution, WorkflowDefinition definition)
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    private readonly List<ExecutionEventRecord> _events = [];
+
+    public IReadOnlyList<ExecutionEventRecord> ForStep(
+        string kind, TaskRecord? task, AdvanceResult result, IReadOnlyList<TaskRecord> created, int pendingTasks, DateTime now)
+    {
+        switch (kind)
+        {
+            case QueueKinds.Start:
+                Add(ExecutionEventTypes.Started, null, ExecutionStatuses.Running, execution.CreatedAt,
+                    new JsonObject { ["workflowKey"] = execution.WorkflowKey, ["workflowVersion"] = execution.WorkflowVersion });
+                break;
+            case QueueKinds.Resume:
+                Add(ExecutionEventTypes.Resumed, task!.NodeId, ExecutionStatuses.Resuming, task.ResolvedAt ?? now, new JsonObject
+                {
+                    ["resId"] = task.ResId, ["actor"] = task.ResolvedBy, ["actorName"] = task.ResolvedByName, ["channel"] = task.Channel,
+                    ["stack"] = JsonNode.Parse(task.StackJson),
+                });
+                break;
+            case QueueKinds.Expire:
+                Add(ExecutionEventTypes.Expired, task!.NodeId, TaskStatuses.Expired, now, new JsonObject
+                {
+                    ["resId"] = task.ResId, ["expiredAt"] = task.ExpiresAt, ["stack"] = JsonNode.Parse(task.StackJson),
+                });
+                break;
+        }
+
+        foreach (var run in result.NodeRuns)
+        {
+            AddNodeRun(run, created);
+        }
+
+        switch (result.Status)
+        {
+            case RunStatus.Completed:
+                Add(ExecutionEventTypes.Completed, null, ExecutionStatuses.Completed, now, new JsonObject { ["output"] = result.Output?.DeepClone() });
+                break;
+            case RunStatus.Failed:
+                Add(ExecutionEventTypes.Failed, result.Error?.NodeId, ExecutionStatuses.Failed, now, new JsonObject
+                {
+                    ["error"] = result.Error?.Message, ["stack"] = Stack(result.Error?.Stack ?? []),
+                });
+                break;
+            case RunStatus.Suspended when created.Count == 0:
+                // Nothing new to wait for, but other waits remain: the step ends here.
+                Add(ExecutionEventTypes.Suspended, null, ExecutionStatuses.Suspended, now, new JsonObject { ["pendingTasks"] = pendingTasks });
+                break;
+        }
+
+        return _events;
+    }
+
+    private void AddNodeRun(NodeRunRecord run, IReadOnlyList<TaskRecord> created)
+    {
+        var data = new JsonObject { ["nodeType"] = run.NodeType, ["stack"] = Stack(run.Stack) };
+        var node = definition.Node(run.NodeId);
+
+        // Waiting nodes and non-empty loops announced their start in the step where they began.
+        var startedEarlier = node is WaitingNodeDefinition || (node is ForEachNode && run.Output is JsonArray { Count: > 0 });
+        switch (run.Status)
+        {
+            case NodeRunStatus.Running:
+                Add(ExecutionEventTypes.NodeStarted, run.NodeId, nameof(NodeRunStatus.Running), run.StartedAt.UtcDateTime, data);
+                break;
+            case NodeRunStatus.Waiting:
+                Add(ExecutionEventTypes.NodeStarted, run.NodeId, nameof(NodeRunStatus.Waiting), run.StartedAt.UtcDateTime, data);
+                var stackKey = StackFrame.Key(run.Stack);
+                var task = created.First(t => t.NodeId == run.NodeId && t.StackKey == stackKey);
+                Add(ExecutionEventTypes.Suspended, run.NodeId, ExecutionStatuses.Suspended, run.StartedAt.UtcDateTime, new JsonObject
+                {
+                    ["resId"] = task.ResId, ["kind"] = task.Kind, ["title"] = task.Title, ["stack"] = Stack(run.Stack), ["expiresAt"] = task.ExpiresAt,
+                });
+                break;
+            case NodeRunStatus.Completed:
+                if (!startedEarlier)
+                {
+                    Add(ExecutionEventTypes.NodeStarted, run.NodeId, nameof(NodeRunStatus.Running), run.StartedAt.UtcDateTime, (JsonObject)data.DeepClone());
+                }
+
+                data["output"] = run.Output?.DeepClone();
+                Add(ExecutionEventTypes.NodeCompleted, run.NodeId, nameof(NodeRunStatus.Completed), (run.CompletedAt ?? run.StartedAt).UtcDateTime, data);
+                break;
+            case NodeRunStatus.Failed:
+                if (!startedEarlier)
+                {
+                    Add(ExecutionEventTypes.NodeStarted, run.NodeId, nameof(NodeRunStatus.Running), run.StartedAt.UtcDateTime, (JsonObject)data.DeepClone());
+                }
+
+                data["error"] = run.Error;
+                Add(ExecutionEventTypes.NodeFailed, run.NodeId, nameof(NodeRunStatus.Failed), (run.CompletedAt ?? run.StartedAt).UtcDateTime, data);
+                break;
+        }
+    }
+
+    private void Add(string type, string? nodeId, string? status, DateTime at, JsonObject? data) =>
+        _events.Add(new ExecutionEventRecord
+        {
+            ExecutionId = execution.Id,
+            Sequence = ++execution.LastSequence,
+            TenantId = execution.TenantId,
+            Type = type,
+            NodeId = nodeId,
+            Status = status,
+            At = at,
+            DataJson = data?.ToJsonString(),
+        });
+
+    private static JsonNode? Stack(IReadOnlyList<StackFrame> stack) => JsonSerializer.SerializeToNode(stack, JsonOptions);
+}

@@ -1,0 +1,130 @@
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Features.Hub;
+
+/// <summary>One state change of a run, as clients receive it (CONTRACT §5).</summary>
+public sealed record ExecutionEventMessage(string ExecutionId, long Sequence, string Type, string? NodeId, string? Status, DateTime At, JsonNode? Data)
+{
+    public static ExecutionEventMessage From(ExecutionEventRecord e) =>
+        new(e.ExecutionId, e.Sequence, e.Type, e.NodeId, e.Status, e.At, e.DataJson is null ? null : JsonNode.Parse(e.DataJson));
+}
+
+/// <summary>A task appearing in, or leaving, the inboxes of those who may answer it.</summary>
+public sealed record InboxTaskMessage(
+    string ResId, string ExecutionId, string WorkflowKey, string NodeId, string Kind, string Title, string Status,
+    DateTime CreatedAt, DateTime? ExpiresAt, string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel)
+{
+    public static InboxTaskMessage From(TaskRecord t) =>
+        new(t.ResId, t.ExecutionId, t.WorkflowKey, t.NodeId, t.Kind, t.Title, t.Status, t.CreatedAt, t.ExpiresAt, t.ResolvedBy, t.ResolvedByName, t.ResolvedAt, t.Channel);
+}
+
+/// <summary>What the server calls on its clients.</summary>
+public interface IExecutionClient
+{
+    Task ExecutionEvent(ExecutionEventMessage message);
+
+    Task TaskCreated(InboxTaskMessage task);
+
+    Task TaskResolved(InboxTaskMessage task);
+}
+
+/// <summary>
+/// <c>/hubs/executions</c>. Subscribing returns what the caller missed (events after
+/// <c>afterSequence</c>) and adds it to the run's group for the rest. Live events may overlap the
+/// returned ones: clients apply each sequence number once, in order (the JS client does).
+/// </summary>
+[Authorize(Policy = Policies.Member)]
+public sealed class ExecutionHub(ExecutionEventReader events) : Hub<IExecutionClient>
+{
+    public const string Path = "/hubs/executions";
+
+    public async Task<IReadOnlyList<ExecutionEventMessage>> SubscribeExecution(string executionId, long? afterSequence)
+    {
+        var actor = CurrentActor();
+        if (!await events.IsVisibleAsync(executionId, actor, Context.ConnectionAborted))
+        {
+            throw new HubException($"Execution '{executionId}' was not found in your tenant.");
+        }
+
+        // Join first, then read: an event committed in between arrives live and in the list, never in neither.
+        await Groups.AddToGroupAsync(Context.ConnectionId, HubGroups.Execution(executionId), Context.ConnectionAborted);
+        return await events.ReadAsync(executionId, afterSequence ?? 0, Context.ConnectionAborted);
+    }
+
+    /// <summary>The events after <paramref name="afterSequence"/>, without subscribing: for filling a gap.</summary>
+    public async Task<IReadOnlyList<ExecutionEventMessage>> GetExecutionEvents(string executionId, long? afterSequence)
+    {
+        if (!await events.IsVisibleAsync(executionId, CurrentActor(), Context.ConnectionAborted))
+        {
+            throw new HubException($"Execution '{executionId}' was not found in your tenant.");
+        }
+
+        return await events.ReadAsync(executionId, afterSequence ?? 0, Context.ConnectionAborted);
+    }
+
+    public Task UnsubscribeExecution(string executionId) =>
+        Groups.RemoveFromGroupAsync(Context.ConnectionId, HubGroups.Execution(executionId));
+
+    public async Task SubscribeInbox()
+    {
+        foreach (var group in HubGroups.InboxOf(CurrentActor()))
+        {
+            await Groups.AddToGroupAsync(Context.ConnectionId, group, Context.ConnectionAborted);
+        }
+    }
+
+    private Actor CurrentActor() => Actor.From(Context.User!) ?? throw new HubException("Your token names no tenant.");
+}
+
+/// <summary>Hub group names: one per run, and per tenant-scoped user, group and admin set for inboxes.</summary>
+public static class HubGroups
+{
+    public static string Execution(string executionId) => $"execution:{executionId}";
+
+    public static string User(string tenant, string user) => $"inbox:{tenant}:user:{user}";
+
+    public static string Group(string tenant, string group) => $"inbox:{tenant}:group:{group}";
+
+    public static string Admins(string tenant) => $"inbox:{tenant}:admins";
+
+    public static IEnumerable<string> InboxOf(Actor actor)
+    {
+        yield return User(actor.TenantId, actor.UserId);
+        foreach (var group in actor.Groups)
+        {
+            yield return Group(actor.TenantId, group);
+        }
+
+        if (actor.IsAdmin)
+        {
+            yield return Admins(actor.TenantId);
+        }
+    }
+
+    public static IReadOnlyList<string> InboxesFor(TaskRecord task) =>
+    [
+        .. task.Assignees.Select(a => a.Kind == AssigneeKinds.User ? User(task.TenantId, a.Value) : Group(task.TenantId, a.Value)),
+        Admins(task.TenantId),
+    ];
+}
+
+/// <summary>Reads a run's persisted events for the hub, within the caller's tenant.</summary>
+public sealed class ExecutionEventReader(AppDbContext db)
+{
+    public Task<bool> IsVisibleAsync(string executionId, Actor actor, CancellationToken cancellationToken) =>
+        db.Executions.AnyAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
+
+    public async Task<IReadOnlyList<ExecutionEventMessage>> ReadAsync(string executionId, long afterSequence, CancellationToken cancellationToken)
+    {
+        var records = await db.ExecutionEvents.AsNoTracking()
+            .Where(e => e.ExecutionId == executionId && e.Sequence > afterSequence)
+            .OrderBy(e => e.Sequence)
+            .ToListAsync(cancellationToken);
+        return [.. records.Select(ExecutionEventMessage.From)];
+    }
+}
