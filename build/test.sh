@@ -9,8 +9,10 @@ root=$(pwd)
 work=$(mktemp -d /tmp/approval-studio-tests.XXXXXX)
 chmod 755 "$work"
 pg_stop=""
+redis_pid=""
 cleanup() {
   if [ -n "$pg_stop" ]; then eval "$pg_stop" >/dev/null 2>&1 || true; fi
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -19,6 +21,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -43,6 +47,16 @@ if [ -z "${APPROVALSTUDIO_TEST_POSTGRES:-}" ]; then
     -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdata -c max_connections=300 -c fsync=off" start >/dev/null
   pg_stop="run_pg $pgbin/pg_ctl -D $pgdata -m immediate stop"
   export APPROVALSTUDIO_TEST_POSTGRES="Host=127.0.0.1;Port=$pgport;Username=postgres;Password=postgres"
+fi
+
+if [ -z "${APPROVALSTUDIO_TEST_REDIS:-}" ]; then
+  redisport=$(free_port)
+  echo "== starting Redis on 127.0.0.1:$redisport"
+  redis-server --port "$redisport" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$work/redis.pid" --logfile "$work/redis.log" --dir "$work"
+  for _ in $(seq 50); do [ -s "$work/redis.pid" ] && break; sleep 0.1; done
+  redis_pid=$(cat "$work/redis.pid")
+  export APPROVALSTUDIO_TEST_REDIS="127.0.0.1:$redisport"
 fi
 
 echo "== build"

@@ -34,6 +34,7 @@ await app.Services.MigrateDatabaseAsync();
 await app.Services.SeedDemoDataAsync();
 
 app.UseExceptionHandler();
+app.UseClientAssets();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();

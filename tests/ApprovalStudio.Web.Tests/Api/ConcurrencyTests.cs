@@ -1,6 +1,5 @@
 using System.Net;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using ApprovalStudio.Web.Tests.Infrastructure;
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;

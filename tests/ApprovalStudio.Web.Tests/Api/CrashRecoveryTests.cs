@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using ApprovalStudio.Web.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using ApprovalStudio.Web.Tests.Infrastructure;
 using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace ApprovalStudio.Web.Tests.Api;

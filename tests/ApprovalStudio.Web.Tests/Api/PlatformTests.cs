@@ -1,7 +1,6 @@
 using System.Net;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using ApprovalStudio.Web.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using ApprovalStudio.Web.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.Tokens;
 

@@ -1,5 +1,4 @@
 using System.Net;
-using ApprovalStudio.Web.Tests.Infrastructure;
 
 namespace ApprovalStudio.Web.Tests.Api;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using ApprovalStudio.Web.Tests.Api;
-using ApprovalStudio.Web.Tests.Infrastructure;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.EntityFrameworkCore;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.FileProviders;
+
 namespace ApprovalStudio.Web.Features.Hub;
 
 public static class HubFeature
@@ -18,6 +20,14 @@ public static class HubFeature
         builder.Services.AddSingleton<ExecutionNotifier>();
         return builder;
     }
+
+    /// <summary>The browser client (<c>/assets/approval-studio.js</c>) and its SignalR library, from wwwroot-assets.</summary>
+    public static IApplicationBuilder UseClientAssets(this IApplicationBuilder app) =>
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot-assets")),
+            RequestPath = "/assets",
+        });
 
     public static IEndpointRouteBuilder MapExecutionHub(this IEndpointRouteBuilder app)
     {

@@ -12,7 +12,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 
-namespace ApprovalStudio.Web.Tests.Infrastructure;
+namespace ApprovalStudio.Testing;
 
 /// <summary>
 /// The real app on a real Kestrel port over a real database, with tokens from the same local issuer.

@@ -2,7 +2,7 @@ using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
-namespace ApprovalStudio.Web.Tests.Infrastructure;
+namespace ApprovalStudio.Testing;
 
 public enum Provider
 {

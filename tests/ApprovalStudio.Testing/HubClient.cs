@@ -1,7 +1,7 @@
 using ApprovalStudio.Web.Features.Hub;
 using Microsoft.AspNetCore.SignalR.Client;
 
-namespace ApprovalStudio.Web.Tests.Infrastructure;
+namespace ApprovalStudio.Testing;
 
 /// <summary>
 /// A real SignalR .NET client of /hubs/executions that applies each event sequence once and in order,

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace ApprovalStudio.Web.Tests.Infrastructure;
+namespace ApprovalStudio.Testing;
 
 /// <summary>
 /// The app as a real child process (`dotnet ApprovalStudio.Web.dll`), for tests that must kill it

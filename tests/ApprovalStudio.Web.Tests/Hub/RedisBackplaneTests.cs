@@ -1,0 +1,42 @@
+using System.Net;
+using ApprovalStudio.Web.Tests.Api;
+
+namespace ApprovalStudio.Web.Tests.Hub;
+
+/// <summary>Two app instances on one database and a real Redis server: hub messages cross instances.</summary>
+public sealed class RedisBackplaneTests
+{
+    public const string RedisVariable = "APPROVALSTUDIO_TEST_REDIS";
+
+    [Fact]
+    public async Task A_resume_accepted_by_instance_A_is_seen_by_a_client_connected_to_instance_B()
+    {
+        var redis = Environment.GetEnvironmentVariable(RedisVariable);
+        Assert.False(string.IsNullOrWhiteSpace(redis), $"{RedisVariable} is not set. Run the tests with ./build/test.sh, which starts Redis and sets it.");
+        await using var database = TestDatabase.Create(Provider.Sqlite);
+        var key = AppHost.NewSigningKey();
+        var backplane = new Dictionary<string, string?> { ["Redis:Configuration"] = redis };
+
+        // A runs the worker; B only serves clients, so whatever B's client sees came from A through Redis.
+        await using var a = await AppHost.StartAsync(database: database, signingKey: key, settings: backplane);
+        await using var b = await AppHost.StartAsync(database: database, signingKey: key, settings: new Dictionary<string, string?>(backplane)
+        {
+            ["Workflows:Worker:Enabled"] = "false",
+        });
+        await a.CreateWorkflowAsync(Flows.Review);
+        var executionId = await a.StartRunAsync("review-flow", """{"doc":"spec"}""");
+        var resId = await a.WaitForTaskAsync(executionId);
+
+        await using var client = await HubClient.ConnectAsync(b.Address, b.Token("zoe", ["ops"]));
+        await client.SubscribeAsync(executionId);
+        await client.SubscribeInboxAsync();
+        using (var accepted = await a.Client(a.Token("bob")).PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        var events = await client.WaitForAsync(e => e.Any(x => x.Type == "completed"));
+        Assert.Equal(["started", "nodeStarted", "suspended", "resumed", "nodeCompleted", "nodeStarted", "nodeCompleted", "completed"], events.Select(e => e.Type));
+        await client.WaitForInboxAsync(m => m.Any(x => x.Kind == "resolved" && x.Task.ResId == resId));
+    }
+}
