@@ -12,8 +12,11 @@ pg_stop=""
 redis_pid=""
 cleanup() {
   if [ -n "$pg_stop" ]; then eval "$pg_stop" >/dev/null 2>&1 || true; fi
-  if [ -n "$redis_pid" ]; then kill "$redis_pid" >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" >/dev/null 2>&1 || true
+    for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT
 
