@@ -1,11 +1,13 @@
+using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Identity.Web;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ApprovalStudio.Web.Infrastructure.Auth;
 
-public static class AuthExtensions
+public static partial class AuthExtensions
 {
     public const string LocalScheme = JwtBearerDefaults.AuthenticationScheme;
     public const string EntraScheme = "AzureAd";
@@ -22,7 +24,11 @@ public static class AuthExtensions
         builder.Services.AddSingleton(sp => new TokenIssuer(key, sp.GetRequiredService<TimeProvider>()));
 
         var entra = !string.IsNullOrWhiteSpace(builder.Configuration["AzureAd:ClientId"]);
-        var authentication = builder.Services.AddAuthentication(entra ? SelectorScheme : LocalScheme);
+        var authentication = builder.Services.AddAuthentication(o =>
+        {
+            o.DefaultScheme = SelectorScheme;
+            o.DefaultChallengeScheme = SelectorScheme;
+        });
         authentication.AddJwtBearer(LocalScheme, o =>
         {
             o.MapInboundClaims = false;
@@ -36,46 +42,97 @@ public static class AuthExtensions
                 RoleClaimType = ActorClaims.Roles,
                 ClockSkew = TimeSpan.FromSeconds(30),
             };
-            o.Events = new JwtBearerEvents
-            {
-                // WebSockets and server-sent events cannot send headers: accept ?access_token= on the hubs.
-                OnMessageReceived = context =>
-                {
-                    var token = context.Request.Query["access_token"];
-                    if (!string.IsNullOrEmpty(token) && context.HttpContext.Request.Path.StartsWithSegments("/hubs"))
-                    {
-                        context.Token = token;
-                    }
-
-                    return Task.CompletedTask;
-                },
-            };
+            o.Events = new JwtBearerEvents { OnMessageReceived = AcceptHubQueryToken };
         });
 
         if (entra)
         {
             authentication.AddMicrosoftIdentityWebApi(builder.Configuration, "AzureAd", EntraScheme);
-            authentication.AddPolicyScheme(SelectorScheme, "Local or Entra bearer", o => o.ForwardDefaultSelector = context =>
-            {
-                var header = context.Request.Headers.Authorization.ToString();
-                if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-                {
-                    var handler = new JsonWebTokenHandler();
-                    var raw = header["Bearer ".Length..].Trim();
-                    if (handler.CanReadToken(raw) && handler.ReadJsonWebToken(raw).Issuer != LocalAuthOptions.Issuer)
-                    {
-                        return EntraScheme;
-                    }
-                }
-
-                return LocalScheme;
-            });
+            builder.Services.Configure<JwtBearerOptions>(EntraScheme, o => o.Events.OnMessageReceived += AcceptHubQueryToken);
         }
+
+        // People signing in to the inbox get a cookie (ASP.NET Core Identity); APIs answer 401/403, never a redirect.
+        authentication.AddIdentityCookies(o => o.ApplicationCookie?.Configure(c =>
+        {
+            c.LoginPath = "/signin";
+            c.AccessDeniedPath = "/signin";
+            c.Cookie.Name = "approval-studio";
+            c.Cookie.SameSite = SameSiteMode.Lax;
+            c.ExpireTimeSpan = TimeSpan.FromHours(12);
+            c.SlidingExpiration = true;
+            c.Events.OnRedirectToLogin = context => Answer(context, StatusCodes.Status401Unauthorized);
+            c.Events.OnRedirectToAccessDenied = context => Answer(context, StatusCodes.Status403Forbidden);
+        }));
+        authentication.AddPolicyScheme(SelectorScheme, "Bearer token or inbox cookie", o => o.ForwardDefaultSelector = context =>
+        {
+            var raw = BearerToken(context.Request);
+            if (raw is null)
+            {
+                return IdentityConstants.ApplicationScheme;
+            }
+
+            var handler = new JsonWebTokenHandler();
+            return entra && handler.CanReadToken(raw) && handler.ReadJsonWebToken(raw).Issuer != LocalAuthOptions.Issuer ? EntraScheme : LocalScheme;
+        });
+
+        builder.Services.AddIdentityCore<AppUser>(o =>
+            {
+                o.Lockout.MaxFailedAccessAttempts = 5;
+                o.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(5);
+                o.User.RequireUniqueEmail = false;
+                o.Password.RequiredLength = 8;
+            })
+            .AddEntityFrameworkStores<AppDbContext>()
+            .AddSignInManager()
+            .AddClaimsPrincipalFactory<ActorClaimsFactory>();
 
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Policies.Member, p => p.RequireAuthenticatedUser().RequireAssertion(c => Actor.From(c.User) is not null))
             .AddPolicy(Policies.Admin, p => p.RequireAuthenticatedUser().RequireAssertion(c => Actor.From(c.User)?.IsAdmin == true));
         return builder;
+    }
+}
+
+public static partial class AuthExtensions
+{
+    private static readonly string[] ApiPrefixes = ["/api", "/hubs", "/v1", "/workflows", "/integrations"];
+
+    private static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header["Bearer ".Length..].Trim();
+        }
+
+        var query = request.Query["access_token"].ToString();
+        return query.Length > 0 && request.Path.StartsWithSegments("/hubs") ? query : null;
+    }
+
+    // WebSockets and server-sent events cannot send headers: accept ?access_token= on the hubs.
+    private static Task AcceptHubQueryToken(MessageReceivedContext context)
+    {
+        var token = context.Request.Query["access_token"];
+        if (!string.IsNullOrEmpty(token) && context.HttpContext.Request.Path.StartsWithSegments("/hubs"))
+        {
+            context.Token = token;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static Task Answer(Microsoft.AspNetCore.Authentication.RedirectContext<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions> context, int status)
+    {
+        if (ApiPrefixes.Any(p => context.Request.Path.StartsWithSegments(p)))
+        {
+            context.Response.StatusCode = status;
+        }
+        else
+        {
+            context.Response.Redirect(context.RedirectUri);
+        }
+
+        return Task.CompletedTask;
     }
 }
 

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
@@ -7,7 +8,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence;
 /// The one DbContext. Each provider has a subclass only so that each keeps its own migration set
 /// (<see cref="SqliteAppDbContext"/>, <see cref="PostgresAppDbContext"/>, <see cref="SqlServerAppDbContext"/>).
 /// </summary>
-public abstract class AppDbContext(DbContextOptions options) : DbContext(options)
+public abstract class AppDbContext(DbContextOptions options) : IdentityUserContext<AppUser>(options)
 {
     public DbSet<WorkflowRecord> Workflows => Set<WorkflowRecord>();
     public DbSet<WorkflowVersionRecord> WorkflowVersions => Set<WorkflowVersionRecord>();
@@ -29,6 +30,12 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
 
     protected override void OnModelCreating(ModelBuilder model)
     {
+        base.OnModelCreating(model);
+        model.Entity<AppUser>(e =>
+        {
+            e.HasIndex(x => new { x.TenantId, x.UserId }).IsUnique();
+            e.Property(x => x.Groups).HasMaxLength(2000);
+        });
         model.Entity<WorkflowRecord>(e =>
         {
             e.ToTable("Workflows");

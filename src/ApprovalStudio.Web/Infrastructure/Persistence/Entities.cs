@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Identity;
+
 namespace ApprovalStudio.Web.Infrastructure.Persistence;
 
 /// <summary>A workflow key of a tenant; its versions are <see cref="WorkflowVersionRecord"/>.</summary>
@@ -170,4 +172,34 @@ public sealed class AuditRecord
     public required string Channel { get; set; }
     public string? PayloadJson { get; set; }
     public DateTime At { get; set; }
+}
+
+/// <summary>
+/// A person of a tenant's directory with a local sign-in (ASP.NET Core Identity: hashing, lockout).
+/// <see cref="IdentityUser.UserName"/> is <c>user@tenant</c>, unique across tenants.
+/// </summary>
+public sealed class AppUser : IdentityUser
+{
+    public required string TenantId { get; set; }
+
+    /// <summary>The actor id: the <c>sub</c> of this person's tokens and what assignees name.</summary>
+    public required string UserId { get; set; }
+
+    public required string DisplayName { get; set; }
+
+    /// <summary>Comma-separated group names.</summary>
+    public string Groups { get; set; } = string.Empty;
+
+    /// <summary>Comma-separated roles (<c>admin</c>).</summary>
+    public string Roles { get; set; } = string.Empty;
+
+    public string? SlackUserId { get; set; }
+
+    public static string LoginName(string tenant, string user) => $"{user}@{tenant}";
+
+    public IReadOnlyList<string> GroupList => Split(Groups);
+
+    public IReadOnlyList<string> RoleList => Split(Roles);
+
+    private static string[] Split(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }
