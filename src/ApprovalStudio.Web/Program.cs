@@ -1,6 +1,9 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Health;
+using ApprovalStudio.Web.Features.Account;
 using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Features.Inbox;
+using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Tasks;
 using ApprovalStudio.Web.Features.Workflows;
@@ -28,6 +31,8 @@ builder.AddWorkflows();
 builder.AddExecutions();
 builder.AddResume();
 builder.AddExecutionHub();
+builder.AddPeople();
+builder.AddInbox();
 
 var app = builder.Build();
 await app.Services.MigrateDatabaseAsync();
@@ -38,16 +43,19 @@ app.UseClientAssets();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseAntiforgery();
 
 app.MapOpenApi();
 app.MapScalarApiReference();
 app.MapHealth();
-app.MapGet("/", () => TypedResults.Redirect("/scalar/v1")).ExcludeFromDescription();
 app.MapWorkflows();
 app.MapExecutions();
 app.MapResume();
 app.MapTasks();
 app.MapExecutionHub();
+app.MapPeople();
+app.MapAccount();
+app.MapInbox();
 
 await app.RunAsync();
 return 0;

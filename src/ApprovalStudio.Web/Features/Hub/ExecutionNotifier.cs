@@ -1,3 +1,4 @@
+using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.SignalR;
 
@@ -8,10 +9,15 @@ namespace ApprovalStudio.Web.Features.Hub;
 /// one). Best effort by design: the events are already stored, so a client that missed one catches
 /// up by sequence, and a hub or backplane that is down never fails a step or a resume.
 /// </summary>
-public sealed class ExecutionNotifier(IHubContext<ExecutionHub, IExecutionClient> hub, ILogger<ExecutionNotifier> log)
+public sealed class ExecutionNotifier(IHubContext<ExecutionHub, IExecutionClient> hub, InboxEvents inbox, ILogger<ExecutionNotifier> log)
 {
     public async Task ExecutionEventsAsync(IEnumerable<ExecutionEventRecord> events)
     {
+        foreach (var e in events)
+        {
+            inbox.Raise(ExecutionEventMessage.From(e));
+        }
+
         foreach (var e in events)
         {
             try
@@ -29,6 +35,7 @@ public sealed class ExecutionNotifier(IHubContext<ExecutionHub, IExecutionClient
     /// <summary>A task appeared (<paramref name="created"/>) or left the inbox (answered, expired or cancelled).</summary>
     public async Task TaskChangedAsync(TaskRecord task, bool created)
     {
+        inbox.Raise(InboxChange.From(task, created));
         try
         {
             var clients = hub.Clients.Groups(HubGroups.InboxesFor(task));

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Workflows.Definitions;
@@ -54,6 +55,19 @@ public static class DemoData
         """,
     ];
 
+    /// <summary>The password of every demo account, shown on the sign-in page in demo mode.</summary>
+    public const string Password = "Approve-2026";
+
+    public static readonly (string Tenant, string User, string Name, string Groups, string Roles)[] People =
+    [
+        (Tenant, "ann", "Ann Approver", "ops,managers,legal", ""),
+        (Tenant, "mia", "Mia Manager", "managers", ""),
+        (Tenant, "finn", "Finn Finance", "finance", ""),
+        (Tenant, "hana", "Hana HR", "hr", ""),
+        (Tenant, "admin", "Ada Admin", "", Actor.AdminRole),
+        ("globex", "gus", "Gus Globex", "ops,managers,legal,hr,finance", ""),
+    ];
+
     private static readonly (string Key, string Input)[] Runs =
     [
         ("expense-approval", """{"employee":"Jane Doe","amount":1840,"currency":"EUR","purpose":"Conference travel"}"""),
@@ -70,6 +84,16 @@ public static class DemoData
 
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        if (!await db.Users.AnyAsync(cancellationToken))
+        {
+            var people = scope.ServiceProvider.GetRequiredService<PeopleDirectory>();
+            foreach (var (tenant, user, name, groups, roles) in People)
+            {
+                await people.UpsertAsync(tenant, user, new PersonInput(name, $"{user}@{tenant}.example", groups.Split(',', StringSplitOptions.RemoveEmptyEntries),
+                    null, Password, roles.Split(',', StringSplitOptions.RemoveEmptyEntries)), cancellationToken);
+            }
+        }
+
         if (await db.Workflows.AnyAsync(cancellationToken))
         {
             return;

@@ -1,0 +1,158 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+
+namespace ApprovalStudio.E2E;
+
+/// <summary>The inbox in Debian chromium against the real server: sign in, find, answer, follow.</summary>
+public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
+{
+    private const string Password = "Correct-Horse-7";
+
+    private const string Expense = """
+        {"key":"expense","name":"Expense","start":"manager",
+         "nodes":[{"id":"manager","type":"approval","title":"Approve {{input.amount}} EUR for {{input.employee}}","assignees":{"groups":["managers"]},"expiresAfter":"P2D"},
+                  {"id":"book","type":"set","values":{"booked":"manager.decision == 'Approved'"}}],
+         "edges":[{"from":"manager","to":"book"}]}
+        """;
+
+    private const string Onboarding = """
+        {"key":"onboarding","name":"Onboarding","start":"details",
+         "nodes":[{"id":"details","type":"form","title":"Details for {{input.name}}","assignees":{"groups":["hr"]},
+                   "schema":{"type":"object","required":["department","startDate"],"properties":{
+                     "department":{"type":"string","title":"Department","enum":["Engineering","Sales"]},
+                     "startDate":{"type":"string","format":"date","title":"Start date"},
+                     "salary":{"type":"integer","title":"Salary","minimum":0},
+                     "remote":{"type":"boolean","title":"Remote"}}}},
+                  {"id":"done","type":"set","values":{"summary":"details.department + ' from ' + details.startDate"}}],
+         "edges":[{"from":"details","to":"done"}]}
+        """;
+
+    private const string Contract = """
+        {"key":"contract","name":"Contract","start":"legal",
+         "nodes":[{"id":"legal","type":"review","title":"Review the {{input.party}} contract","assignees":{"groups":["legal"]}}],"edges":[]}
+        """;
+
+    [GeneratedRegex("Resuming")]
+    private static partial Regex Resuming();
+
+    private static async Task AddPersonAsync(AppHost host, string user, string groups, string tenant = AppHost.Tenant)
+    {
+        var groupList = string.Join(",", groups.Split(',').Select(g => $"\"{g}\""));
+        using var response = await host.Admin(tenant).PutAsync($"/api/users/{user}",
+            AppHost.Json($$"""{"name":"{{char.ToUpperInvariant(user[0]) + user[1..]}}","groups":[{{groupList}}],"password":"{{Password}}"}"""));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<IPage> SignInAsync(AppHost host, string user, string path = "/")
+    {
+        var context = await browser.Chromium.NewContextAsync(new() { BaseURL = host.Address.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(path);
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/signin"));
+        await page.GetByLabel("User name").FillAsync(user);
+        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        return page;
+    }
+
+    private static string Shot(string name) => Path.Combine(Browser.ArtifactsDirectory, name + ".png");
+
+    [Fact]
+    public async Task An_approver_signs_in_sees_the_task_approves_it_and_watches_the_run_finish()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense);
+        await AddPersonAsync(host, "mia", "managers");
+        var executionId = await host.StartRunAsync("expense", """{"amount":1840,"employee":"Jane"}""");
+        await host.WaitForTaskAsync(executionId);
+
+        var page = await SignInAsync(host, "mia");
+        var link = page.GetByRole(AriaRole.Link, new() { Name = "Approve 1840 EUR for Jane" });
+        await Assertions.Expect(link).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Shot("inbox"), FullPage = true });
+
+        await link.ClickAsync();
+        await page.GetByLabel("Comment").FillAsync("Receipts look right");
+        await page.ScreenshotAsync(new() { Path = Shot("task-approval"), FullPage = true });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync(Resuming());
+        await Assertions.Expect(page.GetByText("Run completed")).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Shot("task-resumed"), FullPage = true });
+        var status = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        Assert.True((bool?)status["output"]!["booked"]);
+        await using var db = host.Database.OpenContext();
+        var audit = db.Audit.Single(a => a.ExecutionId == executionId);
+        Assert.Equal(("mia", "inbox"), (audit.Actor, audit.Channel));
+    }
+
+    [Fact]
+    public async Task A_form_shows_the_servers_field_error_at_the_field_and_accepts_the_fixed_answer()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Onboarding);
+        await AddPersonAsync(host, "hana", "hr");
+        var executionId = await host.StartRunAsync("onboarding", """{"name":"Sam"}""");
+        var resId = await host.WaitForTaskAsync(executionId);
+
+        var page = await SignInAsync(host, "hana", $"/tasks/{resId}");
+        await page.GetByLabel("Start date").FillAsync("2026-06-01");
+        await page.GetByLabel("Salary").FillAsync("-5");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
+
+        await Assertions.Expect(page.GetByText("Salary must be at least 0.")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByText("Department is required.")).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Shot("task-form-errors"), FullPage = true });
+
+        await page.GetByLabel("Salary").FillAsync("52000");
+        await page.GetByLabel("Department").ClickAsync();
+        await page.GetByRole(AriaRole.Option, new() { Name = "Engineering" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
+
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync(Resuming());
+        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        Assert.Equal("Engineering from 2026-06-01", (string?)done["output"]!["summary"]);
+    }
+
+    [Fact]
+    public async Task A_task_answered_by_someone_else_meanwhile_says_who_already_answered()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Contract);
+        await AddPersonAsync(host, "lena", "legal");
+        var executionId = await host.StartRunAsync("contract", """{"party":"Acme"}""");
+        var resId = await host.WaitForTaskAsync(executionId);
+
+        var page = await SignInAsync(host, "lena", $"/tasks/{resId}");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" })).ToBeVisibleAsync();
+        using (var other = await host.Client(host.Token("otto", ["legal"])).PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"acknowledged":true}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
+        }
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" }).ClickAsync();
+
+        var status = page.GetByRole(AriaRole.Status);
+        await Assertions.Expect(status).ToContainTextAsync("already");
+        await Assertions.Expect(status).ToContainTextAsync("otto");
+    }
+
+    [Fact]
+    public async Task A_user_of_another_tenant_never_sees_the_task()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Contract);
+        await AddPersonAsync(host, "gus", "legal", tenant: "globex");
+        var executionId = await host.StartRunAsync("contract", """{"party":"Initech"}""");
+        var resId = await host.WaitForTaskAsync(executionId);
+
+        var page = await SignInAsync(host, "gus");
+        await Assertions.Expect(page.GetByText("Nothing is waiting for you.")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Review the Initech contract" })).ToHaveCountAsync(0);
+
+        await page.GotoAsync($"/tasks/{resId}");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Task not found" })).ToBeVisibleAsync();
+    }
+}

@@ -1,0 +1,72 @@
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Features.Inbox;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Authorization;
+using MudBlazor;
+
+namespace ApprovalStudio.Web.Components.Layout;
+
+public sealed partial class MainLayout
+{
+    private static readonly MudTheme Theme = new()
+    {
+        PaletteLight = new PaletteLight { Primary = "#2f5bea", AppbarBackground = "#1f3b99" },
+        PaletteDark = new PaletteDark { Primary = "#8aa8ff" },
+    };
+
+    private MudThemeProvider? _theme;
+    private bool _dark;
+    private Actor? _actor;
+
+    [Inject]
+    private InboxQueries Inbox { get; set; } = default!;
+
+    [Inject]
+    private InboxEvents Events { get; set; } = default!;
+
+    [CascadingParameter]
+    private Task<AuthenticationState>? AuthenticationState { get; set; }
+
+    public int PendingCount { get; private set; }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        if (!firstRender)
+        {
+            return;
+        }
+
+        if (_theme is not null)
+        {
+            _dark = await _theme.GetSystemDarkModeAsync();
+        }
+
+        if (AuthenticationState is not null)
+        {
+            _actor = Actor.From((await AuthenticationState).User);
+        }
+
+        Events.TaskChanged += OnTaskChanged;
+        await RefreshCountAsync();
+    }
+
+    public async Task RefreshCountAsync()
+    {
+        if (_actor is not null)
+        {
+            PendingCount = await Inbox.CountPendingAsync(_actor, CancellationToken.None);
+        }
+
+        await InvokeAsync(StateHasChanged);
+    }
+
+    private void OnTaskChanged(InboxChange change)
+    {
+        if (_actor is not null && change.IsFor(_actor))
+        {
+            _ = RefreshCountAsync();
+        }
+    }
+
+    public void Dispose() => Events.TaskChanged -= OnTaskChanged;
+}

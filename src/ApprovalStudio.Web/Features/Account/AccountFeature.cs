@@ -1,0 +1,70 @@
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Features.Account;
+
+/// <summary>Local sign-in and sign-out for the inbox: form posts (antiforgery-checked) that set or clear the cookie.</summary>
+public static class AccountFeature
+{
+    public static IEndpointRouteBuilder MapAccount(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/account").ExcludeFromDescription();
+        group.MapPost("/signin", SignIn);
+        group.MapPost("/signout", SignOut);
+        return app;
+    }
+
+    private static async Task<IResult> SignIn(
+        [FromForm] string? userName, [FromForm] string? password, [FromForm] string? returnUrl,
+        SignInManager<AppUser> signIn, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var back = SafeReturnUrl(returnUrl);
+        if (string.IsNullOrWhiteSpace(userName) || string.IsNullOrEmpty(password))
+        {
+            return Failed("missing", back);
+        }
+
+        var user = await FindAsync(db, userName.Trim(), cancellationToken);
+        if (user is null)
+        {
+            return Failed("invalid", back);
+        }
+
+        var result = await signIn.PasswordSignInAsync(user, password, isPersistent: false, lockoutOnFailure: true);
+        if (result.Succeeded)
+        {
+            return Results.LocalRedirect(back);
+        }
+
+        return Failed(result.IsLockedOut ? "locked" : "invalid", back);
+    }
+
+    private static async Task<IResult> SignOut(SignInManager<AppUser> signIn)
+    {
+        await signIn.SignOutAsync();
+        return Results.LocalRedirect("/signin");
+    }
+
+    /// <summary><c>name@tenant</c> exactly, or <c>name</c> when exactly one tenant has it.</summary>
+    private static async Task<AppUser?> FindAsync(AppDbContext db, string userName, CancellationToken cancellationToken)
+    {
+        if (userName.Contains('@', StringComparison.Ordinal))
+        {
+            var normalized = userName.ToUpperInvariant();
+            return await db.Users.SingleOrDefaultAsync(u => u.NormalizedUserName == normalized, cancellationToken);
+        }
+
+        var matches = await db.Users.Where(u => u.UserId == userName).Take(2).ToListAsync(cancellationToken);
+        return matches.Count == 1 ? matches[0] : null;
+    }
+
+    private static IResult Failed(string reason, string returnUrl) =>
+        Results.LocalRedirect($"/signin?error={reason}&returnUrl={Uri.EscapeDataString(returnUrl)}");
+
+    private static string SafeReturnUrl(string? returnUrl) =>
+        !string.IsNullOrEmpty(returnUrl) && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
+            ? returnUrl
+            : "/";
+}

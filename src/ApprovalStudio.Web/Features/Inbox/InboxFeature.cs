@@ -1,0 +1,25 @@
+using ApprovalStudio.Web.Components;
+using MudBlazor.Services;
+
+namespace ApprovalStudio.Web.Features.Inbox;
+
+public static class InboxFeature
+{
+    /// <summary>The Blazor Server inbox (MudBlazor), its in-process notifications and queries.</summary>
+    public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddMudServices();
+        builder.Services.AddSingleton<InboxEvents>();
+        builder.Services.AddSingleton<InboxQueries>();
+        return builder;
+    }
+
+    public static WebApplication MapInbox(this WebApplication app)
+    {
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+}
