@@ -1,0 +1,121 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Tests.Api;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace ApprovalStudio.Web.Tests.Hub;
+
+/// <summary>The inbox's sign-in (the Identity cookie) works for the hub and the API as a bearer token does.</summary>
+public sealed partial class CookieSignInHubTests
+{
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+
+    private static async Task<CookieContainer> SignInAsync(AppHost host, string user, string password)
+    {
+        var cookies = new CookieContainer();
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = host.Address };
+        var page = await client.GetStringAsync("/signin");
+        var token = AntiforgeryField().Match(page).Groups[1].Value;
+        using var response = await client.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["userName"] = user, ["password"] = password, ["returnUrl"] = "/", ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
+        }));
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/", response.Headers.Location?.ToString());
+        return cookies;
+    }
+
+    [Fact]
+    public async Task A_signed_in_person_follows_a_run_over_the_hub_with_the_inbox_cookie()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Flows.Review);
+        using (var person = await host.Admin().PutAsync("/api/users/bob", AppHost.Json("""{"name":"Bob","groups":["ops"],"password":"Correct-Horse-7"}""")))
+        {
+            Assert.Equal(HttpStatusCode.Created, person.StatusCode);
+        }
+
+        var executionId = await host.StartRunAsync("review-flow");
+        await host.WaitForTaskAsync(executionId);
+        var cookies = await SignInAsync(host, "bob", "Correct-Horse-7");
+
+        await using var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(host.Address, ExecutionHub.Path), o => o.Cookies = cookies)
+            .Build();
+        await connection.StartAsync();
+        var events = await connection.InvokeAsync<IReadOnlyList<ExecutionEventMessage>>("SubscribeExecution", executionId, null);
+
+        Assert.Equal(["started", "nodeStarted", "suspended"], events.Select(e => e.Type));
+        using var api = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = host.Address };
+        var tasks = await api.GetStringAsync("/api/tasks");
+        Assert.Contains("Look at", tasks);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_is_refused_and_five_in_a_row_lock_the_account()
+    {
+        await using var host = await AppHost.StartAsync();
+        using (await host.Admin().PutAsync("/api/users/eve", AppHost.Json("""{"name":"Eve","password":"Correct-Horse-7"}"""))) { }
+        var cookies = new CookieContainer();
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = host.Address };
+
+        async Task<string?> TryAsync(string password)
+        {
+            var page = await client.GetStringAsync("/signin");
+            var token = WebUtility.HtmlDecode(AntiforgeryField().Match(page).Groups[1].Value);
+            using var response = await client.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["userName"] = "eve", ["password"] = password, ["__RequestVerificationToken"] = token,
+            }));
+            return response.Headers.Location?.ToString();
+        }
+
+        Assert.Contains("error=invalid", await TryAsync("wrong"));
+        for (var i = 0; i < 4; i++)
+        {
+            await TryAsync("wrong");
+        }
+
+        Assert.Contains("error=locked", await TryAsync("Correct-Horse-7"));
+    }
+
+    [Fact]
+    public async Task In_demo_mode_the_sign_in_page_lists_the_seeded_accounts_and_they_sign_in_and_see_seeded_tasks()
+    {
+        await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?> { ["App:SeedDemoData"] = "true" });
+
+        var page = await host.Anonymous.GetStringAsync("/signin");
+        Assert.Contains("ann@demo", page);
+        Assert.Contains(Web.Infrastructure.Persistence.DemoData.Password, page);
+
+        var cookies = await SignInAsync(host, "ann", Web.Infrastructure.Persistence.DemoData.Password);
+        using var api = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = host.Address };
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        string tasks;
+        do
+        {
+            tasks = await api.GetStringAsync("/api/tasks");
+            await Task.Delay(100);
+        }
+        while (!tasks.Contains("Review contract with Acme GmbH", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+
+        Assert.Contains("Approve Jane Doe's expense of 1840 EUR", tasks);
+        Assert.Contains("Review contract with Acme GmbH", tasks);
+        Assert.DoesNotContain("Onboarding details", tasks);
+    }
+
+    [Fact]
+    public async Task A_sign_in_post_without_the_antiforgery_token_is_refused()
+    {
+        await using var host = await AppHost.StartAsync();
+
+        using var response = await host.Anonymous.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["userName"] = "eve", ["password"] = "x",
+        }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+}
