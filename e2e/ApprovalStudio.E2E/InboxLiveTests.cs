@@ -6,8 +6,6 @@ namespace ApprovalStudio.E2E;
 /// <summary>Live updates, keyboard use, small screens, dark mode, history and the run timeline.</summary>
 public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
 {
-    private const string Password = "Correct-Horse-7";
-
     private const string Review = """
         {"key":"doc-review","name":"Doc review","start":"read",
          "nodes":[{"id":"read","type":"review","title":"Read {{input.doc}}","assignees":{"groups":["ops"]},"expiresAfter":"PT3H"},
@@ -20,32 +18,15 @@ public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
     {
         var host = await AppHost.StartAsync();
         await host.CreateWorkflowAsync(Review);
-        using var response = await host.Admin().PutAsync($"/api/users/{user}",
-            AppHost.Json($$"""{"name":"{{user}}","groups":["ops"],"password":"{{Password}}"}"""));
-        Assert.True(response.IsSuccessStatusCode);
+        await Session.AddPersonAsync(host, user, "ops");
         return host;
-    }
-
-    private async Task<IPage> SignInAsync(AppHost host, string user, int width = 1280, int height = 900, ColorScheme scheme = ColorScheme.Light)
-    {
-        var context = await browser.Chromium.NewContextAsync(new()
-        {
-            BaseURL = host.Address.ToString(), ViewportSize = new() { Width = width, Height = height }, ColorScheme = scheme,
-        });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync("/");
-        await page.GetByLabel("User name").FillAsync(user);
-        await page.GetByLabel("Password").FillAsync(Password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
-        return page;
     }
 
     [Fact]
     public async Task New_tasks_appear_and_answered_ones_leave_without_a_reload_and_the_badge_counts_them()
     {
         await using var host = await HostWithPersonAsync("olga");
-        var page = await SignInAsync(host, "olga");
+        var page = await Session.SignInAsync(browser, host, "olga");
         await Assertions.Expect(page.GetByText("Nothing is waiting for you.")).ToBeVisibleAsync();
 
         var executionId = await host.StartRunAsync("doc-review", """{"doc":"Q3 plan"}""");
@@ -71,7 +52,7 @@ public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
         var resId = await host.WaitForTaskAsync(executionId);
         using (await host.Admin().PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"acknowledged":true}"""))) { }
         await host.WaitForTaskAsync(executionId, "approve");
-        var page = await SignInAsync(host, "kai");
+        var page = await Session.SignInAsync(browser, host, "kai");
         var link = page.GetByRole(AriaRole.Link, new() { Name = "Sign off budget" });
         await Assertions.Expect(link).ToBeVisibleAsync();
 
@@ -104,7 +85,7 @@ public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
         await using var host = await HostWithPersonAsync("pia");
         var executionId = await host.StartRunAsync("doc-review", """{"doc":"roadmap"}""");
         await host.WaitForTaskAsync(executionId);
-        var page = await SignInAsync(host, "pia", width: 390, height: 844, scheme: ColorScheme.Dark);
+        var page = await Session.SignInAsync(browser, host, "pia", width: 390, height: 844, scheme: ColorScheme.Dark);
 
         var link = page.GetByRole(AriaRole.Link, new() { Name = "Read roadmap" });
         await Assertions.Expect(link).ToBeVisibleAsync();
@@ -131,7 +112,7 @@ public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
     public async Task Signing_out_ends_the_session()
     {
         await using var host = await HostWithPersonAsync("sam");
-        var page = await SignInAsync(host, "sam");
+        var page = await Session.SignInAsync(browser, host, "sam");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
 

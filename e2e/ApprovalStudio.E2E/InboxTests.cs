@@ -7,8 +7,6 @@ namespace ApprovalStudio.E2E;
 /// <summary>The inbox in Debian chromium against the real server: sign in, find, answer, follow.</summary>
 public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
 {
-    private const string Password = "Correct-Horse-7";
-
     private const string Expense = """
         {"key":"expense","name":"Expense","start":"manager",
          "nodes":[{"id":"manager","type":"approval","title":"Approve {{input.amount}} EUR for {{input.employee}}","assignees":{"groups":["managers"]},"expiresAfter":"P2D"},
@@ -36,27 +34,6 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
     [GeneratedRegex("Resuming")]
     private static partial Regex Resuming();
 
-    private static async Task AddPersonAsync(AppHost host, string user, string groups, string tenant = AppHost.Tenant)
-    {
-        var groupList = string.Join(",", groups.Split(',').Select(g => $"\"{g}\""));
-        using var response = await host.Admin(tenant).PutAsync($"/api/users/{user}",
-            AppHost.Json($$"""{"name":"{{char.ToUpperInvariant(user[0]) + user[1..]}}","groups":[{{groupList}}],"password":"{{Password}}"}"""));
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
-
-    private async Task<IPage> SignInAsync(AppHost host, string user, string path = "/")
-    {
-        var context = await browser.Chromium.NewContextAsync(new() { BaseURL = host.Address.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync(path);
-        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/signin"));
-        await page.GetByLabel("User name").FillAsync(user);
-        await page.GetByLabel("Password").FillAsync(Password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
-        return page;
-    }
-
     private static string Shot(string name) => Path.Combine(Browser.ArtifactsDirectory, name + ".png");
 
     [Fact]
@@ -64,11 +41,11 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
     {
         await using var host = await AppHost.StartAsync();
         await host.CreateWorkflowAsync(Expense);
-        await AddPersonAsync(host, "mia", "managers");
+        await Session.AddPersonAsync(host, "mia", "managers");
         var executionId = await host.StartRunAsync("expense", """{"amount":1840,"employee":"Jane"}""");
         await host.WaitForTaskAsync(executionId);
 
-        var page = await SignInAsync(host, "mia");
+        var page = await Session.SignInAsync(browser, host, "mia");
         var link = page.GetByRole(AriaRole.Link, new() { Name = "Approve 1840 EUR for Jane" });
         await Assertions.Expect(link).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Shot("inbox"), FullPage = true });
@@ -93,11 +70,11 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
     {
         await using var host = await AppHost.StartAsync();
         await host.CreateWorkflowAsync(Onboarding);
-        await AddPersonAsync(host, "hana", "hr");
+        await Session.AddPersonAsync(host, "hana", "hr");
         var executionId = await host.StartRunAsync("onboarding", """{"name":"Sam"}""");
         var resId = await host.WaitForTaskAsync(executionId);
 
-        var page = await SignInAsync(host, "hana", $"/tasks/{resId}");
+        var page = await Session.SignInAsync(browser, host, "hana", $"/tasks/{resId}");
         await page.GetByLabel("Start date").FillAsync("2026-06-01");
         await page.GetByLabel("Salary").FillAsync("-5");
         await page.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
@@ -121,11 +98,11 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
     {
         await using var host = await AppHost.StartAsync();
         await host.CreateWorkflowAsync(Contract);
-        await AddPersonAsync(host, "lena", "legal");
+        await Session.AddPersonAsync(host, "lena", "legal");
         var executionId = await host.StartRunAsync("contract", """{"party":"Acme"}""");
         var resId = await host.WaitForTaskAsync(executionId);
 
-        var page = await SignInAsync(host, "lena", $"/tasks/{resId}");
+        var page = await Session.SignInAsync(browser, host, "lena", $"/tasks/{resId}");
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" })).ToBeVisibleAsync();
         using (var other = await host.Client(host.Token("otto", ["legal"])).PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"acknowledged":true}""")))
         {
@@ -144,11 +121,11 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
     {
         await using var host = await AppHost.StartAsync();
         await host.CreateWorkflowAsync(Contract);
-        await AddPersonAsync(host, "gus", "legal", tenant: "globex");
+        await Session.AddPersonAsync(host, "gus", "legal", tenant: "globex");
         var executionId = await host.StartRunAsync("contract", """{"party":"Initech"}""");
         var resId = await host.WaitForTaskAsync(executionId);
 
-        var page = await SignInAsync(host, "gus");
+        var page = await Session.SignInAsync(browser, host, "gus");
         await Assertions.Expect(page.GetByText("Nothing is waiting for you.")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Review the Initech contract" })).ToHaveCountAsync(0);
 

@@ -5,6 +5,7 @@ using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Execution;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -106,7 +107,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         var execution = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == task.ExecutionId, cancellationToken);
         var definition = await scope.ServiceProvider.GetRequiredService<WorkflowCatalog>().GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
         var outputs = await db.NodeRuns.AsNoTracking()
-            .Where(r => r.ExecutionId == task.ExecutionId && r.Status == "Completed" && r.StackKey == "")
+            .Where(r => r.ExecutionId == task.ExecutionId && r.Status == nameof(NodeRunStatus.Completed) && r.StackKey == string.Empty)
             .OrderBy(r => r.Id).Select(r => new { r.NodeId, r.OutputJson }).ToListAsync(cancellationToken);
         return new TaskView(task, (WaitingNodeDefinition)definition.Node(task.NodeId), execution.CreatedBy, JsonNode.Parse(execution.InputJson),
             [.. outputs.Select(o => (o.NodeId, o.OutputJson is null ? null : JsonNode.Parse(o.OutputJson)))], execution.LastSequence);
