@@ -1,4 +1,6 @@
+using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -13,6 +15,9 @@ public static class AccountFeature
         var group = app.MapGroup("/account").ExcludeFromDescription();
         group.MapPost("/signin", SignIn);
         group.MapPost("/signout", SignOut);
+        group.MapGet("/entra", (string? returnUrl, IConfiguration configuration) => AuthExtensions.IsEntraConfigured(configuration)
+            ? Results.Challenge(new AuthenticationProperties { RedirectUri = SafeReturnUrl(returnUrl) }, [AuthExtensions.EntraWebScheme])
+            : Results.NotFound());
         return app;
     }
 
@@ -41,9 +46,14 @@ public static class AccountFeature
         return Failed(result.IsLockedOut ? "locked" : "invalid", back);
     }
 
-    private static async Task<IResult> SignOut(SignInManager<AppUser> signIn)
+    private static async Task<IResult> SignOut(SignInManager<AppUser> signIn, HttpContext context, IConfiguration configuration)
     {
         await signIn.SignOutAsync();
+        if (AuthExtensions.IsEntraConfigured(configuration) && context.Request.Cookies.ContainsKey(AuthExtensions.EntraCookieName))
+        {
+            await context.SignOutAsync(AuthExtensions.EntraCookieScheme);
+        }
+
         return Results.LocalRedirect("/signin");
     }
 

@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Identity.Web;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -11,6 +12,8 @@ public static partial class AuthExtensions
 {
     public const string LocalScheme = JwtBearerDefaults.AuthenticationScheme;
     public const string EntraScheme = "AzureAd";
+    public const string EntraWebScheme = "AzureAdOidc";
+    public const string EntraCookieScheme = "AzureAdCookie";
     private const string SelectorScheme = "BearerSelector";
 
     /// <summary>
@@ -23,7 +26,7 @@ public static partial class AuthExtensions
         var key = SigningKeyStore.Resolve(builder.Configuration, dataDirectory);
         builder.Services.AddSingleton(sp => new TokenIssuer(key, sp.GetRequiredService<TimeProvider>()));
 
-        var entra = !string.IsNullOrWhiteSpace(builder.Configuration["AzureAd:ClientId"]);
+        var entra = IsEntraConfigured(builder.Configuration);
         var authentication = builder.Services.AddAuthentication(o =>
         {
             o.DefaultScheme = SelectorScheme;
@@ -47,8 +50,18 @@ public static partial class AuthExtensions
 
         if (entra)
         {
+            // Bearer tokens from Entra for the API and hub; OpenID Connect sign-in (own cookie) for the inbox.
             authentication.AddMicrosoftIdentityWebApi(builder.Configuration, "AzureAd", EntraScheme);
             builder.Services.Configure<JwtBearerOptions>(EntraScheme, o => o.Events.OnMessageReceived += AcceptHubQueryToken);
+            authentication.AddMicrosoftIdentityWebApp(builder.Configuration, "AzureAd", EntraWebScheme, EntraCookieScheme);
+            var development = builder.Environment.IsDevelopment();
+            builder.Services.Configure<OpenIdConnectOptions>(EntraWebScheme, o =>
+            {
+                o.MapInboundClaims = false;
+                o.TokenValidationParameters.NameClaimType = ActorClaims.Name;
+                o.TokenValidationParameters.RoleClaimType = ActorClaims.Roles;
+                o.RequireHttpsMetadata = !development;
+            });
         }
 
         // People signing in to the inbox get a cookie (ASP.NET Core Identity); APIs answer 401/403, never a redirect.
@@ -68,7 +81,7 @@ public static partial class AuthExtensions
             var raw = BearerToken(context.Request);
             if (raw is null)
             {
-                return IdentityConstants.ApplicationScheme;
+                return entra && context.Request.Cookies.ContainsKey(EntraCookieName) ? EntraCookieScheme : IdentityConstants.ApplicationScheme;
             }
 
             var handler = new JsonWebTokenHandler();
@@ -97,6 +110,11 @@ public static partial class AuthExtensions
 {
     private static readonly string[] ApiPrefixes = ["/api", "/hubs", "/v1", "/workflows", "/integrations"];
 
+    /// <summary>The cookie of an Entra sign-in (the cookie handler's default name for its scheme).</summary>
+    public const string EntraCookieName = ".AspNetCore." + EntraCookieScheme;
+
+    public static bool IsEntraConfigured(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration["AzureAd:ClientId"]);
+
     private static string? BearerToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
@@ -110,7 +128,7 @@ public static partial class AuthExtensions
     }
 
     // WebSockets and server-sent events cannot send headers: accept ?access_token= on the hubs.
-    private static Task AcceptHubQueryToken(MessageReceivedContext context)
+    private static Task AcceptHubQueryToken(Microsoft.AspNetCore.Authentication.JwtBearer.MessageReceivedContext context)
     {
         var token = context.Request.Query["access_token"];
         if (!string.IsNullOrEmpty(token) && context.HttpContext.Request.Path.StartsWithSegments("/hubs"))

@@ -126,6 +126,7 @@ public static class ActorClaims
     public const string Name = "name";
     public const string Tenant = "tenant";
     public const string EntraTenant = "tid";
+    public const string EntraObjectId = "oid";
     public const string Groups = "groups";
     public const string Roles = "roles";
 }
@@ -139,7 +140,8 @@ public sealed record Actor(string TenantId, string UserId, string Name, IReadOnl
 
     public static Actor? From(ClaimsPrincipal principal)
     {
-        var user = principal.FindFirst(ActorClaims.Subject)?.Value ?? principal.FindFirst("oid")?.Value;
+        // Entra's stable user id is `oid` (its `sub` differs per app); local tokens and cookies carry `sub`.
+        var user = principal.FindFirst(ActorClaims.EntraObjectId)?.Value ?? principal.FindFirst(ActorClaims.Subject)?.Value;
         var tenant = principal.FindFirst(ActorClaims.Tenant)?.Value ?? principal.FindFirst(ActorClaims.EntraTenant)?.Value;
         if (string.IsNullOrEmpty(user) || string.IsNullOrEmpty(tenant))
         {
