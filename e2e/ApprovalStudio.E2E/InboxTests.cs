@@ -55,7 +55,7 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
         await page.ScreenshotAsync(new() { Path = Shot("task-approval"), FullPage = true });
         await page.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
 
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync(Resuming());
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync(Resuming());
         await Assertions.Expect(page.GetByText("Run completed")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Shot("task-resumed"), FullPage = true });
         var status = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
@@ -88,7 +88,7 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
         await page.GetByRole(AriaRole.Option, new() { Name = "Engineering" }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
 
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync(Resuming());
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync(Resuming());
         var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
         Assert.Equal("Engineering from 2026-06-01", (string?)done["output"]!["summary"]);
     }
@@ -111,7 +111,7 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" }).ClickAsync();
 
-        var status = page.GetByRole(AriaRole.Status);
+        var status = page.GetByRole(AriaRole.Status, new() { Name = "Outcome" });
         await Assertions.Expect(status).ToContainTextAsync("already");
         await Assertions.Expect(status).ToContainTextAsync("otto");
     }
@@ -131,5 +131,29 @@ public sealed partial class InboxTests(Browser browser) : IClassFixture<Browser>
 
         await page.GotoAsync($"/tasks/{resId}");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Task not found" })).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task A_task_of_ones_tenant_that_is_not_ones_own_says_so_and_an_expired_one_says_when()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Contract);
+        await host.CreateWorkflowAsync("""
+            {"key":"hurry","start":"ask","nodes":[{"id":"ask","type":"review","title":"Hurry","assignees":{"groups":["legal"]},"expiresAfter":"PT1S"}],"edges":[]}
+            """);
+        await Session.AddPersonAsync(host, "lena", "legal");
+        await Session.AddPersonAsync(host, "sal", "sales");
+        var contract = await host.WaitForTaskAsync(await host.StartRunAsync("contract", """{"party":"Acme"}"""));
+        var hurryRun = await host.StartRunAsync("hurry");
+        var hurry = await host.WaitForTaskAsync(hurryRun);
+
+        var sal = await Session.SignInAsync(browser, host, "sal", $"/tasks/{contract}");
+        await Assertions.Expect(sal.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("not yours");
+        await Assertions.Expect(sal.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" })).ToHaveCountAsync(0);
+
+        await host.WaitForAsync(hurryRun, s => (string?)s["status"] == "Failed");
+        var lena = await Session.SignInAsync(browser, host, "lena", $"/tasks/{hurry}");
+        await Assertions.Expect(lena.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("expired");
+        await Assertions.Expect(lena.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" })).ToHaveCountAsync(0);
     }
 }

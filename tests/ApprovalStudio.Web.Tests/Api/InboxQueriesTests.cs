@@ -1,0 +1,69 @@
+using ApprovalStudio.Web.Features.Inbox;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalStudio.Web.Tests.Api;
+
+/// <summary>The inbox's filters, search, sorting and paging, against the real app's SQLite database.</summary>
+public sealed class InboxQueriesTests : IAsyncLifetime
+{
+    private AppHost _host = null!;
+    private InboxQueries _inbox = null!;
+
+    private static readonly Actor Ops = new(AppHost.Tenant, "zoe", "Zoe", new HashSet<string> { "ops" }, new HashSet<string>());
+
+    public async Task InitializeAsync()
+    {
+        _host = await AppHost.StartAsync();
+        _inbox = _host.Services.GetRequiredService<InboxQueries>();
+        await _host.CreateWorkflowAsync(Flows.Review);
+        await _host.CreateWorkflowAsync(Flows.Expiring("continue").Replace("PT1S", "PT30M", StringComparison.Ordinal).Replace("\"users\":[\"bob\"]", "\"groups\":[\"ops\"]", StringComparison.Ordinal));
+        foreach (var doc in new[] { "alpha plan", "beta budget", "gamma plan" })
+        {
+            var id = await _host.StartRunAsync("review-flow", $$"""{"doc":"{{doc}}"}""");
+            await _host.WaitForTaskAsync(id);
+        }
+
+        var expiring = await _host.StartRunAsync("expiring-continue");
+        await _host.WaitForTaskAsync(expiring);
+        await _host.CreateWorkflowAsync(Flows.Approval);
+        var other = await _host.StartRunAsync("approval-flow", """{"amount":5}""");
+        await _host.WaitForTaskAsync(other);
+    }
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    private async Task<string[]> TitlesAsync(InboxFilter filter, int page = 0, int size = 25) =>
+        [.. (await _inbox.ListAsync(Ops, filter, page, size, CancellationToken.None)).Rows.Select(r => r.Title)];
+
+    [Fact]
+    public async Task The_inbox_lists_only_what_the_actor_may_answer_newest_first()
+    {
+        Assert.Equal(["Quick!", "Look at gamma plan", "Look at beta budget", "Look at alpha plan"], await TitlesAsync(new InboxFilter()));
+        Assert.Equal(4, await _inbox.CountPendingAsync(Ops, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Search_workflow_sort_and_paging_narrow_the_list_in_the_database()
+    {
+        Assert.Equal(["Look at gamma plan", "Look at alpha plan"], await TitlesAsync(new InboxFilter(Search: "PLAN")));
+        Assert.Equal(["Quick!"], await TitlesAsync(new InboxFilter(Workflow: "expiring-continue")));
+        Assert.Equal(["Look at alpha plan", "Look at beta budget", "Look at gamma plan", "Quick!"], await TitlesAsync(new InboxFilter(Sort: InboxSort.Title)));
+        Assert.Equal("Quick!", (await TitlesAsync(new InboxFilter(Sort: InboxSort.DeadlineFirst)))[0]);
+        Assert.Equal(["Look at beta budget", "Look at alpha plan"], await TitlesAsync(new InboxFilter(), page: 1, size: 2));
+        var slice = await _inbox.ListAsync(Ops, new InboxFilter(Kind: "Review"), 0, 2, CancellationToken.None);
+        Assert.Equal(4, slice.Total);
+        Assert.Empty(await TitlesAsync(new InboxFilter(Kind: "Approval")));
+        Assert.Empty(await TitlesAsync(new InboxFilter(OverdueOnly: true)));
+    }
+
+    [Fact]
+    public async Task Rows_carry_requester_and_deadline()
+    {
+        var row = (await _inbox.ListAsync(Ops, new InboxFilter(Workflow: "expiring-continue"), 0, 25, CancellationToken.None)).Rows.Single();
+
+        Assert.Equal("starter", row.Requester);
+        Assert.NotNull(row.ExpiresAt);
+        Assert.InRange(row.ExpiresAt!.Value - row.CreatedAt, TimeSpan.FromMinutes(29), TimeSpan.FromMinutes(31));
+    }
+}
