@@ -1,5 +1,6 @@
 using System.Net;
 using ApprovalStudio.Web.Tests.Api;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Web.Tests.Hub;
 
@@ -38,5 +39,52 @@ public sealed class RedisBackplaneTests
         var events = await client.WaitForAsync(e => e.Any(x => x.Type == "completed"));
         Assert.Equal(["started", "nodeStarted", "suspended", "resumed", "nodeCompleted", "nodeStarted", "nodeCompleted", "completed"], events.Select(e => e.Type));
         await client.WaitForInboxAsync(m => m.Any(x => x.Kind == "resolved" && x.Task.ResId == resId));
+    }
+
+    [Fact]
+    public async Task The_inbox_circuits_of_instance_B_hear_of_tasks_and_events_from_the_worker_on_instance_A()
+    {
+        var redis = Environment.GetEnvironmentVariable(RedisVariable);
+        Assert.False(string.IsNullOrWhiteSpace(redis), $"{RedisVariable} is not set. Run the tests with ./build/test.sh, which starts Redis and sets it.");
+        await using var database = TestDatabase.Create(Provider.Sqlite);
+        var key = AppHost.NewSigningKey();
+        var backplane = new Dictionary<string, string?> { ["Redis:Configuration"] = redis };
+        await using var a = await AppHost.StartAsync(database: database, signingKey: key, settings: backplane);
+        await using var b = await AppHost.StartAsync(database: database, signingKey: key, settings: new Dictionary<string, string?>(backplane)
+        {
+            ["Workflows:Worker:Enabled"] = "false",
+        });
+        var heard = new List<string>();
+        var events = b.Services.GetRequiredService<Web.Features.Inbox.InboxEvents>();
+        events.TaskChanged += c => { lock (heard) { heard.Add($"task:{(c.Created ? "created" : "resolved")}:{c.Task.Title}"); } };
+        events.ExecutionEvent += e => { lock (heard) { heard.Add($"event:{e.Type}"); } };
+
+        await a.CreateWorkflowAsync(Flows.Review);
+        var executionId = await a.StartRunAsync("review-flow", """{"doc":"memo"}""");
+        var resId = await a.WaitForTaskAsync(executionId);
+        using (await a.Client(a.Token("bob")).PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}""")) { }
+        await a.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            lock (heard)
+            {
+                if (heard.Contains("event:completed"))
+                {
+                    break;
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        lock (heard)
+        {
+            Assert.Contains("task:created:Look at memo", heard);
+            Assert.Contains("task:resolved:Look at memo", heard);
+            Assert.Contains("event:started", heard);
+            Assert.Contains("event:completed", heard);
+        }
     }
 }

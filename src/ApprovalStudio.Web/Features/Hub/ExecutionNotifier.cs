@@ -9,13 +9,13 @@ namespace ApprovalStudio.Web.Features.Hub;
 /// one). Best effort by design: the events are already stored, so a client that missed one catches
 /// up by sequence, and a hub or backplane that is down never fails a step or a resume.
 /// </summary>
-public sealed class ExecutionNotifier(IHubContext<ExecutionHub, IExecutionClient> hub, InboxEvents inbox, ILogger<ExecutionNotifier> log)
+public sealed class ExecutionNotifier(IHubContext<ExecutionHub, IExecutionClient> hub, IInboxBus inbox, ILogger<ExecutionNotifier> log)
 {
     public async Task ExecutionEventsAsync(IEnumerable<ExecutionEventRecord> events)
     {
         foreach (var e in events)
         {
-            inbox.Raise(ExecutionEventMessage.From(e));
+            await inbox.PublishAsync(ExecutionEventMessage.From(e));
         }
 
         foreach (var e in events)
@@ -35,7 +35,7 @@ public sealed class ExecutionNotifier(IHubContext<ExecutionHub, IExecutionClient
     /// <summary>A task appeared (<paramref name="created"/>) or left the inbox (answered, expired or cancelled).</summary>
     public async Task TaskChangedAsync(TaskRecord task, bool created)
     {
-        inbox.Raise(InboxChange.From(task, created));
+        await inbox.PublishAsync(InboxChange.From(task, created));
         try
         {
             var clients = hub.Clients.Groups(HubGroups.InboxesFor(task));

@@ -12,6 +12,19 @@ public static class InboxFeature
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddMudServices();
         builder.Services.AddSingleton<InboxEvents>();
+        var redis = builder.Configuration[Hub.HubFeature.RedisKey];
+        if (string.IsNullOrWhiteSpace(redis))
+        {
+            builder.Services.AddSingleton<IInboxBus, LocalInboxBus>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ => StackExchange.Redis.ConnectionMultiplexer.Connect(redis));
+            builder.Services.AddSingleton<RedisInboxBus>();
+            builder.Services.AddSingleton<IInboxBus>(sp => sp.GetRequiredService<RedisInboxBus>());
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisInboxBus>());
+        }
+
         builder.Services.AddSingleton<InboxQueries>();
         return builder;
     }
