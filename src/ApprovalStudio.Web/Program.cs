@@ -6,6 +6,7 @@ using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Tasks;
+using ApprovalStudio.Web.Features.Webhooks;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -19,6 +20,9 @@ if (args is [IssueTokenCommand.Name, .. var tokenArgs])
 }
 
 var builder = WebApplication.CreateBuilder(args);
+
+// Request-start lines carry query strings (?secret=, ?access_token=): never log them, whatever the configuration says.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddOptions<AppOptions>().BindConfiguration(AppOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
@@ -52,6 +56,7 @@ app.MapWorkflows();
 app.MapExecutions();
 app.MapResume();
 app.MapTasks();
+app.MapWebhooks();
 app.MapExecutionHub();
 app.MapPeople();
 app.MapAccount();

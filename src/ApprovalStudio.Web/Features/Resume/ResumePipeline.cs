@@ -10,8 +10,12 @@ using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Resume;
 
-/// <summary>An answer to one suspension, from any channel (api, inbox, email, slack, webhook…).</summary>
-public sealed record ResumeCommand(string ResId, Actor Actor, string Channel, JsonNode? Body);
+/// <summary>
+/// An answer to one suspension, from any channel (api, inbox, email, slack, webhook…).
+/// <paramref name="AuthorizedBySecret"/>: the caller proved the workflow's webhook secret, which stands
+/// for the assignee check (wait nodes have no assignees).
+/// </summary>
+public sealed record ResumeCommand(string ResId, Actor Actor, string Channel, JsonNode? Body, bool AuthorizedBySecret = false);
 
 public abstract record ResumeOutcome
 {
@@ -52,7 +56,7 @@ public sealed class ResumePipeline(
             return new ResumeOutcome.Forbidden("This task belongs to another tenant.");
         }
 
-        if (!MayAnswer(task, actor))
+        if (!command.AuthorizedBySecret && !MayAnswer(task, actor))
         {
             ResumeLog.Refused(log, task.ExecutionId, task.NodeId, actor.UserId, "not an assignee");
             return new ResumeOutcome.Forbidden("You are not an assignee of this task.");

@@ -76,6 +76,43 @@ public sealed class WorkflowCatalog(AppDbContext db, DefinitionCache cache, Time
         return cache.GetOrParse(tenant, key, version, record.DefinitionJson);
     }
 
+    /// <summary>
+    /// A new webhook secret for <paramref name="key"/>; the current one stays valid for
+    /// <paramref name="grace"/> so that callers can switch without a gap. Null when the workflow is unknown.
+    /// </summary>
+    public async Task<(string Secret, DateTime PreviousValidUntil)?> RotateSecretAsync(string tenant, string key, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var workflow = await db.Workflows.SingleOrDefaultAsync(w => w.TenantId == tenant && w.Key == key, cancellationToken);
+        if (workflow is null)
+        {
+            return null;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var secret = NewWebhookSecret();
+        workflow.PreviousWebhookSecretHash = workflow.WebhookSecretHash;
+        workflow.PreviousWebhookSecretValidUntil = now + grace;
+        workflow.WebhookSecretHash = HashSecret(secret);
+        workflow.UpdatedAt = now;
+        await db.SaveChangesAsync(cancellationToken);
+        return (secret, now + grace);
+    }
+
+    /// <summary>Constant-time check of a presented secret against the current one, or the previous one in its grace period.</summary>
+    public static bool SecretMatches(WorkflowRecord workflow, string? presented, DateTime now)
+    {
+        if (string.IsNullOrEmpty(presented))
+        {
+            return false;
+        }
+
+        var hash = HashSecret(presented);
+        var current = System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(hash, workflow.WebhookSecretHash);
+        var previous = workflow.PreviousWebhookSecretHash is { } old && workflow.PreviousWebhookSecretValidUntil > now
+            && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(hash, old);
+        return current | previous;
+    }
+
     public static string NewWebhookSecret() => "whsec_" + Base64Url(RandomNumberGenerator.GetBytes(32));
 
     public static byte[] HashSecret(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));

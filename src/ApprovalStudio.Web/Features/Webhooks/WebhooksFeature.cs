@@ -1,0 +1,198 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Xml;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Resume;
+using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Execution;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Features.Webhooks;
+
+/// <summary>The answer of the webhook dialect (seed runs-nodes-resume): resumed, or skipped with why.</summary>
+public sealed record WebhookResumeResult(string Action, string? Reason = null);
+
+public sealed record RotatedSecret(string WebhookSecret, DateTime PreviousSecretValidUntil);
+
+/// <summary>
+/// <c>POST /v1/runs/{id}/nodes/{nodeId}/resume?secret=…</c> (CONTRACT §4.2): resume a waiting node by
+/// run, node and forEach stack with the workflow's webhook secret, through the one resume pipeline.
+/// </summary>
+public static class WebhooksFeature
+{
+    public const string Channel = "webhook";
+
+    public static IEndpointRouteBuilder MapWebhooks(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/runs/{id}/nodes/{nodeId}/resume", Resume).WithTags("Webhooks").AllowAnonymous()
+            .WithSummary("Resume a waiting node with the workflow's webhook secret; nodes inside forEach loops are addressed by stack.")
+            .Accepts<JsonObject>("application/json");
+        app.MapPost("/api/workflows/{key}/webhook-secret/rotate", Rotate).WithTags("Workflows").RequireAuthorization(Policies.Admin)
+            .WithSummary("Issue a new webhook secret; the current one stays valid for gracePeriod (ISO 8601, default P1D).");
+        return app;
+    }
+
+    private static async Task<Results<Ok<WebhookResumeResult>, ProblemHttpResult>> Resume(
+        string id, string nodeId, string? secret, HttpRequest request, AppDbContext db, WorkflowCatalog catalog, ResumePipeline pipeline,
+        TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var execution = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == id, cancellationToken);
+        if (execution is null)
+        {
+            return Problems.NotFound($"Run '{id}'");
+        }
+
+        var workflow = await db.Workflows.AsNoTracking().SingleAsync(w => w.TenantId == execution.TenantId && w.Key == execution.WorkflowKey, cancellationToken);
+        if (!WorkflowCatalog.SecretMatches(workflow, secret, clock.GetUtcNow().UtcDateTime))
+        {
+            return Problems.Status(StatusCodes.Status401Unauthorized, "A valid webhook secret is required.", "Pass the workflow's webhook secret as ?secret=.");
+        }
+
+        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var definition = await catalog.GetAsync(execution.TenantId, execution.WorkflowKey, execution.WorkflowVersion, cancellationToken);
+        if (!definition.Nodes.TryGetValue(nodeId, out var node))
+        {
+            return Problems.NotFound($"Node '{nodeId}' of run '{id}'");
+        }
+
+        var (stack, data, error) = ReadBody(body, definition, nodeId);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (node is not WaitNode)
+        {
+            return Problems.Validation("nodeId", $"Node '{nodeId}' is a {node.Type} node; only wait nodes are resumed with the webhook secret.");
+        }
+
+        var stackKey = StackFrame.Key(stack);
+        var tasks = await db.Tasks.AsNoTracking()
+            .Where(t => t.ExecutionId == id && t.NodeId == nodeId && t.StackKey == stackKey)
+            .OrderByDescending(t => t.CreatedAt)
+            .ToListAsync(cancellationToken);
+        var pending = tasks.FirstOrDefault(t => t.Status == TaskStatuses.Pending);
+        if (pending is null)
+        {
+            return TypedResults.Ok(Skipped(execution, tasks, nodeId, stackKey));
+        }
+
+        var actor = new Actor(execution.TenantId, "webhook", "Webhook", new HashSet<string>(), new HashSet<string>());
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(pending.ResId, actor, Channel, data ?? new JsonObject(), AuthorizedBySecret: true), cancellationToken);
+        return outcome switch
+        {
+            ResumeOutcome.Accepted => TypedResults.Ok(new WebhookResumeResult("resumed")),
+            ResumeOutcome.AlreadyResolved => TypedResults.Ok(new WebhookResumeResult("skipped", $"Node '{nodeId}' at [{stackKey}] was already resumed.")),
+            ResumeOutcome.Gone g => TypedResults.Ok(new WebhookResumeResult("skipped", g.Reason)),
+            ResumeOutcome.Invalid i => Problems.Validation(i.Errors),
+            _ => Problems.Status(StatusCodes.Status500InternalServerError, "The resume could not be carried out."),
+        };
+    }
+
+    private static WebhookResumeResult Skipped(ExecutionRecord execution, List<TaskRecord> tasks, string nodeId, string stackKey)
+    {
+        var at = stackKey.Length == 0 ? string.Empty : $" at [{stackKey}]";
+        if (tasks.Any(t => t.Status == TaskStatuses.Resolved))
+        {
+            return new("skipped", $"Node '{nodeId}'{at} was already resumed.");
+        }
+
+        if (ExecutionStatuses.IsTerminal(execution.Status))
+        {
+            return new("skipped", $"The run is over ({execution.Status}); node '{nodeId}'{at} is not waiting.");
+        }
+
+        return tasks.Count > 0
+            ? new("skipped", $"Node '{nodeId}'{at} is no longer waiting ({tasks[0].Status}).")
+            : new("skipped", $"Node '{nodeId}'{at} has not been reached.");
+    }
+
+    /// <summary>
+    /// <c>{"data", "stack": [{parentNodeId, index, total}]}</c>, or the legacy <c>{"forEachContext": {parentNodeId, index}}</c>
+    /// as a one-level stack; the stack must name the node's enclosing loops, outermost first.
+    /// </summary>
+    private static (IReadOnlyList<StackFrame> Stack, JsonNode? Data, ProblemHttpResult? Error) ReadBody(JsonNode? body, WorkflowDefinition definition, string nodeId)
+    {
+        if (body is not null and not JsonObject)
+        {
+            return ([], null, Problems.Validation("$", "The body is a JSON object {\"data\", \"stack\"}."));
+        }
+
+        var obj = body as JsonObject ?? [];
+        var frames = new List<StackFrame>();
+        var source = obj["stack"] is not null ? "stack" : obj["forEachContext"] is not null ? "forEachContext" : null;
+        var items = source switch
+        {
+            "stack" => obj["stack"] as JsonArray,
+            "forEachContext" => obj["forEachContext"] is JsonObject legacy ? new JsonArray(legacy.DeepClone()) : null,
+            _ => [],
+        };
+        if (items is null)
+        {
+            return ([], null, Problems.Validation(source!, source == "stack" ? "stack is an array of {parentNodeId, index, total}." : "forEachContext is an object {parentNodeId, index}."));
+        }
+
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (items[i] is not JsonObject frame || frame["parentNodeId"] is not JsonValue p || !p.TryGetValue<string>(out var parent)
+                || frame["index"] is not JsonValue x || !x.TryGetValue<int>(out var index) || index < 0)
+            {
+                return ([], null, Problems.Validation($"{source}[{i}]", "Each level is {\"parentNodeId\": string, \"index\": non-negative integer, \"total\"?}."));
+            }
+
+            var total = frame["total"] is JsonValue t && t.TryGetValue<int>(out var n) ? n : 0;
+            frames.Add(new StackFrame(parent, index, total));
+        }
+
+        var expected = definition.EnclosingLoops(nodeId);
+        if (!expected.SequenceEqual(frames.Select(f => f.ParentNodeId)))
+        {
+            var want = expected.Count == 0 ? "no stack" : $"a stack of [{string.Join(", ", expected)}], outermost first";
+            return ([], null, Problems.Validation(source ?? "stack", $"Node '{nodeId}' needs {want}."));
+        }
+
+        return (frames, obj["data"]?.DeepClone(), null);
+    }
+
+    private static async Task<Results<Ok<RotatedSecret>, ProblemHttpResult>> Rotate(
+        string key, HttpRequest request, HttpContext context, WorkflowCatalog catalog, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var grace = TimeSpan.FromDays(1);
+        if (body?["gracePeriod"] is JsonNode text)
+        {
+            try
+            {
+                grace = XmlConvert.ToTimeSpan(text.GetValue<string>());
+            }
+            catch (Exception ex) when (ex is FormatException or InvalidOperationException or JsonException)
+            {
+                return Problems.Validation("gracePeriod", "gracePeriod is an ISO 8601 duration such as PT1H or P7D.");
+            }
+
+            if (grace < TimeSpan.Zero || grace > TimeSpan.FromDays(30))
+            {
+                return Problems.Validation("gracePeriod", "gracePeriod is between PT0S and P30D.");
+            }
+        }
+
+        var actor = Actor.From(context.User)!;
+        var rotated = await catalog.RotateSecretAsync(actor.TenantId, key, grace, cancellationToken);
+        return rotated is { } r ? TypedResults.Ok(new RotatedSecret(r.Secret, r.PreviousValidUntil)) : Problems.NotFound($"Workflow '{key}'");
+    }
+}
