@@ -26,6 +26,26 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
         return AdvanceAsync(definition, state, null, cancellationToken);
     }
 
+    /// <summary>
+    /// A new run that inherits <paramref name="input"/> and the outputs of the top-level nodes an earlier
+    /// run completed (in order, up to and including <paramref name="fromNodeId"/>) and goes on from that
+    /// node's successors (resume-from, CONTRACT §4.3).
+    /// </summary>
+    public Task<AdvanceResult> StartFromAsync(
+        WorkflowDefinition definition, JsonNode? input, IReadOnlyList<(string NodeId, JsonNode? Output)> completed, string fromNodeId,
+        CancellationToken cancellationToken)
+    {
+        var state = new RunState { Input = input?.DeepClone() ?? new JsonObject() };
+        foreach (var (nodeId, output) in completed)
+        {
+            state.Root.Outputs[nodeId] = output?.DeepClone();
+            state.Root.LastNodeId = nodeId;
+            state.Root.LastOutput = output?.DeepClone();
+        }
+
+        return AdvanceAsync(definition, state, step => step.FollowEdgesAsync(fromNodeId), cancellationToken);
+    }
+
     /// <summary>Completes the waiting node <paramref name="nodeId"/> at <paramref name="stack"/> with <paramref name="output"/>.</summary>
     public Task<AdvanceResult> ResumeAsync(
         WorkflowDefinition definition, RunState state, string nodeId, IReadOnlyList<StackFrame> stack, JsonNode? output,
@@ -102,6 +122,8 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
 
             await CompleteAsync(definition.Node(nodeId), scope, stack, output, since);
         }
+
+        public Task FollowEdgesAsync(string nodeId) => FollowEdgesAsync(definition.Node(nodeId), state.Root, []);
 
         /// <summary>Runs everything runnable in <paramref name="scope"/> and the iterations below it.</summary>
         public async Task DrainAsync(Scope scope, IReadOnlyList<StackFrame> stack)
@@ -281,7 +303,11 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
             scope.LastNodeId = node.Id;
             scope.LastOutput = output?.DeepClone();
             Record(node, stack, NodeRunStatus.Completed, output, null, started);
+            await FollowEdgesAsync(node, scope, stack);
+        }
 
+        private async Task FollowEdgesAsync(NodeDefinition node, Scope scope, IReadOnlyList<StackFrame> stack)
+        {
             var edges = definition.Outgoing(node.Id);
             if (edges.Count == 0)
             {

@@ -239,6 +239,23 @@ public sealed class WorkflowEngineTests
         Assert.NotEqual(wait.ToolCalls[0].ToolCallId, wait.ToolCalls[1].ToolCallId);
     }
 
+    [Fact]
+    public async Task A_run_started_from_a_node_inherits_the_earlier_outputs_and_runs_only_what_follows()
+    {
+        var definition = Define("""
+            {"key":"from","start":"a","nodes":[{"id":"a","type":"set","values":{"n":"input.n + 1"}},{"id":"b","type":"set","values":{"m":"a.n * 10"}},
+              {"id":"c","type":"set","values":{"sum":"a.n + b.m"}},{"id":"skip","type":"fail","message":"not this way"}],
+             "edges":[{"from":"a","to":"b"},{"from":"b","to":"c","when":"b.m > 0"},{"from":"b","to":"skip","when":"b.m <= 0"}]}
+            """);
+
+        var result = await _engine.StartFromAsync(definition, JsonNode.Parse("""{"n":1}"""),
+            [("a", JsonNode.Parse("""{"n":2}""")), ("b", JsonNode.Parse("""{"m":20}"""))], "b", default);
+
+        Assert.Equal(RunStatus.Completed, result.Status);
+        Assert.Equal(22, result.Output!["sum"]!.GetValue<int>());
+        Assert.Equal(["c"], result.NodeRuns.Select(r => r.NodeId));
+    }
+
     private sealed class FakeHttp : IHttpNodeInvoker
     {
         public List<HttpNodeRequest> Requests { get; } = [];

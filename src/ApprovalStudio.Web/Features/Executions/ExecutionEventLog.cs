@@ -35,9 +35,13 @@ public sealed class ExecutionEventLog(ExecutionRecord execution, WorkflowDefinit
     {
         switch (kind)
         {
-            case QueueKinds.Start:
-                Add(ExecutionEventTypes.Started, null, ExecutionStatuses.Running, execution.CreatedAt,
-                    new JsonObject { ["workflowKey"] = execution.WorkflowKey, ["workflowVersion"] = execution.WorkflowVersion });
+            case QueueKinds.Start or QueueKinds.StartFrom:
+                Add(ExecutionEventTypes.Started, null, ExecutionStatuses.Running, execution.CreatedAt, new JsonObject
+                {
+                    ["workflowKey"] = execution.WorkflowKey, ["workflowVersion"] = execution.WorkflowVersion,
+                    ["resumedFrom"] = execution.ResumedFromExecutionId is null ? null
+                        : new JsonObject { ["executionId"] = execution.ResumedFromExecutionId, ["nodeId"] = execution.ResumedFromNodeId },
+                });
                 break;
             case QueueKinds.Resume:
                 Add(ExecutionEventTypes.Resumed, task!.NodeId, ExecutionStatuses.Resuming, task.ResolvedAt ?? now, new JsonObject

@@ -91,6 +91,17 @@ public sealed class ExecutionProcessor(
     private async Task<AdvanceResult> AdvanceAsync(
         QueueItem item, ExecutionRecord execution, TaskRecord? task, WorkflowDefinition definition, CancellationToken cancellationToken)
     {
+        if (item.Kind == QueueKinds.StartFrom)
+        {
+            if (execution.StateJson is not null || execution.ResumedFromExecutionId is null || execution.ResumedFromNodeId is null)
+            {
+                throw new NotWaitingException(definition.Start, []);
+            }
+
+            var completed = await CompletedUpToAsync(execution.ResumedFromExecutionId, execution.ResumedFromNodeId, cancellationToken);
+            return await engine.StartFromAsync(definition, JsonNode.Parse(execution.InputJson), completed, execution.ResumedFromNodeId, cancellationToken);
+        }
+
         if (item.Kind == QueueKinds.Start)
         {
             if (execution.StateJson is not null)
@@ -111,6 +122,28 @@ public sealed class ExecutionProcessor(
             QueueKinds.Expire => await engine.ExpireAsync(definition, state, task.NodeId, stack, cancellationToken),
             _ => throw new InvalidOperationException($"Unknown queue item kind '{item.Kind}'."),
         };
+    }
+
+    /// <summary>
+    /// The outputs of the top-level nodes an earlier run completed, in order, up to and including the
+    /// last completion of <paramref name="nodeId"/>; a node that ran twice keeps its later output.
+    /// </summary>
+    public async Task<IReadOnlyList<(string NodeId, JsonNode? Output)>> CompletedUpToAsync(string executionId, string nodeId, CancellationToken cancellationToken)
+    {
+        var runs = await db.NodeRuns.AsNoTracking()
+            .Where(r => r.ExecutionId == executionId && r.StackKey == string.Empty && r.Status == nameof(NodeRunStatus.Completed))
+            .OrderBy(r => r.Id)
+            .Select(r => new { r.Id, r.NodeId, r.OutputJson })
+            .ToListAsync(cancellationToken);
+        var last = runs.LastOrDefault(r => r.NodeId == nodeId)?.Id ?? long.MaxValue;
+        var ordered = new List<(string NodeId, JsonNode? Output)>();
+        foreach (var run in runs.Where(r => r.Id <= last))
+        {
+            ordered.RemoveAll(c => c.NodeId == run.NodeId);
+            ordered.Add((run.NodeId, run.OutputJson is null ? null : JsonNode.Parse(run.OutputJson)));
+        }
+
+        return ordered;
     }
 
     private static void Apply(ExecutionRecord execution, AdvanceResult result, DateTime now)

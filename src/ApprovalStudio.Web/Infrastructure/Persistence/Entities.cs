@@ -50,6 +50,11 @@ public sealed class ExecutionRecord
 
     /// <summary>The sequence number of the run's last <see cref="ExecutionEventRecord"/>.</summary>
     public long LastSequence { get; set; }
+
+    /// <summary>For a run made by resume-from: the failed run it continues, and the node it continues after.</summary>
+    public string? ResumedFromExecutionId { get; set; }
+
+    public string? ResumedFromNodeId { get; set; }
 }
 
 /// <summary>One state change of a run, numbered per run without gaps; what the execution hub replays and streams.</summary>
@@ -131,6 +136,7 @@ public static class QueueKinds
     public const string Start = "Start";
     public const string Resume = "Resume";
     public const string Expire = "Expire";
+    public const string StartFrom = "StartFrom";
 }
 
 public static class QueueStatuses
