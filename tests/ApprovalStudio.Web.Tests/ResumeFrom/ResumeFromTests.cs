@@ -1,13 +1,6 @@
 using System.Net;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApprovalStudio.Web.Tests.ResumeFrom;
 
@@ -94,34 +87,5 @@ public sealed class ResumeFromTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound,
             (await AppHost.SendAsync(_host.Client(_host.Token("spy", tenant: "globex")), HttpMethod.Post, $"/workflows/runs/{failed}/resume-from/prepare")).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await AppHost.SendAsync(_host.Anonymous, HttpMethod.Post, $"/workflows/runs/{failed}/resume-from/prepare")).Status);
-    }
-
-    /// <summary>An HTTP endpoint that answers 503 until it is told it is healthy.</summary>
-    private sealed class FlakyTarget(WebApplication app) : IAsyncDisposable
-    {
-        public volatile bool Healthy;
-
-        public string? LastBody { get; private set; }
-
-        public Uri Address => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/");
-
-        public static async Task<FlakyTarget> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            var target = new FlakyTarget(app);
-            app.MapPost("/hook", async (HttpRequest request) =>
-            {
-                using var reader = new StreamReader(request.Body);
-                target.LastBody = await reader.ReadToEndAsync();
-                return target.Healthy ? Results.Ok(new { received = true }) : Results.StatusCode(503);
-            });
-            await app.StartAsync();
-            return target;
-        }
-
-        public ValueTask DisposeAsync() => app.DisposeAsync();
     }
 }
