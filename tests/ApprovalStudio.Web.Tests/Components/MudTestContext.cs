@@ -7,7 +7,8 @@ namespace ApprovalStudio.Web.Tests.Components;
 
 /// <summary>
 /// bunit with MudBlazor's services and a popover provider (selects need it). Disposed through
-/// IAsyncLifetime: MudBlazor's services are only async-disposable (xunit v2 pitfall).
+/// IAsyncLifetime: MudBlazor's services are only async-disposable (xunit v2 pitfall). Subclasses that
+/// add services override <see cref="InitializeAsync"/> and add them before calling it.
 /// </summary>
 public abstract class MudTestContext : BunitContext, IAsyncLifetime
 {
@@ -15,10 +16,15 @@ public abstract class MudTestContext : BunitContext, IAsyncLifetime
     {
         JSInterop.Mode = JSRuntimeMode.Loose;
         Services.AddMudServices();
-        Render<MudPopoverProvider>();
     }
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public virtual Task InitializeAsync()
+    {
+        Render<MudPopoverProvider>();
+        return Task.CompletedTask;
+    }
 
-    Task IAsyncLifetime.DisposeAsync() => base.DisposeAsync().AsTask();
+    Task IAsyncLifetime.DisposeAsync() => DisposeTestAsync();
+
+    protected virtual async Task DisposeTestAsync() => await base.DisposeAsync();
 }

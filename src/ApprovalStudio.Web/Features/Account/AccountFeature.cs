@@ -66,7 +66,7 @@ public static class AccountFeature
             return await db.Users.SingleOrDefaultAsync(u => u.NormalizedUserName == normalized, cancellationToken);
         }
 
-        var matches = await db.Users.Where(u => u.UserId == userName).Take(2).ToListAsync(cancellationToken);
+        var matches = await db.Users.Where(u => u.UserId == userName).OrderBy(u => u.Id).Take(2).ToListAsync(cancellationToken);
         return matches.Count == 1 ? matches[0] : null;
     }
 

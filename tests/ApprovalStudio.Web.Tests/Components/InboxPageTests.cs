@@ -1,0 +1,65 @@
+using System.Security.Claims;
+using ApprovalStudio.Web.Features.Inbox;
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalStudio.Web.Tests.Components;
+
+/// <summary>The inbox list component over the real app's queries and SQLite file.</summary>
+public sealed class InboxPageTests : MudTestContext
+{
+    private AppHost _host = null!;
+
+    public override async Task InitializeAsync()
+    {
+        _host = await AppHost.StartAsync();
+        await _host.CreateWorkflowAsync(Api.Flows.Review);
+        await _host.CreateWorkflowAsync(Api.Flows.Form);
+        await _host.WaitForTaskAsync(await _host.StartRunAsync("review-flow", """{"doc":"plan"}"""));
+        await _host.WaitForTaskAsync(await _host.StartRunAsync("form-flow"));
+        Services.AddSingleton(_host.Services.GetRequiredService<InboxQueries>());
+        Services.AddSingleton(_host.Services.GetRequiredService<InboxEvents>());
+        Services.AddSingleton(TimeProvider.System);
+    }
+
+    protected override async Task DisposeTestAsync()
+    {
+        await base.DisposeTestAsync();
+        await _host.DisposeAsync();
+    }
+
+    private void SignIn(string user, params string[] groups)
+    {
+        var auth = AddAuthorization();
+        auth.SetAuthorized(user);
+        auth.SetClaims([new Claim("sub", user), new Claim("tenant", AppHost.Tenant), .. groups.Select(g => new Claim("groups", g))]);
+        Render<MudBlazor.MudPopoverProvider>();
+    }
+
+    [Fact]
+    public void The_inbox_lists_the_actors_tasks_as_links_with_workflow_requester_and_deadline()
+    {
+        SignIn("zoe", "ops");
+
+        var inbox = Render<InboxPage>();
+
+        inbox.WaitForAssertion(() => Assert.Single(inbox.FindAll("tbody tr a")), TimeSpan.FromSeconds(10));
+        var link = inbox.Find("tbody tr a");
+        Assert.Equal("Look at plan", link.TextContent);
+        Assert.StartsWith("/tasks/", link.GetAttribute("href"));
+        var cells = inbox.FindAll("tbody tr td").Select(td => td.TextContent.Trim()).ToList();
+        Assert.Contains("review-flow", cells);
+        Assert.Contains("starter", cells);
+        Assert.Contains(cells, c => c.EndsWith("min left", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_actor_with_nothing_to_answer_is_told_so()
+    {
+        SignIn("eve", "sales");
+
+        var inbox = Render<InboxPage>();
+
+        inbox.WaitForAssertion(() => Assert.Contains("Nothing is waiting for you.", inbox.Markup), TimeSpan.FromSeconds(10));
+    }
+}
