@@ -1,6 +1,7 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Health;
 using ApprovalStudio.Web.Features.Account;
+using ApprovalStudio.Web.Features.Dispatch;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.People;
@@ -60,6 +61,7 @@ app.MapResume();
 app.MapTasks();
 app.MapWebhooks();
 app.MapResumeFrom();
+app.MapDispatch();
 app.MapExecutionHub();
 app.MapPeople();
 app.MapAccount();

@@ -25,6 +25,9 @@ public static class ResponseValidator
         ReviewNode => CheckReview(body, actor, at),
         FormNode form => CheckForm(form, body),
         WaitNode => new ResponseCheck(body?.DeepClone(), new Dictionary<string, string[]>()),
+        ToolCallNode => body is JsonObject { } answer && answer["toolOutputs"] is JsonObject
+            ? new ResponseCheck(answer.DeepClone(), new Dictionary<string, string[]>())
+            : ResponseCheck.Invalid("toolOutputs", "toolOutputs is an object of toolCallId → output."),
         _ => ResponseCheck.Invalid("$", $"A {node.Type} node is not answered through this route."),
     };
 

@@ -117,11 +117,20 @@ public sealed class ExecutionProcessor(
         var stack = JsonSerializer.Deserialize<StackFrame[]>(task.StackJson, JsonOptions) ?? [];
         return item.Kind switch
         {
+            QueueKinds.Resume when definition.Node(task.NodeId) is ToolCallNode => await ResumeToolCallAsync(definition, state, task, stack, cancellationToken),
             QueueKinds.Resume => await engine.ResumeAsync(definition, state, task.NodeId, stack,
                 task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson), cancellationToken),
             QueueKinds.Expire => await engine.ExpireAsync(definition, state, task.NodeId, stack, cancellationToken),
             _ => throw new InvalidOperationException($"Unknown queue item kind '{item.Kind}'."),
         };
+    }
+
+    /// <summary>A tool-call answer is <c>{toolOutputs, messages}</c>: the outputs become the node's output, the messages join the transcript.</summary>
+    private Task<AdvanceResult> ResumeToolCallAsync(WorkflowDefinition definition, RunState state, TaskRecord task, StackFrame[] stack, CancellationToken cancellationToken)
+    {
+        var answer = task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson) as JsonObject;
+        return engine.ResumeAsync(definition, state, task.NodeId, stack, answer?["toolOutputs"]?.DeepClone(), cancellationToken,
+            answer?["messages"] as JsonArray);
     }
 
     /// <summary>

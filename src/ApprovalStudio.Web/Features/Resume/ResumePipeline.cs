@@ -12,10 +12,11 @@ namespace ApprovalStudio.Web.Features.Resume;
 
 /// <summary>
 /// An answer to one suspension, from any channel (api, inbox, email, slack, webhook…).
-/// <paramref name="AuthorizedBySecret"/>: the caller proved the workflow's webhook secret, which stands
-/// for the assignee check (wait nodes have no assignees).
+/// <paramref name="AuthorizedByChannel"/>: the channel already authorized the caller for this run (the
+/// workflow's webhook secret; an agent runtime answering its own tool calls), which stands for the
+/// assignee check (wait and tool-call nodes have no assignees).
 /// </summary>
-public sealed record ResumeCommand(string ResId, Actor Actor, string Channel, JsonNode? Body, bool AuthorizedBySecret = false);
+public sealed record ResumeCommand(string ResId, Actor Actor, string Channel, JsonNode? Body, bool AuthorizedByChannel = false);
 
 public abstract record ResumeOutcome
 {
@@ -56,7 +57,7 @@ public sealed class ResumePipeline(
             return new ResumeOutcome.Forbidden("This task belongs to another tenant.");
         }
 
-        if (!command.AuthorizedBySecret && !MayAnswer(task, actor))
+        if (!command.AuthorizedByChannel && !MayAnswer(task, actor))
         {
             ResumeLog.Refused(log, task.ExecutionId, task.NodeId, actor.UserId, "not an assignee");
             return new ResumeOutcome.Forbidden("You are not an assignee of this task.");

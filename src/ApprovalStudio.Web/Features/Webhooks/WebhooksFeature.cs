@@ -88,7 +88,7 @@ public static class WebhooksFeature
         }
 
         var actor = new Actor(execution.TenantId, "webhook", "Webhook", new HashSet<string>(), new HashSet<string>());
-        var outcome = await pipeline.ResumeAsync(new ResumeCommand(pending.ResId, actor, Channel, data ?? new JsonObject(), AuthorizedBySecret: true), cancellationToken);
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(pending.ResId, actor, Channel, data ?? new JsonObject(), AuthorizedByChannel: true), cancellationToken);
         return outcome switch
         {
             ResumeOutcome.Accepted => TypedResults.Ok(new WebhookResumeResult("resumed")),

@@ -1,0 +1,236 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Resume;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Definitions;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Features.Dispatch;
+
+/// <summary>
+/// <c>POST /v1/dispatch/resume</c> (CONTRACT §4.4, seed dispatch-resume): an agent runtime hands back the
+/// outputs of the tool calls a run paused for, with optional messages for its transcript, through the one
+/// resume pipeline; the answer is the run's state as JSON, or its events as server-sent events.
+/// </summary>
+public static class DispatchFeature
+{
+    public const string Channel = "dispatch";
+
+    /// <summary>How long a JSON answer waits for the run to wait again or end; a stream's longest life.</summary>
+    public static readonly TimeSpan JsonWait = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan StreamLimit = TimeSpan.FromMinutes(5);
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    public static IEndpointRouteBuilder MapDispatch(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/dispatch/resume", Resume).WithTags("Dispatch").RequireAuthorization(Policies.Member)
+            .WithSummary("Resume a run paused for tool calls with their outputs (by toolCallId, or by tool name when unambiguous); JSON or SSE.")
+            .Accepts<JsonObject>("application/json");
+        return app;
+    }
+
+    private static async Task Resume(HttpContext context, AppDbContext db, ResumePipeline pipeline, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await Problems.ReadJsonAsync(context.Request, cancellationToken);
+        if (problem is not null)
+        {
+            await problem.ExecuteAsync(context);
+            return;
+        }
+
+        var actor = Actor.From(context.User)!;
+        var result = await AcceptAsync(body, actor, db, pipeline, cancellationToken);
+        if (result.Problem is not null)
+        {
+            await result.Problem.ExecuteAsync(context);
+            return;
+        }
+
+        if (result.Stream)
+        {
+            await StreamAsync(context, db, result.ExecutionId!, result.AfterSequence, cancellationToken);
+            return;
+        }
+
+        var deadline = DateTime.UtcNow + JsonWait;
+        ExecutionRecord run;
+        do
+        {
+            await Task.Delay(100, cancellationToken);
+            run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == result.ExecutionId, cancellationToken);
+        }
+        while (run.Status is ExecutionStatuses.Resuming or ExecutionStatuses.Running && DateTime.UtcNow < deadline);
+
+        var waiting = await db.Tasks.AsNoTracking().Where(t => t.ExecutionId == run.Id && t.Status == TaskStatuses.Pending).ToListAsync(cancellationToken);
+        await TypedResults.Ok(new JsonObject
+        {
+            ["executionId"] = run.Id,
+            ["status"] = run.Status,
+            ["waiting"] = new JsonArray([.. waiting.Select(t => (JsonNode)new JsonObject
+            {
+                ["resId"] = t.ResId, ["nodeId"] = t.NodeId, ["kind"] = t.Kind, ["title"] = t.Title,
+                ["toolCalls"] = t.ToolCallsJson is null ? null : JsonNode.Parse(t.ToolCallsJson),
+            })]),
+            ["output"] = run.OutputJson is null ? null : JsonNode.Parse(run.OutputJson),
+            ["error"] = run.Error,
+        }).ExecuteAsync(context);
+    }
+
+    private sealed record Accepted(string? ExecutionId, long AfterSequence, bool Stream, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Problem);
+
+    private static async Task<Accepted> AcceptAsync(JsonNode? body, Actor actor, AppDbContext db, ResumePipeline pipeline, CancellationToken cancellationToken)
+    {
+        static Accepted Fail(Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult problem) => new(null, 0, false, problem);
+
+        if (body is not JsonObject request)
+        {
+            return Fail(Problems.Validation("$", "The body is a JSON object {executionId, toolOutputs?, messages?, streamResponse?}."));
+        }
+
+        if (request["executionId"] is not JsonValue idValue || !idValue.TryGetValue<string>(out var executionId) || executionId.Length == 0)
+        {
+            return Fail(Problems.Validation("executionId", "executionId is required."));
+        }
+
+        var stream = false;
+        if (request["streamResponse"] is JsonNode streamNode && (streamNode is not JsonValue sv || !sv.TryGetValue(out stream)))
+        {
+            return Fail(Problems.Validation("streamResponse", "streamResponse is true or false."));
+        }
+
+        if (request["messages"] is JsonNode messagesNode && messagesNode is not JsonArray)
+        {
+            return Fail(Problems.Validation("messages", "messages is an array."));
+        }
+
+        if (request["toolOutputs"] is JsonNode outputsNode && outputsNode is not JsonObject)
+        {
+            return Fail(Problems.Validation("toolOutputs", "toolOutputs is an object of toolCallId (or tool name) → output."));
+        }
+
+        var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
+        if (run is null)
+        {
+            return Fail(Problems.NotFound($"Execution '{executionId}'"));
+        }
+
+        var task = await db.Tasks.AsNoTracking()
+            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending && t.Kind == nameof(WaitKind.ToolCall))
+            .OrderBy(t => t.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+        if (task is null)
+        {
+            return Fail(Problems.Status(StatusCodes.Status409Conflict, "This run is not paused for tool calls.",
+                $"Execution '{executionId}' is {run.Status} and has no pending tool calls."));
+        }
+
+        var calls = JsonSerializer.Deserialize<ApprovalStudio.Workflows.Execution.ToolCall[]>(task.ToolCallsJson ?? "[]", JsonOptions) ?? [];
+        var (outputs, errors) = MatchOutputs(calls, request["toolOutputs"] as JsonObject ?? []);
+        if (errors.Count > 0)
+        {
+            return Fail(Problems.Validation(errors));
+        }
+
+        var answer = new JsonObject { ["toolOutputs"] = outputs, ["messages"] = request["messages"]?.DeepClone() };
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, Channel, answer, AuthorizedByChannel: true), cancellationToken);
+        return outcome is ResumeOutcome.Accepted
+            ? new Accepted(executionId, run.LastSequence, stream, null)
+            : Fail(ResumeFeature.ToResult(outcome).Result as Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult
+                ?? Problems.Status(StatusCodes.Status500InternalServerError, "The resume could not be carried out."));
+    }
+
+    /// <summary>
+    /// Outputs keyed by toolCallId, or by tool name when exactly one pending call has it (parallel calls
+    /// of one tool must be answered by id). Every pending call must be answered.
+    /// </summary>
+    public static (JsonObject Outputs, Dictionary<string, string[]> Errors) MatchOutputs(IReadOnlyList<ApprovalStudio.Workflows.Execution.ToolCall> calls, JsonObject given)
+    {
+        var outputs = new JsonObject();
+        var errors = new Dictionary<string, string[]>();
+        foreach (var (key, value) in given)
+        {
+            var byId = calls.FirstOrDefault(c => c.ToolCallId == key);
+            var byName = calls.Where(c => c.ToolName == key).ToList();
+            var call = byId ?? (byName.Count == 1 ? byName[0] : null);
+            if (call is null)
+            {
+                errors[$"toolOutputs.{key}"] = [byName.Count > 1
+                    ? $"{byName.Count} pending calls use tool '{key}': key their outputs by toolCallId ({string.Join(", ", byName.Select(c => c.ToolCallId))})."
+                    : $"'{key}' is neither a pending toolCallId nor a pending tool's name."];
+                continue;
+            }
+
+            if (outputs.ContainsKey(call.ToolCallId))
+            {
+                errors[$"toolOutputs.{key}"] = [$"Call {call.ToolCallId} ({call.ToolName}) is answered twice."];
+                continue;
+            }
+
+            outputs[call.ToolCallId] = value?.DeepClone();
+        }
+
+        foreach (var missing in calls.Where(c => !outputs.ContainsKey(c.ToolCallId) && !errors.Keys.Any(k => k.EndsWith("." + c.ToolName, StringComparison.Ordinal))))
+        {
+            errors[$"toolOutputs.{missing.ToolCallId}"] = [$"The output of {missing.ToolName} ({missing.ToolCallId}) is missing."];
+        }
+
+        return (outputs, errors);
+    }
+
+    /// <summary>
+    /// The run's events after the resume as server-sent events, until it waits again (<c>flow_await</c> for
+    /// tool calls, <c>suspended</c> for people), completes (<c>flow_complete</c>) or fails (<c>flow_error</c>).
+    /// </summary>
+    private static async Task StreamAsync(HttpContext context, AppDbContext db, string executionId, long afterSequence, CancellationToken cancellationToken)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        await context.Response.Body.FlushAsync(cancellationToken);
+        var deadline = DateTime.UtcNow + StreamLimit;
+        var last = afterSequence;
+        while (DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested)
+        {
+            var events = await db.ExecutionEvents.AsNoTracking()
+                .Where(e => e.ExecutionId == executionId && e.Sequence > last).OrderBy(e => e.Sequence).ToListAsync(cancellationToken);
+            foreach (var e in events)
+            {
+                last = e.Sequence;
+                var data = e.DataJson is null ? null : JsonNode.Parse(e.DataJson);
+                var (name, payload, end) = e.Type switch
+                {
+                    ExecutionEventTypes.Suspended when (string?)data?["kind"] == nameof(WaitKind.ToolCall) =>
+                        ("flow_await", new JsonObject { ["executionId"] = executionId, ["toolCalls"] = await ToolCallsAsync(db, (string?)data?["resId"], cancellationToken) }, true),
+                    ExecutionEventTypes.Suspended => ("suspended", Message(e, data), true),
+                    ExecutionEventTypes.Completed => ("flow_complete", new JsonObject { ["executionId"] = executionId, ["output"] = data?["output"]?.DeepClone() }, true),
+                    ExecutionEventTypes.Failed => ("flow_error", new JsonObject { ["executionId"] = executionId, ["error"] = data?["error"]?.DeepClone() }, true),
+                    _ => (e.Type, Message(e, data), false),
+                };
+                await context.Response.WriteAsync($"id: {e.Sequence}\nevent: {name}\ndata: {payload.ToJsonString()}\n\n", cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+                if (end)
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    private static JsonObject Message(ExecutionEventRecord e, JsonNode? data) => new()
+    {
+        ["executionId"] = e.ExecutionId, ["sequence"] = e.Sequence, ["type"] = e.Type, ["nodeId"] = e.NodeId, ["status"] = e.Status, ["at"] = e.At,
+        ["data"] = data?.DeepClone(),
+    };
+
+    private static async Task<JsonNode?> ToolCallsAsync(AppDbContext db, string? resId, CancellationToken cancellationToken)
+    {
+        var json = resId is null ? null
+            : await db.Tasks.AsNoTracking().Where(t => t.ResId == resId).Select(t => t.ToolCallsJson).SingleOrDefaultAsync(cancellationToken);
+        return json is null ? new JsonArray() : JsonNode.Parse(json);
+    }
+}
