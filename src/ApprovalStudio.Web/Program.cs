@@ -1,6 +1,7 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Health;
 using ApprovalStudio.Web.Features.Account;
+using ApprovalStudio.Web.Features.ApiKeys;
 using ApprovalStudio.Web.Features.Dispatch;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Inbox;
@@ -62,6 +63,7 @@ app.MapTasks();
 app.MapWebhooks();
 app.MapResumeFrom();
 app.MapDispatch();
+app.MapApiKeys();
 app.MapExecutionHub();
 app.MapPeople();
 app.MapAccount();

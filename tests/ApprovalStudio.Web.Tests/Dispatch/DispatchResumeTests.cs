@@ -24,7 +24,11 @@ public sealed class DispatchResumeTests : IAsyncLifetime
         _host = await AppHost.StartAsync();
         await _host.CreateWorkflowAsync(Agent);
         await _host.CreateWorkflowAsync(Api.Flows.Review);
-        _client = _host.Client(_host.Token("agent-runtime"));
+        // The agent runtime calls with a tenant API key, bare in Authorization, as the seed shows.
+        using var created = await _host.Admin().PostAsync("/api/api-keys", AppHost.Json("""{"name":"agent runtime"}"""));
+        var key = (string)(await created.ReadJsonAsync())!["key"]!;
+        _client = new HttpClient { BaseAddress = _host.Address };
+        _client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", key);
     }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();

@@ -1,4 +1,6 @@
+using ApprovalStudio.Web.Features.ApiKeys;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Identity;
@@ -76,8 +78,14 @@ public static partial class AuthExtensions
             c.Events.OnRedirectToLogin = context => Answer(context, StatusCodes.Status401Unauthorized);
             c.Events.OnRedirectToAccessDenied = context => Answer(context, StatusCodes.Status403Forbidden);
         }));
-        authentication.AddPolicyScheme(SelectorScheme, "Bearer token or inbox cookie", o => o.ForwardDefaultSelector = context =>
+        authentication.AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeysFeature.Scheme, null);
+        authentication.AddPolicyScheme(SelectorScheme, "API key, bearer token or inbox cookie", o => o.ForwardDefaultSelector = context =>
         {
+            if (ApiKeysFeature.KeyIn(context.Request) is not null)
+            {
+                return ApiKeysFeature.Scheme;
+            }
+
             var raw = BearerToken(context.Request);
             if (raw is null)
             {

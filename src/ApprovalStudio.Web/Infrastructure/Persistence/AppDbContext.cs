@@ -19,6 +19,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     public DbSet<QueueItem> Queue => Set<QueueItem>();
     public DbSet<AuditRecord> Audit => Set<AuditRecord>();
     public DbSet<ExecutionEventRecord> ExecutionEvents => Set<ExecutionEventRecord>();
+    public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -101,6 +102,13 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.ToTable("ExecutionEvents");
             e.HasKey(x => new { x.ExecutionId, x.Sequence });
             e.Property(x => x.DataJson).Unbounded();
+        });
+        model.Entity<ApiKeyRecord>(e =>
+        {
+            e.ToTable("ApiKeys");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Hash).HasMaxLength(32);
+            e.HasIndex(x => x.TenantId);
         });
         model.Entity<AuditRecord>(e =>
         {

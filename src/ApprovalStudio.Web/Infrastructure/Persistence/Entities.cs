@@ -209,3 +209,16 @@ public sealed class AppUser : IdentityUser
 
     private static string[] Split(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }
+
+/// <summary>A tenant's API key for machine callers (agent runtimes): shown once, stored as a SHA-256 hash.</summary>
+public sealed class ApiKeyRecord
+{
+    public required string Id { get; set; }
+    public required string TenantId { get; set; }
+    public required string Name { get; set; }
+    public required byte[] Hash { get; set; }
+    public required string CreatedBy { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? RevokedAt { get; set; }
+    public DateTime? LastUsedAt { get; set; }
+}
