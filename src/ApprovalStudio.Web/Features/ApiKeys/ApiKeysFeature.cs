@@ -112,7 +112,13 @@ public sealed class ApiKeyHandler(IOptionsMonitor<AuthenticationSchemeOptions> o
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
 
-        await db.ApiKeys.Where(k => k.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, clock.GetUtcNow().UtcDateTime), Context.RequestAborted);
+        // "Last used" to the minute: a key in constant use must not turn every request into a write.
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (record.LastUsedAt is null || now - record.LastUsedAt > TimeSpan.FromMinutes(1))
+        {
+            await db.ApiKeys.Where(k => k.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), Context.RequestAborted);
+        }
+
         var identity = new ClaimsIdentity(
             [new Claim(ActorClaims.Subject, $"apikey:{record.Id}"), new Claim(ActorClaims.Name, record.Name), new Claim(ActorClaims.Tenant, record.TenantId)],
             ApiKeysFeature.Scheme, ActorClaims.Name, ActorClaims.Roles);
