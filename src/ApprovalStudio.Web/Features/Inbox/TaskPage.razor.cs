@@ -47,7 +47,7 @@ public sealed partial class TaskPage
 
     private DateTime Now => Clock.GetUtcNow().UtcDateTime;
 
-    private sealed record Outcome(Severity Severity, string Message);
+    internal sealed record Outcome(Severity Severity, string Message);
 
     protected override async Task OnParametersSetAsync()
     {
@@ -66,12 +66,23 @@ public sealed partial class TaskPage
     }
 
     /// <summary>What the page says about a task that cannot be answered here and now.</summary>
-    private static Outcome? Describe(TaskRecord task, Actor actor) => task.Status switch
+    internal static Outcome? Describe(TaskRecord task, Actor actor, bool assigneeChecked = true) => task.Status switch
     {
         TaskStatuses.Resolved => Already(task.ResolvedByName ?? task.ResolvedBy, task.ResolvedAt, task.Channel),
         TaskStatuses.Expired => new Outcome(Severity.Warning, $"This task expired at {task.ExpiresAt:u} before anyone answered it."),
         TaskStatuses.Cancelled => new Outcome(Severity.Info, "The run ended before this task was answered."),
-        _ when !ResumePipeline.MayAnswer(task, actor) => new Outcome(Severity.Error, "This task is not yours: you are not one of its assignees."),
+        _ when assigneeChecked && !ResumePipeline.MayAnswer(task, actor) => new Outcome(Severity.Error, "This task is not yours: you are not one of its assignees."),
+        _ => null,
+    };
+
+    /// <summary>What a person is told about the pipeline's answer (null for field errors, shown at the fields).</summary>
+    internal static Outcome? Describe(ResumeOutcome outcome) => outcome switch
+    {
+        ResumeOutcome.Accepted => new Outcome(Severity.Info, "Resuming: your answer was accepted and the run continues."),
+        ResumeOutcome.AlreadyResolved r => Already(r.ResolvedByName ?? r.ResolvedBy, r.ResolvedAt, r.Channel),
+        ResumeOutcome.Gone g => new Outcome(Severity.Warning, g.ExpiredAt is { } at ? $"This task expired at {at:u}." : g.Reason),
+        ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "This task is not yours: " + f.Reason),
+        ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
         _ => null,
     };
 
@@ -93,15 +104,7 @@ public sealed partial class TaskPage
             var pipeline = scope.ServiceProvider.GetRequiredService<ResumePipeline>();
             var outcome = await pipeline.ResumeAsync(new ResumeCommand(ResId, _actor, Channel, body), CancellationToken.None);
             _errors = outcome is ResumeOutcome.Invalid invalid ? invalid.Errors : new Dictionary<string, string[]>();
-            _outcome = outcome switch
-            {
-                ResumeOutcome.Accepted => new Outcome(Severity.Info, "Resuming: your answer was accepted and the run continues."),
-                ResumeOutcome.AlreadyResolved r => Already(r.ResolvedByName ?? r.ResolvedBy, r.ResolvedAt, r.Channel),
-                ResumeOutcome.Gone g => new Outcome(Severity.Warning, g.ExpiredAt is { } at ? $"This task expired at {at:u}." : g.Reason),
-                ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "This task is not yours: " + f.Reason),
-                ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
-                _ => null,
-            };
+            _outcome = Describe(outcome);
             if (outcome is ResumeOutcome.Accepted)
             {
                 foreach (var e in await Inbox.EventsAsync(_actor, _view.Task.ExecutionId, _followAfter, CancellationToken.None))

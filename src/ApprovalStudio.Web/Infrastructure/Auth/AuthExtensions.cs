@@ -27,6 +27,7 @@ public static partial class AuthExtensions
         var dataDirectory = AppOptions.ResolveDataDirectory(builder.Configuration, builder.Environment.ContentRootPath);
         var key = SigningKeyStore.Resolve(builder.Configuration, dataDirectory);
         builder.Services.AddSingleton(sp => new TokenIssuer(key, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new Features.DeepLinks.DeepLinkTokens(key, sp.GetRequiredService<TimeProvider>()));
 
         var entra = IsEntraConfigured(builder.Configuration);
         var authentication = builder.Services.AddAuthentication(o =>

@@ -82,7 +82,9 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
 
         if (problem.Status == StatusCodes.Status500InternalServerError)
         {
-            ErrorLog.Unhandled(log, httpContext.Request.Method, httpContext.Request.Path, exception);
+            // The route pattern, not the path: paths carry deep-link tokens and resIds.
+            var route = (httpContext.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no endpoint)";
+            ErrorLog.Unhandled(log, httpContext.Request.Method, route, exception);
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
@@ -92,7 +94,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
 
 internal static partial class ErrorLog
 {
-    // The path only: query strings may carry secrets (webhook ?secret=, ?access_token=).
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
-    public static partial void Unhandled(ILogger logger, string method, PathString path, Exception exception);
+    // Never the path or query: they may carry secrets (deep-link tokens, ?secret=, ?access_token=).
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Route}")]
+    public static partial void Unhandled(ILogger logger, string method, string route, Exception exception);
 }

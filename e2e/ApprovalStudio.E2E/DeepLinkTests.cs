@@ -1,0 +1,116 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+
+namespace ApprovalStudio.E2E;
+
+/// <summary>Deep links: a signed link answers one task for one person without signing in; opening it decides nothing.</summary>
+public sealed class DeepLinkTests(Browser browser) : IClassFixture<Browser>
+{
+    private const string Expense = """
+        {"key":"expense","start":"manager",
+         "nodes":[{"id":"manager","type":"approval","title":"Approve {{input.amount}} EUR","assignees":{"groups":["managers"]},"expiresAfter":"P1D"},
+                  {"id":"book","type":"set","values":{"booked":"manager.decision"}}],
+         "edges":[{"from":"manager","to":"book"}]}
+        """;
+
+    private static async Task<string> LinkAsync(AppHost host, string resId, string userId)
+    {
+        using var response = await host.Admin().PostAsync($"/api/tasks/{resId}/links", AppHost.Json($$"""{"userId":"{{userId}}"}"""));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body);
+        return (string)JsonNode.Parse(body)!["url"]!;
+    }
+
+    private async Task<IPage> OpenAsync(string url)
+    {
+        var page = await browser.Chromium.NewPageAsync();
+        await page.GotoAsync(url);
+        return page;
+    }
+
+    [Fact]
+    public async Task Opening_a_link_decides_nothing_and_pressing_approve_resumes_the_run_as_the_recipient()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense);
+        await Session.AddPersonAsync(host, "mia", "managers");
+        var run = await host.StartRunAsync("expense", """{"amount":90}""");
+        var resId = await host.WaitForTaskAsync(run);
+        var url = await LinkAsync(host, resId, "mia");
+
+        var page = await OpenAsync(url);
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Approve 90 EUR" })).ToBeVisibleAsync();
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        using (var prefetch = new HttpClient())
+        {
+            Assert.Equal(HttpStatusCode.OK, (await prefetch.GetAsync(url)).StatusCode);
+        }
+
+        Assert.Equal("Suspended", (string?)(await host.StatusAsync(run))["status"]);
+        await page.GetByLabel("Comment").FillAsync("ok from my mail");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Resuming");
+        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.Equal("Approved", (string?)done["output"]!["booked"]);
+        await using var db = host.Database.OpenContext();
+        var audit = db.Audit.Single(a => a.ExecutionId == run);
+        Assert.Equal(("mia", "email"), (audit.Actor, audit.Channel));
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "deep-link-approved.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task A_second_link_after_the_first_answer_shows_who_answered_and_a_tampered_link_is_refused()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense);
+        await Session.AddPersonAsync(host, "mia", "managers");
+        await Session.AddPersonAsync(host, "max", "managers");
+        var run = await host.StartRunAsync("expense", """{"amount":12}""");
+        var resId = await host.WaitForTaskAsync(run);
+        var miaLink = await LinkAsync(host, resId, "mia");
+        var maxLink = await LinkAsync(host, resId, "max");
+
+        var mia = await OpenAsync(miaLink);
+        await mia.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await mia.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(mia.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Resuming");
+
+        var max = await OpenAsync(maxLink);
+        var outcome = max.GetByRole(AriaRole.Status, new() { Name = "Outcome" });
+        await Assertions.Expect(outcome).ToContainTextAsync("already");
+        await Assertions.Expect(outcome).ToContainTextAsync("Mia");
+        await Assertions.Expect(max.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+
+        var tampered = await OpenAsync(maxLink[..^3] + (maxLink.EndsWith("AAA", StringComparison.Ordinal) ? "BBB" : "AAA"));
+        await Assertions.Expect(tampered.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("not valid");
+    }
+
+    [Fact]
+    public async Task An_expired_link_says_so_and_links_are_only_for_assignees()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense.Replace("P1D", "PT2S", StringComparison.Ordinal));
+        await Session.AddPersonAsync(host, "mia", "managers");
+        await Session.AddPersonAsync(host, "sal", "sales");
+        var run = await host.StartRunAsync("expense", """{"amount":5}""");
+        var resId = await host.WaitForTaskAsync(run);
+        var url = await LinkAsync(host, resId, "mia");
+
+        using (var notAssignee = await host.Admin().PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"sal"}""")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, notAssignee.StatusCode);
+            Assert.Contains("userId", await notAssignee.Content.ReadAsStringAsync());
+        }
+
+        using (var member = await host.Client(host.Token("mia", ["managers"])).PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"mia"}""")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, member.StatusCode);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        var page = await OpenAsync(url);
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("expired");
+    }
+}

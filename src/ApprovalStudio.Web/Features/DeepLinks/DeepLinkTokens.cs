@@ -1,0 +1,53 @@
+using System.Security.Claims;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ApprovalStudio.Web.Features.DeepLinks;
+
+/// <summary>What a deep link grants: one recipient may answer one task, until it expires.</summary>
+public sealed record DeepLinkGrant(string ResId, string TenantId, string UserId, string Name, DateTime ExpiresAt);
+
+/// <summary>
+/// Signed, expiring deep-link tokens (a JWT of the local key with its own audience, so neither kind of
+/// token is accepted as the other). Bound to one task and one recipient.
+/// </summary>
+public sealed class DeepLinkTokens(SymmetricSecurityKey key, TimeProvider clock)
+{
+    public const string Audience = "approval-studio/deep-link";
+
+    public string Issue(DeepLinkGrant grant) =>
+        new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = LocalAuthOptions.Issuer,
+            Audience = Audience,
+            Subject = new ClaimsIdentity([new Claim(ActorClaims.Subject, grant.UserId)]),
+            Claims = new Dictionary<string, object> { ["res"] = grant.ResId, [ActorClaims.Tenant] = grant.TenantId, [ActorClaims.Name] = grant.Name },
+            IssuedAt = clock.GetUtcNow().UtcDateTime,
+            NotBefore = clock.GetUtcNow().UtcDateTime.AddMinutes(-1),
+            Expires = grant.ExpiresAt,
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
+        });
+
+    /// <summary>The grant, or why the token is refused (tampered, expired, not a deep link).</summary>
+    public async Task<(DeepLinkGrant? Grant, string? Refusal)> ReadAsync(string token)
+    {
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = LocalAuthOptions.Issuer,
+            ValidAudience = Audience,
+            IssuerSigningKey = key,
+            ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+            ClockSkew = TimeSpan.Zero,
+            LifetimeValidator = (notBefore, expires, _, _) => expires > clock.GetUtcNow().UtcDateTime,
+        });
+        if (!result.IsValid)
+        {
+            return (null, result.Exception is SecurityTokenExpiredException or SecurityTokenInvalidLifetimeException
+                ? "This link has expired." : "This link is not valid: it may have been changed or cut short.");
+        }
+
+        var jwt = (JsonWebToken)result.SecurityToken;
+        return (new DeepLinkGrant(jwt.GetClaim("res").Value, jwt.GetClaim(ActorClaims.Tenant).Value, jwt.Subject, jwt.GetClaim(ActorClaims.Name).Value, jwt.ValidTo), null);
+    }
+}

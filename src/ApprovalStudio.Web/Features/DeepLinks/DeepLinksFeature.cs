@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.People;
+using ApprovalStudio.Web.Infrastructure;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.DeepLinks;
+
+public sealed record DeepLinkCreated(string Url, DateTime ExpiresAt);
+
+public static class DeepLinksFeature
+{
+    /// <summary>How long a link to a task without a deadline stays valid.</summary>
+    public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(7);
+
+    public static IEndpointRouteBuilder MapDeepLinks(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/tasks/{resId}/links", Create).WithTags("Tasks").RequireAuthorization(Policies.Admin)
+            .WithSummary("A signed link for one assignee to answer one task without signing in (admin); expires with the task, else in 7 days.");
+        return app;
+    }
+
+    private static async Task<Results<Created<DeepLinkCreated>, ProblemHttpResult>> Create(
+        string resId, HttpRequest request, HttpContext context, AppDbContext db, PeopleDirectory people, DeepLinkTokens tokens,
+        IOptions<AppOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body?["userId"] is not JsonValue v || !v.TryGetValue<string>(out var userId) || string.IsNullOrWhiteSpace(userId))
+        {
+            return Problems.Validation("userId", "userId names the assignee the link is for.");
+        }
+
+        var actor = Actor.From(context.User)!;
+        var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefaultAsync(t => t.ResId == resId && t.TenantId == actor.TenantId, cancellationToken);
+        if (task is null)
+        {
+            return Problems.NotFound("The task");
+        }
+
+        var person = await people.FindAsync(actor.TenantId, userId, cancellationToken);
+        var recipient = new Actor(actor.TenantId, userId, person?.DisplayName ?? userId, new HashSet<string>(person?.GroupList ?? []), new HashSet<string>());
+        if (!task.Assignees.Any(a => (a.Kind == AssigneeKinds.User && a.Value == userId) || (a.Kind == AssigneeKinds.Group && recipient.Groups.Contains(a.Value))))
+        {
+            return Problems.Validation("userId", $"'{userId}' is not an assignee of this task (by user, or by a group of the directory).");
+        }
+
+        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DefaultLifetime;
+        var token = tokens.Issue(new DeepLinkGrant(task.ResId, task.TenantId, userId, recipient.Name, expires));
+        var baseUrl = options.Value.PublicBaseUrl is { Length: > 0 } configured ? configured.TrimEnd('/') : $"{request.Scheme}://{request.Host}";
+        return TypedResults.Created((string?)null, new DeepLinkCreated($"{baseUrl}/links/{token}", expires));
+    }
+}
