@@ -1,9 +1,9 @@
-using ApprovalStudio.Web.Features.Executions;
-using ApprovalStudio.Web.Features.Health;
 using ApprovalStudio.Web.Features.Account;
 using ApprovalStudio.Web.Features.ApiKeys;
 using ApprovalStudio.Web.Features.DeepLinks;
 using ApprovalStudio.Web.Features.Dispatch;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Health;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.People;
