@@ -12,18 +12,8 @@ public sealed class RedisBackplaneTests
     [Fact]
     public async Task A_resume_accepted_by_instance_A_is_seen_by_a_client_connected_to_instance_B()
     {
-        var redis = Environment.GetEnvironmentVariable(RedisVariable);
-        Assert.False(string.IsNullOrWhiteSpace(redis), $"{RedisVariable} is not set. Run the tests with ./build/test.sh, which starts Redis and sets it.");
-        await using var database = TestDatabase.Create(Provider.Sqlite);
-        var key = AppHost.NewSigningKey();
-        var backplane = new Dictionary<string, string?> { ["Redis:Configuration"] = redis };
-
-        // A runs the worker; B only serves clients, so whatever B's client sees came from A through Redis.
-        await using var a = await AppHost.StartAsync(database: database, signingKey: key, settings: backplane);
-        await using var b = await AppHost.StartAsync(database: database, signingKey: key, settings: new Dictionary<string, string?>(backplane)
-        {
-            ["Workflows:Worker:Enabled"] = "false",
-        });
+        await using var instances = await TwoInstances.StartAsync();
+        var (a, b) = (instances.A, instances.B);
         await a.CreateWorkflowAsync(Flows.Review);
         var executionId = await a.StartRunAsync("review-flow", """{"doc":"spec"}""");
         var resId = await a.WaitForTaskAsync(executionId);
@@ -44,16 +34,8 @@ public sealed class RedisBackplaneTests
     [Fact]
     public async Task The_inbox_circuits_of_instance_B_hear_of_tasks_and_events_from_the_worker_on_instance_A()
     {
-        var redis = Environment.GetEnvironmentVariable(RedisVariable);
-        Assert.False(string.IsNullOrWhiteSpace(redis), $"{RedisVariable} is not set. Run the tests with ./build/test.sh, which starts Redis and sets it.");
-        await using var database = TestDatabase.Create(Provider.Sqlite);
-        var key = AppHost.NewSigningKey();
-        var backplane = new Dictionary<string, string?> { ["Redis:Configuration"] = redis };
-        await using var a = await AppHost.StartAsync(database: database, signingKey: key, settings: backplane);
-        await using var b = await AppHost.StartAsync(database: database, signingKey: key, settings: new Dictionary<string, string?>(backplane)
-        {
-            ["Workflows:Worker:Enabled"] = "false",
-        });
+        await using var instances = await TwoInstances.StartAsync();
+        var (a, b) = (instances.A, instances.B);
         var heard = new List<string>();
         var events = b.Services.GetRequiredService<Web.Features.Inbox.InboxEvents>();
         events.TaskChanged += c => { lock (heard) { heard.Add($"task:{(c.Created ? "created" : "resolved")}:{c.Task.Title}"); } };
@@ -85,6 +67,41 @@ public sealed class RedisBackplaneTests
             Assert.Contains("task:resolved:Look at memo", heard);
             Assert.Contains("event:started", heard);
             Assert.Contains("event:completed", heard);
+        }
+    }
+
+    /// <summary>
+    /// Two instances on one SQLite file and the test Redis server. A runs the worker; B only serves
+    /// clients, so whatever reaches B's clients came from A through Redis.
+    /// </summary>
+    private sealed class TwoInstances : IAsyncDisposable
+    {
+        private TwoInstances(TestDatabase database, AppHost a, AppHost b) => (Database, A, B) = (database, a, b);
+
+        public TestDatabase Database { get; }
+        public AppHost A { get; }
+        public AppHost B { get; }
+
+        public static async Task<TwoInstances> StartAsync()
+        {
+            var redis = Environment.GetEnvironmentVariable(RedisVariable);
+            Assert.False(string.IsNullOrWhiteSpace(redis), $"{RedisVariable} is not set. Run the tests with ./build/test.sh, which starts Redis and sets it.");
+            var database = TestDatabase.Create(Provider.Sqlite);
+            var key = AppHost.NewSigningKey();
+            var backplane = new Dictionary<string, string?> { ["Redis:Configuration"] = redis };
+            var a = await AppHost.StartAsync(database: database, signingKey: key, settings: backplane);
+            var b = await AppHost.StartAsync(database: database, signingKey: key, settings: new Dictionary<string, string?>(backplane)
+            {
+                ["Workflows:Worker:Enabled"] = "false",
+            });
+            return new TwoInstances(database, a, b);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await B.DisposeAsync();
+            await A.DisposeAsync();
+            await Database.DisposeAsync();
         }
     }
 }
