@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -64,7 +65,7 @@ public static class ApiKeysFeature
 
         var actor = Actor.From(context.User)!;
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-        var key = $"{Prefix}{id}_{Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_')}";
+        var key = $"{Prefix}{id}_{Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32))}";
         var now = clock.GetUtcNow().UtcDateTime;
         db.ApiKeys.Add(new ApiKeyRecord { Id = id, TenantId = actor.TenantId, Name = name.Trim(), Hash = Hash(key), CreatedBy = actor.UserId, CreatedAt = now });
         await db.SaveChangesAsync(cancellationToken);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.People;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
@@ -48,7 +49,7 @@ public static class DeepLinksFeature
 
         var person = await people.FindAsync(actor.TenantId, userId, cancellationToken);
         var recipient = new Actor(actor.TenantId, userId, person?.DisplayName ?? userId, new HashSet<string>(person?.GroupList ?? []), new HashSet<string>());
-        if (!task.Assignees.Any(a => (a.Kind == AssigneeKinds.User && a.Value == userId) || (a.Kind == AssigneeKinds.Group && recipient.Groups.Contains(a.Value))))
+        if (!ResumePipeline.MayAnswer(task, recipient))
         {
             return Problems.Validation("userId", $"'{userId}' is not an assignee of this task (by user, or by a group of the directory).");
         }

@@ -56,14 +56,7 @@ public static class DispatchFeature
             return;
         }
 
-        var deadline = DateTime.UtcNow + JsonWait;
-        ExecutionRecord run;
-        do
-        {
-            await Task.Delay(100, cancellationToken);
-            run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == result.ExecutionId, cancellationToken);
-        }
-        while (run.Status is ExecutionStatuses.Resuming or ExecutionStatuses.Running && DateTime.UtcNow < deadline);
+        var run = await ExecutionsFeature.WaitUntilSettledAsync(db, result.ExecutionId!, JsonWait, cancellationToken);
 
         var waiting = await db.Tasks.AsNoTracking().Where(t => t.ExecutionId == run.Id && t.Status == TaskStatuses.Pending).ToListAsync(cancellationToken);
         await TypedResults.Ok(new JsonObject

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -114,7 +115,7 @@ public sealed class ExecutionProcessor(
 
         var state = RunState.Deserialize(execution.StateJson ?? throw new InvalidOperationException($"Run {execution.Id} has no state to continue."));
         ArgumentNullException.ThrowIfNull(task);
-        var stack = JsonSerializer.Deserialize<StackFrame[]>(task.StackJson, JsonOptions) ?? [];
+        var stack = ExecutionsFeature.Stack(task.StackJson);
         return item.Kind switch
         {
             QueueKinds.Resume when definition.Node(task.NodeId) is ToolCallNode => await ResumeToolCallAsync(definition, state, task, stack, cancellationToken),
@@ -259,7 +260,7 @@ public sealed class ExecutionProcessor(
 
     /// <summary>256 random bits, URL-safe: the capability that addresses one suspension.</summary>
     public static string NewResId() =>
-        Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
     private static string? Truncate(string? text, int max) => text is null || text.Length <= max ? text : text[..max];
 }

@@ -137,5 +137,24 @@ public static class ExecutionsFeature
             r.Id, r.NodeId, r.NodeType, Stack(r.StackJson), r.Status, r.OutputJson is null ? null : JsonNode.Parse(r.OutputJson), r.Error, r.StartedAt, r.CompletedAt)).ToArray());
     }
 
+    /// <summary>
+    /// Polls the run until it waits or ends (not Running, not Resuming), or <paramref name="wait"/> passes:
+    /// for routes that answer with the run's state after handing it work.
+    /// </summary>
+    public static async Task<ExecutionRecord> WaitUntilSettledAsync(AppDbContext db, string executionId, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + wait;
+        while (true)
+        {
+            var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == executionId, cancellationToken);
+            if (run.Status is not (ExecutionStatuses.Running or ExecutionStatuses.Resuming) || DateTime.UtcNow >= deadline)
+            {
+                return run;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
     internal static StackFrame[] Stack(string json) => JsonSerializer.Deserialize<StackFrame[]>(json, JsonOptions) ?? [];
 }

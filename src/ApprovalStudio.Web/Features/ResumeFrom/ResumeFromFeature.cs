@@ -63,19 +63,7 @@ public static class ResumeFromFeature
         }
 
         var id = ((ResumeFromOutcome.Started)outcome).ExecutionId;
-        var deadline = DateTime.UtcNow + Wait;
-        ExecutionRecord run;
-        while (true)
-        {
-            run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == id, cancellationToken);
-            if (run.Status is ExecutionStatuses.Completed or ExecutionStatuses.Failed or ExecutionStatuses.Suspended or ExecutionStatuses.Cancelled
-                || DateTime.UtcNow >= deadline)
-            {
-                break;
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
+        var run = await ExecutionsFeature.WaitUntilSettledAsync(db, id, Wait, cancellationToken);
 
         var logs = await db.NodeRuns.AsNoTracking().Where(r => r.ExecutionId == id).OrderBy(r => r.Id).ToListAsync(cancellationToken);
         return TypedResults.Ok(new ResumeFromResponse(
