@@ -3,13 +3,8 @@ using System.Net.Http.Headers;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 using ApprovalStudio.Web.Infrastructure.Auth;
 
@@ -141,26 +136,20 @@ public sealed class CrashRecoveryTests
     /// <summary>An HTTP endpoint whose first call never answers (until the test ends) and whose later calls answer 200.</summary>
     private sealed class SlowTarget : IAsyncDisposable
     {
-        private readonly WebApplication _app;
         private readonly CancellationTokenSource _release = new();
         private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private LoopbackServer _server = null!;
         private int _calls;
-
-        private SlowTarget(WebApplication app) => _app = app;
 
         public Task FirstCallArrived => _first.Task;
         public int Calls => Volatile.Read(ref _calls);
         public List<string> Bodies { get; } = [];
-        public Uri Address => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/");
+        public Uri Address => _server.Address;
 
         public static async Task<SlowTarget> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            var target = new SlowTarget(app);
-            app.MapPost("/hook", async (HttpRequest request) =>
+            var target = new SlowTarget();
+            target._server = await LoopbackServer.StartAsync((app, _) => app.MapPost("/hook", async (HttpRequest request) =>
             {
                 using var reader = new StreamReader(request.Body);
                 var body = await reader.ReadToEndAsync();
@@ -176,15 +165,14 @@ public sealed class CrashRecoveryTests
                 }
 
                 return Results.Ok(new { ok = true });
-            });
-            await app.StartAsync();
+            }));
             return target;
         }
 
         public async ValueTask DisposeAsync()
         {
             await _release.CancelAsync();
-            await _app.DisposeAsync();
+            await _server.DisposeAsync();
         }
     }
 }

@@ -1,11 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApprovalStudio.Web.Tests.Api;
 
@@ -54,20 +49,14 @@ public sealed class EntraSignInTests
         Assert.Equal(HttpStatusCode.NotFound, (await host.Anonymous.GetAsync("/account/entra")).StatusCode);
     }
 
-    private sealed class DiscoveryStandIn(WebApplication app) : IAsyncDisposable
+    /// <summary>Entra's discovery document and (empty) key set for one tenant, served on loopback.</summary>
+    private static class DiscoveryStandIn
     {
-        public Uri Address => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/");
-
-        public static async Task<DiscoveryStandIn> StartAsync(string tenant)
+        public static Task<LoopbackServer> StartAsync(string tenant) => LoopbackServer.StartAsync((app, address) =>
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            var standIn = new DiscoveryStandIn(app);
             app.MapGet($"/{tenant}/v2.0/.well-known/openid-configuration", () =>
             {
-                var root = $"{standIn.Address}{tenant}";
+                var root = $"{address()}{tenant}";
                 return Results.Json(new Dictionary<string, object>
                 {
                     ["issuer"] = $"{root}/v2.0",
@@ -81,10 +70,6 @@ public sealed class EntraSignInTests
                 });
             });
             app.MapGet($"/{tenant}/discovery/v2.0/keys", () => Results.Json(new { keys = Array.Empty<object>() }));
-            await app.StartAsync();
-            return standIn;
-        }
-
-        public ValueTask DisposeAsync() => app.DisposeAsync();
+        });
     }
 }
