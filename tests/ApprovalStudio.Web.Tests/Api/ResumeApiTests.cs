@@ -228,6 +228,26 @@ public sealed class ResumeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_wait_left_when_its_run_fails_is_cancelled_and_answers_410_even_when_the_failing_step_created_it()
+    {
+        await _host.CreateWorkflowAsync("""
+            {"key":"split","start":"go","nodes":[{"id":"go","type":"set","values":{"x":"1"}},
+              {"id":"ask","type":"review","title":"Too late","assignees":{"users":["bob"]}},{"id":"stop","type":"fail","message":"stopped"}],
+             "edges":[{"from":"go","to":"ask"},{"from":"go","to":"stop"}]}
+            """);
+        var executionId = await _host.StartRunAsync("split");
+        var failed = await _host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
+
+        Assert.Empty(failed["waiting"]!.AsArray());
+        await using var db = _host.Database.OpenContext();
+        var task = await db.Tasks.SingleAsync(t => t.ExecutionId == executionId);
+        Assert.Equal(TaskStatuses.Cancelled, task.Status);
+        var (status, body, _) = await ResumeAsync(task.ResId, _host.Token("bob"), """{"acknowledged":true}""");
+        Assert.Equal(HttpStatusCode.Gone, status);
+        Assert.Contains("run ended", (string?)body!["detail"]);
+    }
+
+    [Fact]
     public async Task The_status_of_another_tenants_run_is_404()
     {
         var (executionId, _) = await WaitingReviewAsync();

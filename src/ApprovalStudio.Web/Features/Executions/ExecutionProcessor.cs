@@ -55,14 +55,6 @@ public sealed class ExecutionProcessor(
         Apply(execution, result, now);
         var created = AddTasks(execution, result.NewWaits, now);
         await AddNodeRunsAsync(execution.Id, result.NodeRuns, cancellationToken);
-        List<TaskRecord> cancelled = [];
-        if (result.Status is RunStatus.Completed or RunStatus.Failed)
-        {
-            // Waits left in other branches or iterations can no longer be answered.
-            cancelled = await db.Tasks.Include(t => t.Assignees).Where(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending).ToListAsync(cancellationToken);
-            cancelled.ForEach(t => t.Status = TaskStatuses.Cancelled);
-        }
-
         var pending = result.Status == RunStatus.Suspended && created.Count == 0
             ? await db.Tasks.CountAsync(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending, cancellationToken)
             : 0;
@@ -72,6 +64,9 @@ public sealed class ExecutionProcessor(
         item.CompletedAt = now;
         item.LeasedUntil = null;
         await db.SaveChangesAsync(cancellationToken);
+        var cancelled = result.Status is RunStatus.Completed or RunStatus.Failed
+            ? await CancelPendingTasksAsync(db, execution.Id, cancellationToken)
+            : [];
         await transaction.CommitAsync(cancellationToken);
         ExecutionLog.Advanced(log, execution.Id, item.Kind, execution.Status, result.NewWaits.Count);
 
@@ -124,6 +119,19 @@ public sealed class ExecutionProcessor(
             QueueKinds.Expire => await engine.ExpireAsync(definition, state, task.NodeId, stack, cancellationToken),
             _ => throw new InvalidOperationException($"Unknown queue item kind '{item.Kind}'."),
         };
+    }
+
+    /// <summary>
+    /// The run is over: its waits left in other branches or iterations (including those this very step
+    /// created) can no longer be answered. Guarded, so an answer that commits first keeps its task; call it
+    /// after SaveChanges, inside the step's transaction. Returns the cancelled tasks, for the inboxes.
+    /// </summary>
+    public static async Task<List<TaskRecord>> CancelPendingTasksAsync(AppDbContext db, string executionId, CancellationToken cancellationToken)
+    {
+        await db.Tasks.Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
+        return await db.Tasks.AsNoTracking().Include(t => t.Assignees)
+            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Cancelled).ToListAsync(cancellationToken);
     }
 
     /// <summary>A tool-call answer is <c>{toolOutputs, messages}</c>: the outputs become the node's output, the messages join the transcript.</summary>

@@ -156,7 +156,6 @@ public sealed class ExecutionWorker(
         item.CompletedAt = now;
         var execution = await db.Executions.SingleAsync(e => e.Id == item.ExecutionId, cancellationToken);
         ExecutionEventRecord? failed = null;
-        List<TaskRecord> cancelled = [];
         if (!ExecutionStatuses.IsTerminal(execution.Status))
         {
             execution.Status = ExecutionStatuses.Failed;
@@ -171,11 +170,10 @@ public sealed class ExecutionWorker(
                 DataJson = new JsonObject { ["error"] = message, ["deadLettered"] = true }.ToJsonString(),
             };
             db.ExecutionEvents.Add(failed);
-            cancelled = await db.Tasks.Include(t => t.Assignees).Where(t => t.ExecutionId == item.ExecutionId && t.Status == TaskStatuses.Pending).ToListAsync(cancellationToken);
-            cancelled.ForEach(t => t.Status = TaskStatuses.Cancelled);
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        var cancelled = failed is null ? [] : await ExecutionProcessor.CancelPendingTasksAsync(db, item.ExecutionId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         if (failed is not null)
         {
