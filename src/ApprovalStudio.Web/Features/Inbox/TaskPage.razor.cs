@@ -51,6 +51,13 @@ public sealed partial class TaskPage
 
     protected override async Task OnParametersSetAsync()
     {
+        // The layout re-renders (live badge) and hands the page its parameters again: only a new task reloads it,
+        // else an answer in flight, its outcome and its progress would be thrown away.
+        if (_loaded && ResId == _view?.Task.ResId)
+        {
+            return;
+        }
+
         _actor = Actor.From((await AuthenticationState).User);
         _view = _actor is null ? null : await Inbox.TaskAsync(_actor, ResId, CancellationToken.None);
         _outcome = _view is null || _actor is null ? null : Describe(_view.Task, _actor);
