@@ -44,7 +44,7 @@ public sealed class AppHost : IAsyncDisposable
 
     public static async Task<AppHost> StartAsync(
         Provider provider = Provider.Sqlite, IDictionary<string, string?>? settings = null, TestDatabase? database = null, string? signingKey = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, int port = 0)
     {
         var ownsDatabase = database is null;
         database ??= TestDatabase.Create(provider);
@@ -60,7 +60,7 @@ public sealed class AppHost : IAsyncDisposable
         }
 
         var factory = new Factory(all, services);
-        factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        factory.UseKestrel(o => o.Listen(IPAddress.Loopback, port));
         await Task.Run(factory.StartServer);
         var address = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new AppHost(factory, database, ownsDatabase, signingKey, new Uri(address));

@@ -29,6 +29,10 @@ public sealed class DeepLinkTokens(SymmetricSecurityKey key, TimeProvider clock)
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
         });
 
+    /// <summary>The link a recipient follows: <c>{baseUrl}/links/{token}</c>; <paramref name="via"/> names the channel it was sent through (slack).</summary>
+    public string Link(string baseUrl, DeepLinkGrant grant, string? via = null) =>
+        $"{baseUrl.TrimEnd('/')}/links/{Issue(grant)}{(via is null ? string.Empty : $"?via={Uri.EscapeDataString(via)}")}";
+
     /// <summary>The grant, or why the token is refused (tampered, expired, not a deep link).</summary>
     public async Task<(DeepLinkGrant? Grant, string? Refusal)> ReadAsync(string token)
     {

@@ -55,8 +55,7 @@ public static class DeepLinksFeature
         }
 
         var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DefaultLifetime;
-        var token = tokens.Issue(new DeepLinkGrant(task.ResId, task.TenantId, userId, recipient.Name, expires));
-        var baseUrl = options.Value.PublicBaseUrl is { Length: > 0 } configured ? configured.TrimEnd('/') : $"{request.Scheme}://{request.Host}";
-        return TypedResults.Created((string?)null, new DeepLinkCreated($"{baseUrl}/links/{token}", expires));
+        var baseUrl = options.Value.PublicBaseUrl is { Length: > 0 } configured ? configured : $"{request.Scheme}://{request.Host}";
+        return TypedResults.Created((string?)null, new DeepLinkCreated(tokens.Link(baseUrl, new DeepLinkGrant(task.ResId, task.TenantId, userId, recipient.Name, expires)), expires));
     }
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
@@ -17,7 +18,8 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// commit leaves the item leased; when the lease runs out another worker does the step again.
 /// </summary>
 public sealed class ExecutionProcessor(
-    AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, ExecutionNotifier notifier, TimeProvider clock, ILogger<ExecutionProcessor> log)
+    AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, ExecutionNotifier notifier, NotificationPlanner notifications, TimeProvider clock,
+    ILogger<ExecutionProcessor> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
@@ -54,6 +56,7 @@ public sealed class ExecutionProcessor(
         var now = clock.GetUtcNow().UtcDateTime;
         Apply(execution, result, now);
         var created = AddTasks(execution, result.NewWaits, now);
+        await notifications.PlanAsync(created, now, cancellationToken);
         await AddNodeRunsAsync(execution.Id, result.NodeRuns, cancellationToken);
         var pending = result.Status == RunStatus.Suspended && created.Count == 0
             ? await db.Tasks.CountAsync(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending, cancellationToken)

@@ -1,7 +1,8 @@
 namespace ApprovalStudio.Web.Features.Executions;
 
 /// <summary>Wakes the worker at once when this process enqueued work, instead of waiting for its next poll.</summary>
-public sealed class QueueSignal
+/// <remarks>Not sealed: each background loop has its own signal type (see NotificationSignal).</remarks>
+public class QueueSignal
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
 

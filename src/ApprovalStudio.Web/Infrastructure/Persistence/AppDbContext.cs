@@ -20,6 +20,9 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     public DbSet<AuditRecord> Audit => Set<AuditRecord>();
     public DbSet<ExecutionEventRecord> ExecutionEvents => Set<ExecutionEventRecord>();
     public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
+    public DbSet<NotificationRecord> Notifications => Set<NotificationRecord>();
+    public DbSet<MessageTemplateRecord> MessageTemplates => Set<MessageTemplateRecord>();
+    public DbSet<SlackRequestRecord> SlackRequests => Set<SlackRequestRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -109,6 +112,29 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.HasKey(x => x.Id);
             e.Property(x => x.Hash).HasMaxLength(32);
             e.HasIndex(x => x.TenantId);
+        });
+        model.Entity<NotificationRecord>(e =>
+        {
+            e.ToTable("Notifications");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Address).HasMaxLength(2000);
+            e.Property(x => x.PayloadJson).Unbounded();
+            e.Property(x => x.LastError).HasMaxLength(4000);
+            e.HasIndex(x => new { x.Status, x.AvailableAt });
+            e.HasIndex(x => x.ResId);
+        });
+        model.Entity<MessageTemplateRecord>(e =>
+        {
+            e.ToTable("MessageTemplates");
+            e.HasKey(x => new { x.TenantId, x.Name });
+            e.Property(x => x.Source).Unbounded();
+        });
+        model.Entity<SlackRequestRecord>(e =>
+        {
+            e.ToTable("SlackRequests");
+            e.HasKey(x => x.SignatureHash);
+            e.Property(x => x.SignatureHash).HasMaxLength(32);
+            e.HasIndex(x => x.ReceivedAt);
         });
         model.Entity<AuditRecord>(e =>
         {

@@ -222,3 +222,85 @@ public sealed class ApiKeyRecord
     public DateTime? RevokedAt { get; set; }
     public DateTime? LastUsedAt { get; set; }
 }
+
+public static class NotificationKinds
+{
+    /// <summary>A task was created: tell each assignee.</summary>
+    public const string TaskCreated = "TaskCreated";
+
+    /// <summary>A task's deadline is near and it is still open.</summary>
+    public const string Reminder = "Reminder";
+
+    /// <summary>Show the outcome of a Slack button press in the message it came from (through its response_url).</summary>
+    public const string SlackResponse = "SlackResponse";
+}
+
+public static class NotificationChannels
+{
+    public const string Email = "email";
+    public const string Slack = "slack";
+}
+
+public static class NotificationStatuses
+{
+    public const string Pending = "Pending";
+    public const string Leased = "Leased";
+    public const string Sent = "Sent";
+
+    /// <summary>Not sent on purpose: the task was answered first, or the recipient is gone.</summary>
+    public const string Skipped = "Skipped";
+
+    /// <summary>Gave up after the configured attempts; <see cref="NotificationRecord.LastError"/> says why.</summary>
+    public const string Failed = "Failed";
+}
+
+/// <summary>
+/// One message to one recipient through one channel: the notifications outbox. Written in the same
+/// transaction as the task it is about, delivered by its own background service with leases, retries
+/// and backoff, so a channel that is down never holds up a run or a resume.
+/// </summary>
+public sealed class NotificationRecord
+{
+    public long Id { get; set; }
+    public required string TenantId { get; set; }
+    public required string ExecutionId { get; set; }
+    public required string ResId { get; set; }
+    public required string Kind { get; set; }
+    public required string Channel { get; set; }
+    public string? RecipientUserId { get; set; }
+
+    /// <summary>The email address, the Slack user (or channel) id, or the response_url to answer. Never logged.</summary>
+    public required string Address { get; set; }
+
+    /// <summary>For a Slack response: the message to post.</summary>
+    public string? PayloadJson { get; set; }
+
+    public required string Status { get; set; }
+    public int Attempts { get; set; }
+    public DateTime AvailableAt { get; set; }
+    public DateTime? LeasedUntil { get; set; }
+    public string? LeaseOwner { get; set; }
+    public string? LastError { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? SentAt { get; set; }
+
+    /// <summary>What the channel calls the message it made (Slack's <c>channel/ts</c>).</summary>
+    public string? ExternalId { get; set; }
+}
+
+/// <summary>A tenant's own version of one message template (Liquid, rendered with Fluid).</summary>
+public sealed class MessageTemplateRecord
+{
+    public required string TenantId { get; set; }
+    public required string Name { get; set; }
+    public required string Source { get; set; }
+    public required string UpdatedBy { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>The signature of a Slack request already taken, kept for the 5-minute window so that a replay is refused.</summary>
+public sealed class SlackRequestRecord
+{
+    public required byte[] SignatureHash { get; set; }
+    public DateTime ReceivedAt { get; set; }
+}

@@ -343,6 +343,33 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.ToTable("Executions", (string)null);
                 });
 
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.MessageTemplateRecord", b =>
+                {
+                    b.Property<string>("TenantId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("UpdatedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.HasKey("TenantId", "Name");
+
+                    b.ToTable("MessageTemplates", (string)null);
+                });
+
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.NodeRunEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -398,6 +425,92 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.HasIndex("ExecutionId", "Id");
 
                     b.ToTable("NodeRuns", (string)null);
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.NotificationRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("AvailableAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Channel")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ExecutionId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("ExternalId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<DateTime?>("LeasedUntil")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PayloadJson")
+                        .HasColumnType("text");
+
+                    b.Property<string>("RecipientUserId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("ResId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<DateTime?>("SentAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ResId");
+
+                    b.HasIndex("Status", "AvailableAt");
+
+                    b.ToTable("Notifications", (string)null);
                 });
 
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.QueueItem", b =>
@@ -457,6 +570,22 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.HasIndex("Status", "AvailableAt");
 
                     b.ToTable("Queue", (string)null);
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.SlackRequestRecord", b =>
+                {
+                    b.Property<byte[]>("SignatureHash")
+                        .HasMaxLength(32)
+                        .HasColumnType("bytea");
+
+                    b.Property<DateTime>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("SignatureHash");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("SlackRequests", (string)null);
                 });
 
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.TaskAssigneeRecord", b =>

@@ -344,6 +344,33 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                     b.ToTable("Executions", (string)null);
                 });
 
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.MessageTemplateRecord", b =>
+                {
+                    b.Property<string>("TenantId")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("UpdatedBy")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.HasKey("TenantId", "Name");
+
+                    b.ToTable("MessageTemplates", (string)null);
+                });
+
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.NodeRunEntity", b =>
                 {
                     b.Property<long>("Id")
@@ -399,6 +426,92 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasIndex("ExecutionId", "Id");
 
                     b.ToTable("NodeRuns", (string)null);
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.NotificationRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("nvarchar(2000)");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("int");
+
+                    b.Property<DateTime>("AvailableAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("Channel")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("ExecutionId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("ExternalId")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(4000)
+                        .HasColumnType("nvarchar(4000)");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<DateTime?>("LeasedUntil")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("PayloadJson")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("RecipientUserId")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("ResId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<DateTime?>("SentAt")
+                        .HasColumnType("datetime2");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ResId");
+
+                    b.HasIndex("Status", "AvailableAt");
+
+                    b.ToTable("Notifications", (string)null);
                 });
 
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.QueueItem", b =>
@@ -458,6 +571,22 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasIndex("Status", "AvailableAt");
 
                     b.ToTable("Queue", (string)null);
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.SlackRequestRecord", b =>
+                {
+                    b.Property<byte[]>("SignatureHash")
+                        .HasMaxLength(32)
+                        .HasColumnType("varbinary(32)");
+
+                    b.Property<DateTime>("ReceivedAt")
+                        .HasColumnType("datetime2");
+
+                    b.HasKey("SignatureHash");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("SlackRequests", (string)null);
                 });
 
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.TaskAssigneeRecord", b =>

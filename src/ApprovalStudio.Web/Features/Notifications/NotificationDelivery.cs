@@ -1,0 +1,66 @@
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.DeepLinks;
+using ApprovalStudio.Web.Features.Slack;
+using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Definitions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.Notifications;
+
+/// <summary>What became of one outbox row: sent (with the channel's id of the message), or skipped and why.</summary>
+public sealed record DeliveryResult(bool Sent, string? ExternalId = null, string? SkipReason = null)
+{
+    public static DeliveryResult Skip(string reason) => new(false, SkipReason: reason);
+}
+
+/// <summary>
+/// Delivers one outbox row: renders the tenant's templates for the task and the recipient, with a deep link
+/// of the recipient's own, and hands it to the channel. A task that is no longer open is not announced.
+/// Throws when the channel fails; the dispatcher retries.
+/// </summary>
+public sealed class NotificationDelivery(
+    AppDbContext db, WorkflowCatalog catalog, MessageTemplates templates, DeepLinkTokens links, EmailSender email, SlackClient slack,
+    IOptions<AppOptions> app, TimeProvider clock)
+{
+    public async Task<DeliveryResult> DeliverAsync(NotificationRecord row, CancellationToken cancellationToken)
+    {
+        if (row.Kind == NotificationKinds.SlackResponse)
+        {
+            await slack.RespondAsync(row.Address, JsonNode.Parse(row.PayloadJson ?? "{}")!.AsObject(), cancellationToken);
+            return new DeliveryResult(true);
+        }
+
+        var task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.ResId == row.ResId, cancellationToken);
+        if (task is null || task.Status != TaskStatuses.Pending)
+        {
+            return DeliveryResult.Skip($"The task is {task?.Status ?? "gone"}.");
+        }
+
+        var person = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.TenantId == row.TenantId && u.UserId == row.RecipientUserId, cancellationToken);
+        if (person is null)
+        {
+            return DeliveryResult.Skip("The recipient is no longer in the directory.");
+        }
+
+        var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == task.ExecutionId, cancellationToken);
+        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinksFeature.DefaultLifetime;
+        var grant = new DeepLinkGrant(task.ResId, task.TenantId, person.UserId, person.DisplayName, expires);
+        var via = row.Channel == NotificationChannels.Slack ? NotificationChannels.Slack : null;
+        var subject = new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(app.Value.PublicBaseUrl!, grant, via),
+            row.Kind == NotificationKinds.Reminder);
+
+        if (row.Channel == NotificationChannels.Email)
+        {
+            await email.SendAsync(row.Address, person.DisplayName, await templates.EmailAsync(subject, cancellationToken), cancellationToken);
+            return new DeliveryResult(true);
+        }
+
+        var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
+        var rejectNeedsComment = definition.Node(task.NodeId) is ApprovalNode { RequireCommentOnReject: true };
+        var message = SlackMessages.WithActions(await templates.SlackAsync(subject, cancellationToken), task, rejectNeedsComment, subject.Link);
+        return new DeliveryResult(true, await slack.PostMessageAsync(row.Address, message, cancellationToken));
+    }
+}

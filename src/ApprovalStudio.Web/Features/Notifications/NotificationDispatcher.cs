@@ -1,0 +1,167 @@
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Slack;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.Notifications;
+
+/// <summary>Wakes the dispatcher when a row was just written (a Slack response), instead of at the next poll.</summary>
+public sealed class NotificationSignal : QueueSignal;
+
+/// <summary>
+/// Drains the notifications outbox, apart from the workflow worker: leases due rows (a guarded update, so one
+/// instance sends each), delivers each in a fresh scope, retries failures with backoff and gives up after
+/// MaxAttempts (status Failed, last error kept). Sending is at least once: a crash between the channel's
+/// answer and the row's update sends that message again after the lease runs out.
+/// </summary>
+public sealed class NotificationDispatcher(
+    IServiceScopeFactory scopes, NotificationSignal signal, IOptions<NotificationOptions> options, TimeProvider clock, ILogger<NotificationDispatcher> log)
+    : BackgroundService
+{
+    private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled)
+        {
+            return;
+        }
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var busy = false;
+            try
+            {
+                var leased = await LeaseAsync(settings, stoppingToken);
+                busy = leased.Count > 0;
+                await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = stoppingToken },
+                    async (id, token) => await SendOneAsync(id, settings, token));
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                NotificationLog.LoopFailed(log, ex);
+            }
+
+            if (!busy)
+            {
+                try
+                {
+                    await signal.WaitAsync(settings.PollInterval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task<List<long>> LeaseAsync(NotificationOptions settings, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var candidates = await db.Notifications.AsNoTracking()
+            .Where(n => (n.Status == NotificationStatuses.Pending && n.AvailableAt <= now) || (n.Status == NotificationStatuses.Leased && n.LeasedUntil < now))
+            .OrderBy(n => n.AvailableAt).ThenBy(n => n.Id)
+            .Select(n => n.Id)
+            .Take(settings.BatchSize)
+            .ToListAsync(cancellationToken);
+        var leased = new List<long>();
+        var until = now + settings.LeaseDuration;
+        foreach (var id in candidates)
+        {
+            var won = await db.Notifications
+                .Where(n => n.Id == id && ((n.Status == NotificationStatuses.Pending && n.AvailableAt <= now) || (n.Status == NotificationStatuses.Leased && n.LeasedUntil < now)))
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(n => n.Status, NotificationStatuses.Leased)
+                    .SetProperty(n => n.LeaseOwner, _owner)
+                    .SetProperty(n => n.LeasedUntil, until), cancellationToken);
+            if (won == 1)
+            {
+                leased.Add(id);
+            }
+        }
+
+        return leased;
+    }
+
+    private async Task SendOneAsync(long id, NotificationOptions settings, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var row = await db.Notifications.SingleAsync(n => n.Id == id, cancellationToken);
+        if (row.Status != NotificationStatuses.Leased || row.LeaseOwner != _owner)
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        try
+        {
+            var result = await scope.ServiceProvider.GetRequiredService<NotificationDelivery>().DeliverAsync(row, cancellationToken);
+            row.Status = result.Sent ? NotificationStatuses.Sent : NotificationStatuses.Skipped;
+            row.SentAt = result.Sent ? clock.GetUtcNow().UtcDateTime : null;
+            row.ExternalId = result.ExternalId;
+            row.LastError = result.SkipReason;
+            NotificationLog.Delivered(log, row.Id, row.Kind, row.Channel, row.ExecutionId, row.Status);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return; // Shutting down: the lease runs out and the row is sent later.
+        }
+        catch (Exception ex)
+        {
+            row.Attempts++;
+            row.LastError = Truncate($"{ex.GetType().Name}: {ex.Message}");
+            if (row.Attempts >= settings.MaxAttempts)
+            {
+                row.Status = NotificationStatuses.Failed;
+                NotificationLog.GaveUp(log, row.Id, row.Kind, row.Channel, row.ExecutionId, row.Attempts, ex);
+            }
+            else
+            {
+                var delay = settings.Backoff(row.Attempts);
+                if (ex is SlackException { RetryAfter: { } retryAfter } && retryAfter > delay)
+                {
+                    delay = retryAfter;
+                }
+
+                row.Status = NotificationStatuses.Pending;
+                row.AvailableAt = now + delay;
+                NotificationLog.Retrying(log, row.Id, row.Kind, row.Channel, row.ExecutionId, row.Attempts, row.AvailableAt, ex);
+            }
+        }
+
+        row.LeaseOwner = null;
+        row.LeasedUntil = null;
+        await db.SaveChangesAsync(CancellationToken.None);
+    }
+
+    private static string Truncate(string text) => text.Length > 4000 ? text[..4000] : text;
+}
+
+internal static partial class NotificationLog
+{
+    // The address (an email, a Slack id, a response_url) is never logged: the row's id finds it.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId}: {Status}")]
+    public static partial void Delivered(ILogger logger, long id, string kind, string channel, string executionId, string status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId} failed (attempt {Attempt}); retrying at {RetryAt}")]
+    public static partial void Retrying(ILogger logger, long id, string kind, string channel, string executionId, int attempt, DateTime retryAt, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId} given up after {Attempts} attempts")]
+    public static partial void GaveUp(ILogger logger, long id, string kind, string channel, string executionId, int attempts, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The notification loop failed; it goes on after the next poll")]
+    public static partial void LoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}'s template {Name} failed ({Problem}); the default was used")]
+    public static partial void TemplateFellBack(ILogger logger, string tenantId, string name, string problem);
+}

@@ -1,0 +1,75 @@
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.Notifications;
+
+/// <summary>
+/// Decides who hears of a new task, and through what: each assignee as the directory resolves them (named
+/// users, and the members of named groups), once per person, by email when email is on and the person has an
+/// address, and by Slack when Slack is on and the person has a slackUserId; plus a reminder before the
+/// deadline. Adds the outbox rows to the step's unit of work, so they commit with the task or not at all.
+/// </summary>
+public sealed class NotificationPlanner(AppDbContext db, IOptions<SmtpOptions> smtp, IOptions<SlackOptions> slack, IOptions<NotificationOptions> options)
+{
+    private static readonly string[] PeopleKinds = ["Approval", "UserForm", "Review"];
+
+    public async Task PlanAsync(IReadOnlyList<TaskRecord> created, DateTime now, CancellationToken cancellationToken)
+    {
+        var email = smtp.Value.Enabled;
+        var slackOn = slack.Value.Sends;
+        if (!email && !slackOn)
+        {
+            return;
+        }
+
+        foreach (var task in created.Where(t => PeopleKinds.Contains(t.Kind)))
+        {
+            var reminderAt = task.ExpiresAt is { } expires && options.Value.ReminderBefore > TimeSpan.Zero ? expires - options.Value.ReminderBefore : (DateTime?)null;
+            foreach (var person in await RecipientsAsync(task, cancellationToken))
+            {
+                if (email && !string.IsNullOrWhiteSpace(person.Email))
+                {
+                    Add(task, person, NotificationChannels.Email, person.Email, now, reminderAt);
+                }
+
+                if (slackOn && !string.IsNullOrWhiteSpace(person.SlackUserId))
+                {
+                    Add(task, person, NotificationChannels.Slack, person.SlackUserId, now, reminderAt);
+                }
+            }
+        }
+    }
+
+    private void Add(TaskRecord task, AppUser person, string channel, string address, DateTime now, DateTime? reminderAt)
+    {
+        db.Notifications.Add(Row(task, person, channel, address, NotificationKinds.TaskCreated, now, now));
+        if (reminderAt > now)
+        {
+            db.Notifications.Add(Row(task, person, channel, address, NotificationKinds.Reminder, reminderAt.Value, now));
+        }
+    }
+
+    private static NotificationRecord Row(TaskRecord task, AppUser person, string channel, string address, string kind, DateTime at, DateTime now) => new()
+    {
+        TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, Kind = kind, Channel = channel,
+        RecipientUserId = person.UserId, Address = address, Status = NotificationStatuses.Pending, AvailableAt = at, CreatedAt = now,
+    };
+
+    /// <summary>The task's assignees as people of the directory, each once; names the directory does not know are skipped.</summary>
+    private async Task<List<AppUser>> RecipientsAsync(TaskRecord task, CancellationToken cancellationToken)
+    {
+        var users = task.Assignees.Where(a => a.Kind == AssigneeKinds.User).Select(a => a.Value).ToList();
+        var groups = task.Assignees.Where(a => a.Kind == AssigneeKinds.Group).Select(a => a.Value).ToList();
+        var people = users.Count == 0 ? [] : await db.Users.AsNoTracking()
+            .Where(u => u.TenantId == task.TenantId && users.Contains(u.UserId)).ToListAsync(cancellationToken);
+        foreach (var group in groups)
+        {
+            // Groups is a comma-separated column: narrow in SQL, then match whole names.
+            var members = await db.Users.AsNoTracking().Where(u => u.TenantId == task.TenantId && u.Groups.Contains(group)).ToListAsync(cancellationToken);
+            people.AddRange(members.Where(m => m.GroupList.Contains(group)));
+        }
+
+        return [.. people.DistinctBy(p => p.UserId).OrderBy(p => p.UserId, StringComparer.Ordinal)];
+    }
+}

@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.Notifications;
+
+public sealed record MessageTemplateView(string Name, string Source, bool IsDefault, string? Preview = null);
+
+public static class NotificationsFeature
+{
+    public static IHostApplicationBuilder AddNotifications(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<SmtpOptions>().BindConfiguration(SmtpOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AppOptions>, ChannelOptionsValidator>();
+        builder.Services.AddSingleton<NotificationSignal>();
+        builder.Services.AddScoped<NotificationPlanner>();
+        builder.Services.AddScoped<MessageTemplates>();
+        builder.Services.AddScoped<NotificationDelivery>();
+        builder.Services.AddSingleton<EmailSender>();
+        builder.Services.AddHostedService<NotificationDispatcher>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapMessageTemplates(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/message-templates").WithTags("Notifications").RequireAuthorization(Policies.Admin);
+        group.MapGet("/", List).WithSummary("The tenant's message templates (Liquid): its own where set, else the defaults (admin).");
+        group.MapPut("/{name}", Put).WithSummary("Replace one template with the tenant's own {\"source\"}; checked by rendering a sample task (admin).")
+            .Accepts<JsonObject>("application/json");
+        group.MapDelete("/{name}", Delete).WithSummary("Go back to the default for one template (admin).");
+        return app;
+    }
+
+    private static async Task<Ok<List<MessageTemplateView>>> List(HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var tenant = Actor.From(context.User)!.TenantId;
+        var own = await db.MessageTemplates.AsNoTracking().Where(t => t.TenantId == tenant).ToDictionaryAsync(t => t.Name, t => t.Source, cancellationToken);
+        return TypedResults.Ok(MessageTemplates.Names
+            .Select(n => own.TryGetValue(n, out var source) ? new MessageTemplateView(n, source, false) : new MessageTemplateView(n, MessageTemplates.Defaults[n], true))
+            .ToList());
+    }
+
+    private static async Task<Results<Ok<MessageTemplateView>, ProblemHttpResult>> Put(
+        string name, HttpRequest request, HttpContext context, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        if (!MessageTemplates.Defaults.ContainsKey(name))
+        {
+            return UnknownName(name);
+        }
+
+        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (body?["source"] is not JsonValue v || !v.TryGetValue<string>(out var source) || string.IsNullOrWhiteSpace(source))
+        {
+            return Problems.Validation("source", "source is the template's Liquid text.");
+        }
+
+        if (source.Length > MessageTemplates.MaxSourceLength)
+        {
+            return Problems.Validation("source", $"source is at most {MessageTemplates.MaxSourceLength} characters.");
+        }
+
+        var (preview, failure) = MessageTemplates.Check(name, source);
+        if (failure is not null)
+        {
+            return Problems.Validation("source", failure);
+        }
+
+        var actor = Actor.From(context.User)!;
+        var row = await db.MessageTemplates.SingleOrDefaultAsync(t => t.TenantId == actor.TenantId && t.Name == name, cancellationToken);
+        if (row is null)
+        {
+            row = new MessageTemplateRecord { TenantId = actor.TenantId, Name = name, Source = source, UpdatedBy = actor.UserId };
+            db.MessageTemplates.Add(row);
+        }
+
+        row.Source = source;
+        row.UpdatedBy = actor.UserId;
+        row.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new MessageTemplateView(name, source, false, preview));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string name, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    {
+        if (!MessageTemplates.Defaults.ContainsKey(name))
+        {
+            return UnknownName(name);
+        }
+
+        var tenant = Actor.From(context.User)!.TenantId;
+        await db.MessageTemplates.Where(t => t.TenantId == tenant && t.Name == name).ExecuteDeleteAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static ProblemHttpResult UnknownName(string name) =>
+        Problems.Status(StatusCodes.Status404NotFound, $"There is no template '{name}'.", $"The templates are {string.Join(", ", MessageTemplates.Names)}.");
+}

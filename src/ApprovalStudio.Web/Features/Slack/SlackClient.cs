@@ -1,0 +1,66 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Notifications;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.Slack;
+
+/// <summary>Slack refused or failed a call; <see cref="RetryAfter"/> when it asked us to slow down.</summary>
+public sealed class SlackException(string message, TimeSpan? retryAfter = null) : Exception(message)
+{
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>The two Slack calls the app makes: chat.postMessage (bot token) and a post to an interaction's response_url.</summary>
+public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
+{
+    public const string HttpClientName = "slack";
+
+    /// <returns>Slack's <c>channel/ts</c> of the new message.</returns>
+    public async Task<string> PostMessageAsync(string channel, SlackMessage message, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(EnsureSlash(settings.ApiBaseUrl)), "chat.postMessage"))
+        {
+            Content = Json(new JsonObject { ["channel"] = channel, ["text"] = message.Text, ["blocks"] = message.Blocks.DeepClone(), ["unfurl_links"] = false }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.BotToken);
+        using var response = await http.SendAsync(request, cancellationToken);
+        var body = await ReadAsync(response, "chat.postMessage", cancellationToken);
+        if (body?["ok"]?.GetValue<bool>() != true)
+        {
+            throw new SlackException($"chat.postMessage answered ok=false: {(string?)body?["error"] ?? "no error given"}.");
+        }
+
+        return $"{(string?)body["channel"]}/{(string?)body["ts"]}";
+    }
+
+    /// <summary>Posts to an interaction's response_url (valid 30 minutes, 5 times): replaces the message or adds an ephemeral note.</summary>
+    public async Task RespondAsync(string responseUrl, JsonObject payload, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsync(new Uri(responseUrl), Json(payload), cancellationToken);
+        await ReadAsync(response, "response_url", cancellationToken);
+    }
+
+    private static async Task<JsonNode?> ReadAsync(HttpResponseMessage response, string call, CancellationToken cancellationToken)
+    {
+        if (response.StatusCode == HttpStatusCode.TooManyRequests)
+        {
+            throw new SlackException($"{call}: Slack is rate limiting.", response.Headers.RetryAfter?.Delta);
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new SlackException($"{call} answered {(int)response.StatusCode} {response.ReasonPhrase}.");
+        }
+
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        return response.Content.Headers.ContentType?.MediaType == "application/json" && text.Length > 0 ? JsonNode.Parse(text) : null;
+    }
+
+    private static StringContent Json(JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
+
+    private static string EnsureSlash(string url) => url.EndsWith('/') ? url : url + "/";
+}

@@ -1,0 +1,126 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Slack;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace ApprovalStudio.Testing;
+
+/// <summary>
+/// A local HTTP server in Slack's place: <c>chat.postMessage</c> under <see cref="ApiBaseUrl"/> (checks the bot
+/// token, answers like Slack) and response URLs under <see cref="ResponseUrl"/>; it keeps what it received.
+/// </summary>
+public sealed class SlackStandIn : IAsyncDisposable
+{
+    public const string BotToken = "xoxb-test-bot-token";
+    public const string SigningSecret = "8f742231b10e8888abcd99yyyzzz85a5";
+
+    private readonly LoopbackServer _server;
+
+    private SlackStandIn(LoopbackServer server) => _server = server;
+
+    /// <summary>Messages posted with chat.postMessage, as Slack received them.</summary>
+    public ConcurrentQueue<JsonObject> Posted { get; } = new();
+
+    /// <summary>Posts to response URLs: (the URL's id, the body).</summary>
+    public ConcurrentQueue<(string Id, JsonObject Body)> Responses { get; } = new();
+
+    /// <summary>When above zero, chat.postMessage answers 503 and counts down (Slack is down).</summary>
+    public int FailNextPosts;
+
+    public Uri ApiBaseUrl => new(_server.Address, "api/");
+
+    public string ResponseUrl(string id) => new Uri(_server.Address, $"responses/{id}").ToString();
+
+    public static async Task<SlackStandIn> StartAsync()
+    {
+        SlackStandIn? standIn = null;
+        var server = await LoopbackServer.StartAsync((app, _) =>
+        {
+            app.MapPost("/api/chat.postMessage", async (HttpRequest request) =>
+            {
+                if (request.Headers.Authorization.ToString() != $"Bearer {BotToken}")
+                {
+                    return Results.Json(new { ok = false, error = "invalid_auth" });
+                }
+
+                if (Interlocked.Decrement(ref standIn!.FailNextPosts) >= 0)
+                {
+                    return Results.StatusCode(503);
+                }
+
+                var body = (await JsonNode.ParseAsync(request.Body))!.AsObject();
+                standIn.Posted.Enqueue(body);
+                return Results.Json(new { ok = true, channel = (string?)body["channel"], ts = $"{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}.{standIn.Posted.Count:000000}" });
+            });
+            app.MapPost("/responses/{id}", async (string id, HttpRequest request) =>
+            {
+                standIn!.Responses.Enqueue((id, (await JsonNode.ParseAsync(request.Body))!.AsObject()));
+                return Results.Text("ok");
+            });
+        });
+        standIn = new SlackStandIn(server);
+        return standIn;
+    }
+
+    public async Task<JsonObject> WaitForPostAsync(Func<JsonObject, bool> match, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Posted.FirstOrDefault(match) is { } found)
+            {
+                return found;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"No matching chat.postMessage; received: {string.Join(" | ", Posted.Select(p => p.ToJsonString()))}");
+    }
+
+    public async Task<JsonObject> WaitForResponseAsync(string id, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Responses.FirstOrDefault(r => r.Id == id) is { Body: not null } found)
+            {
+                return found.Body;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"Nothing was posted to response URL {id}.");
+    }
+
+    /// <summary>A button press as Slack sends it: form-encoded <c>payload</c>, signed with v0 over <c>v0:{timestamp}:{body}</c>.</summary>
+    public static HttpRequestMessage Interaction(JsonObject payload, DateTimeOffset? at = null, string secret = SigningSecret)
+    {
+        var body = "payload=" + Uri.EscapeDataString(payload.ToJsonString());
+        var timestamp = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/integrations/slack/interactions")
+        {
+            Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/x-www-form-urlencoded")),
+        };
+        request.Headers.Add("X-Slack-Request-Timestamp", timestamp);
+        request.Headers.Add("X-Slack-Signature", SlackSignature.Sign(secret, timestamp, Encoding.UTF8.GetBytes(body)));
+        return request;
+    }
+
+    /// <summary>The payload of a press of <paramref name="actionId"/> on a message's button.</summary>
+    public JsonObject Press(string slackUserId, string actionId, string resId, string responseId) => new()
+    {
+        ["type"] = "block_actions",
+        ["user"] = new JsonObject { ["id"] = slackUserId, ["username"] = slackUserId },
+        ["team"] = new JsonObject { ["id"] = "T0001" },
+        ["response_url"] = ResponseUrl(responseId),
+        ["actions"] = new JsonArray { new JsonObject { ["action_id"] = actionId, ["block_id"] = "approval-studio", ["value"] = resId, ["type"] = "button" } },
+    };
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+}
