@@ -102,6 +102,23 @@ public sealed class SmtpSink : IAsyncDisposable
         throw new TimeoutException($"No email #{count} to {address} within the time; received: {string.Join(", ", Messages().Select(m => $"{m.To} '{m.Subject}'"))}");
     }
 
+    /// <summary>The first message to <paramref name="address"/> that <paramref name="match"/> accepts.</summary>
+    public async Task<MimeMessage> WaitForAsync(string address, Func<MimeMessage, bool> match, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (To(address).FirstOrDefault(match) is { } found)
+            {
+                return found;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"No matching email to {address} within the time; received: {string.Join(", ", Messages().Select(m => $"{m.To} '{m.Subject}'"))}");
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Testing;
+
+/// <summary>
+/// The app with its channels on, each against a real local server: email to an aiosmtpd sink (or to a port
+/// nobody listens on, for "the mail server is down"), Slack to <see cref="SlackStandIn"/>; links under a public
+/// base URL that is the app's own address.
+/// </summary>
+public sealed class Channels : IAsyncDisposable
+{
+    private Channels(AppHost host, SmtpSink? smtp, int smtpPort, SlackStandIn slack)
+    {
+        Host = host;
+        Smtp = smtp;
+        SmtpPort = smtpPort;
+        Slack = slack;
+    }
+
+    public AppHost Host { get; }
+
+    /// <summary>Null when the test started with the mail server down (<see cref="StartSmtpAsync"/> brings it up).</summary>
+    public SmtpSink? Smtp { get; private set; }
+
+    public int SmtpPort { get; }
+    public SlackStandIn Slack { get; }
+
+    public static async Task<Channels> StartAsync(
+        Provider provider = Provider.Sqlite, bool smtpUp = true, IDictionary<string, string?>? settings = null)
+    {
+        var smtp = smtpUp ? await SmtpSink.StartAsync() : null;
+        var smtpPort = smtp?.Port ?? AppProcess.FreePort();
+        var slack = await SlackStandIn.StartAsync();
+        var port = AppProcess.FreePort();
+        var all = new Dictionary<string, string?>
+        {
+            ["App:PublicBaseUrl"] = $"http://127.0.0.1:{port}",
+            ["Smtp:Host"] = "127.0.0.1",
+            ["Smtp:Port"] = smtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Smtp:Security"] = "None",
+            ["Smtp:From"] = "approvals@studio.test",
+            ["Slack:BotToken"] = SlackStandIn.BotToken,
+            ["Slack:SigningSecret"] = SlackStandIn.SigningSecret,
+            ["Slack:ApiBaseUrl"] = slack.ApiBaseUrl.ToString(),
+            ["Notifications:PollInterval"] = "00:00:00.100",
+            ["Notifications:BaseBackoff"] = "00:00:00.200",
+            ["Notifications:MaxBackoff"] = "00:00:00.500",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
+        var host = await AppHost.StartAsync(provider, all, port: port);
+        return new Channels(host, smtp, smtpPort, slack);
+    }
+
+    /// <summary>Brings the mail server up on the port the app was told (after it was down).</summary>
+    public async Task StartSmtpAsync() => Smtp = await SmtpSink.StartAsync(SmtpPort);
+
+    public async Task AddPersonAsync(string user, string[] groups, string? email = null, string? slackUserId = null, string tenant = AppHost.Tenant)
+    {
+        var body = new JsonObject
+        {
+            ["name"] = char.ToUpperInvariant(user[0]) + user[1..],
+            ["groups"] = new JsonArray([.. groups.Select(g => JsonValue.Create(g))]),
+            ["email"] = email,
+            ["slackUserId"] = slackUserId,
+        };
+        using var response = await Host.Admin(tenant).PutAsync($"/api/users/{user}", AppHost.Json(body.ToJsonString()));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    public async Task<List<NotificationRecord>> NotificationsAsync(string? executionId = null)
+    {
+        await using var db = Host.Database.OpenContext();
+        return await db.Notifications.AsNoTracking().Where(n => executionId == null || n.ExecutionId == executionId).OrderBy(n => n.Id).ToListAsync();
+    }
+
+    /// <summary>Waits until the outbox rows of the run satisfy <paramref name="until"/>.</summary>
+    public async Task<List<NotificationRecord>> WaitForNotificationsAsync(string executionId, Func<List<NotificationRecord>, bool> until, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        List<NotificationRecord> rows = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            rows = await NotificationsAsync(executionId);
+            if (until(rows))
+            {
+                return rows;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The notifications never reached the expected state: {string.Join(" | ", rows.Select(r => $"{r.Kind}/{r.Channel}/{r.RecipientUserId}: {r.Status} ({r.Attempts}) {r.LastError}"))}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Slack.DisposeAsync();
+        if (Smtp is not null)
+        {
+            await Smtp.DisposeAsync();
+        }
+    }
+}
