@@ -25,7 +25,7 @@ public sealed class SlackStandIn : IAsyncDisposable
     /// <summary>Messages posted with chat.postMessage, as Slack received them.</summary>
     public ConcurrentQueue<JsonObject> Posted { get; } = new();
 
-    /// <summary>Posts to response URLs: (the URL's id, the body).</summary>
+    /// <summary>Posts to response URLs: (the URL's id, the body). An id starting with "slow-" takes 5 s to answer.</summary>
     public ConcurrentQueue<(string Id, JsonObject Body)> Responses { get; } = new();
 
     /// <summary>When above zero, chat.postMessage answers 503 and counts down (Slack is down).</summary>
@@ -58,6 +58,11 @@ public sealed class SlackStandIn : IAsyncDisposable
             });
             app.MapPost("/responses/{id}", async (string id, HttpRequest request) =>
             {
+                if (id.StartsWith("slow-", StringComparison.Ordinal))
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(5));
+                }
+
                 standIn!.Responses.Enqueue((id, (await JsonNode.ParseAsync(request.Body))!.AsObject()));
                 return Results.Text("ok");
             });

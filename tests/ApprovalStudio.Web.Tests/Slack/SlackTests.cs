@@ -1,0 +1,219 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Tests.Slack;
+
+/// <summary>Slack against a local stand-in: messages with buttons, signed presses through the resume pipeline, the outcome back in the message.</summary>
+public sealed class SlackTests
+{
+    private const string Expense = """
+        {"key":"expense","start":"manager",
+         "nodes":[{"id":"manager","type":"approval","title":"Approve {{input.amount}} EUR <b>now</b>","assignees":{"groups":["managers"]},"expiresAfter":"P1D"},
+                  {"id":"book","type":"set","values":{"booked":"manager.decision","by":"manager.actor"}}],
+         "edges":[{"from":"manager","to":"book"}]}
+        """;
+
+    private const string Strict = """
+        {"key":"strict","start":"manager",
+         "nodes":[{"id":"manager","type":"approval","title":"Strict approval","assignees":{"users":["mia"]},"requireCommentOnReject":true}],
+         "edges":[]}
+        """;
+
+    private static async Task<(Channels Channels, string Run, string ResId, JsonObject Message)> StartAsync(string flow = Expense, string key = "expense")
+    {
+        var channels = await Channels.StartAsync();
+        await channels.Host.CreateWorkflowAsync(flow);
+        await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
+        await channels.AddPersonAsync("max", ["managers"], slackUserId: "U0MAX");
+        var run = await channels.Host.StartRunAsync(key, """{"amount":75}""");
+        var resId = await channels.Host.WaitForTaskAsync(run);
+        var message = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MIA");
+        return (channels, run, resId, message);
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(Channels channels, HttpRequestMessage request)
+    {
+        using (request)
+        {
+            return await channels.Host.Anonymous.SendAsync(request);
+        }
+    }
+
+    private static JsonArray Buttons(JsonObject message) =>
+        message["blocks"]!.AsArray().Single(b => (string?)b!["type"] == "actions")!["elements"]!.AsArray();
+
+    [Fact]
+    public async Task A_new_task_posts_each_assignee_a_message_with_buttons_and_their_own_link()
+    {
+        var (channels, _, resId, mia) = await StartAsync();
+        await using var _ = channels;
+        var max = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MAX");
+
+        Assert.Equal("Approve 75 EUR &lt;b&gt;now&lt;/b&gt;", (string?)mia["text"]);
+        Assert.Contains("*Approve 75 EUR &lt;b&gt;now&lt;/b&gt;*", mia["blocks"]![0]!["text"]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        var buttons = Buttons(mia);
+        Assert.Equal(["approve", "reject", "open"], buttons.Select(b => (string?)b!["action_id"]));
+        Assert.All(buttons.Take(2), b => Assert.Equal(resId, (string?)b!["value"]));
+        var link = (string)buttons[2]!["url"]!;
+        Assert.StartsWith($"{channels.Host.Address.ToString().TrimEnd('/')}/links/", link, StringComparison.Ordinal);
+        Assert.EndsWith("?via=slack", link, StringComparison.Ordinal);
+        Assert.NotEqual(link, (string?)Buttons(max)[2]!["url"]);
+    }
+
+    [Fact]
+    public async Task A_rejection_that_needs_a_comment_is_offered_through_the_link_not_as_a_button()
+    {
+        var (channels, _, resId, mia) = await StartAsync(Strict, "strict");
+        await using var _ = channels;
+
+        var buttons = Buttons(mia);
+        Assert.Equal(["approve", "open"], buttons.Select(b => (string?)b!["action_id"]));
+        Assert.Equal("Reject with a comment…", (string?)buttons[1]!["text"]!["text"]);
+
+        // A forged "reject" press without a comment is refused by the pipeline, and told to the presser only.
+        using var response = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "reject", resId, "r1")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var note = await channels.Slack.WaitForResponseAsync("r1");
+        Assert.Equal("ephemeral", (string?)note["response_type"]);
+        Assert.Contains("A comment is required when rejecting.", (string?)note["text"], StringComparison.Ordinal);
+        await using var db = channels.Host.Database.OpenContext();
+        Assert.Equal(TaskStatuses.Pending, (await db.Tasks.SingleAsync(t => t.ResId == resId)).Status);
+    }
+
+    [Fact]
+    public async Task A_signed_press_answers_slack_at_once_resumes_the_run_and_the_message_shows_the_outcome()
+    {
+        var (channels, run, resId, _) = await StartAsync();
+        await using var _ = channels;
+
+        // The response URL takes 5 s: the interaction still answers within Slack's 3 seconds, because the update goes through the outbox.
+        using var client = new HttpClient { BaseAddress = channels.Host.Address, Timeout = TimeSpan.FromSeconds(3) };
+        using var request = SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "approve", resId, "slow-update"));
+        using (var response = await client.SendAsync(request))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var done = await channels.Host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.Equal("Approved", (string?)done["output"]!["booked"]);
+        Assert.Equal("mia", (string?)done["output"]!["by"]);
+        var update = await channels.Slack.WaitForResponseAsync("slow-update");
+        Assert.True((bool?)update["replace_original"]);
+        Assert.StartsWith("Approved by Mia in Slack at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain(update["blocks"]!.AsArray(), b => (string?)b!["type"] == "actions");
+        await using var db = channels.Host.Database.OpenContext();
+        var audit = await db.Audit.SingleAsync(a => a.ExecutionId == run);
+        Assert.Equal(("mia", "slack"), (audit.Actor, audit.Channel));
+    }
+
+    [Fact]
+    public async Task A_bad_signature_a_stale_timestamp_missing_headers_and_a_replay_are_refused_and_change_nothing()
+    {
+        var (channels, run, resId, _) = await StartAsync();
+        await using var _ = channels;
+        var press = channels.Slack.Press("U0MIA", "approve", resId, "r1");
+
+        using (var wrongSecret = await SendAsync(channels, SlackStandIn.Interaction(press, secret: "not-the-signing-secret")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrongSecret.StatusCode);
+            Assert.Contains("does not match", await wrongSecret.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var stale = await SendAsync(channels, SlackStandIn.Interaction(press, DateTimeOffset.UtcNow.AddMinutes(-6))))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, stale.StatusCode);
+            Assert.Contains("window", await stale.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var unsigned = SlackStandIn.Interaction(press);
+        unsigned.Headers.Remove("X-Slack-Signature");
+        using (var missing = await SendAsync(channels, unsigned))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        }
+
+        var tampered = SlackStandIn.Interaction(press);
+        tampered.Content = new StringContent("payload=" + Uri.EscapeDataString(channels.Slack.Press("U0MAX", "approve", resId, "r1").ToJsonString()),
+            System.Text.Encoding.UTF8, "application/x-www-form-urlencoded");
+        using (var changedBody = await SendAsync(channels, tampered))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, changedBody.StatusCode);
+        }
+
+        Assert.Equal("Suspended", (string?)(await channels.Host.StatusAsync(run))["status"]);
+
+        var at = DateTimeOffset.UtcNow;
+        using (var first = await SendAsync(channels, SlackStandIn.Interaction(press, at)))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using (var replay = await SendAsync(channels, SlackStandIn.Interaction(press, at)))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, replay.StatusCode);
+        }
+
+        await channels.Host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        await using var db = channels.Host.Database.OpenContext();
+        Assert.Single(await db.Audit.Where(a => a.ExecutionId == run).ToListAsync());
+        Assert.Single(await db.Notifications.Where(n => n.ExecutionId == run && n.Kind == NotificationKinds.SlackResponse).ToListAsync());
+    }
+
+    [Fact]
+    public async Task A_press_after_another_channel_answered_shows_who_answered_and_when()
+    {
+        var (channels, run, resId, _) = await StartAsync();
+        await using var _ = channels;
+        using (var api = await channels.Host.Client(channels.Host.Token("max", ["managers"])).PostJsonAsync($"/api/executions/{resId}/resume", """{"decision":"Rejected"}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, api.StatusCode);
+        }
+
+        using (var response = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "approve", resId, "late"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var update = await channels.Slack.WaitForResponseAsync("late");
+        Assert.True((bool?)update["replace_original"]);
+        Assert.StartsWith("Already answered by max via api at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        var done = await channels.Host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.Equal("Rejected", (string?)done["output"]!["booked"]);
+    }
+
+    [Fact]
+    public async Task A_press_by_a_slack_user_the_directory_does_not_know_decides_nothing()
+    {
+        var (channels, run, resId, _) = await StartAsync();
+        await using var _ = channels;
+
+        using (var response = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0STRANGER", "approve", resId, "who"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var note = await channels.Slack.WaitForResponseAsync("who");
+        Assert.Equal("ephemeral", (string?)note["response_type"]);
+        Assert.Contains("not linked", (string?)note["text"], StringComparison.Ordinal);
+        Assert.Equal("Suspended", (string?)(await channels.Host.StatusAsync(run))["status"]);
+    }
+
+    [Fact]
+    public async Task A_slack_that_is_down_gets_the_message_later_and_the_run_goes_on_meanwhile()
+    {
+        await using var channels = await Channels.StartAsync();
+        channels.Slack.FailNextPosts = 2;
+        await channels.Host.CreateWorkflowAsync(Expense);
+        await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
+        var run = await channels.Host.StartRunAsync("expense", """{"amount":9}""");
+        await channels.Host.WaitForTaskAsync(run);
+
+        await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MIA");
+        var rows = await channels.WaitForNotificationsAsync(run, r => r.Any(n => n.Status == NotificationStatuses.Sent));
+        var sent = rows.Single(n => n.Channel == "slack" && n.Kind == NotificationKinds.TaskCreated);
+        Assert.Equal(2, sent.Attempts);
+        Assert.StartsWith("U0MIA/", sent.ExternalId, StringComparison.Ordinal);
+    }
+}
