@@ -107,7 +107,7 @@ public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> 
         {
             return name switch
             {
-                SlackBlocks => (Blocks(source, model).ToJsonString(new JsonSerializerOptions { WriteIndented = true }), null),
+                SlackBlocks => (Blocks(source, model).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), null),
                 SlackText => (Render(template, Escape(model, SlackEscape), NullEncoder.Default), null),
                 EmailHtml => (Render(template, model, HtmlEncoder.Default), null),
                 _ => (Render(template, model, NullEncoder.Default), null),
