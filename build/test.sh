@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite of Approval Studio: the README's test command, and what .ci/run calls.
-# Installs what the tests need when it is missing (Debian's PostgreSQL), starts a throwaway
+# Installs what the tests need when it is missing (Debian's PostgreSQL, Redis, chromium and
+# python3-aiosmtpd, a real SMTP server), starts a throwaway
 # PostgreSQL cluster on a free loopback port, builds once, runs all test projects, then the
 # contract smoke check when ../shared/checks is beside the repository.
 set -euo pipefail
@@ -26,6 +27,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
+# The SMTP server the email tests send to (each test starts its own on a free port).
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq
