@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Testing;
 
@@ -28,7 +29,7 @@ public sealed class Channels : IAsyncDisposable
     public SlackStandIn Slack { get; }
 
     public static async Task<Channels> StartAsync(
-        Provider provider = Provider.Sqlite, bool smtpUp = true, IDictionary<string, string?>? settings = null)
+        Provider provider = Provider.Sqlite, bool smtpUp = true, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var smtp = smtpUp ? await SmtpSink.StartAsync() : null;
         var smtpPort = smtp?.Port ?? AppProcess.FreePort();
@@ -53,7 +54,7 @@ public sealed class Channels : IAsyncDisposable
             all[key] = value;
         }
 
-        var host = await AppHost.StartAsync(provider, all, port: port);
+        var host = await AppHost.StartAsync(provider, all, services: services, port: port);
         return new Channels(host, smtp, smtpPort, slack);
     }
 

@@ -2,6 +2,8 @@ using System.Net;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalStudio.Web.Tests.Slack;
 
@@ -215,5 +217,28 @@ public sealed class SlackTests
         var sent = rows.Single(n => n.Channel == "slack" && n.Kind == NotificationKinds.TaskCreated);
         Assert.Equal(2, sent.Attempts);
         Assert.StartsWith("U0MIA/", sent.ExternalId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Neither_the_bot_token_the_signing_secret_nor_a_response_url_reaches_the_logs_even_at_trace()
+    {
+        var logs = new LogCapture();
+        await using var channels = await Channels.StartAsync(settings: LogCapture.Everything(), services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await channels.Host.CreateWorkflowAsync(Expense);
+        await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
+        var run = await channels.Host.StartRunAsync("expense", """{"amount":1}""");
+        var resId = await channels.Host.WaitForTaskAsync(run);
+        await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MIA");
+
+        using (var response = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "approve", resId, "T0001-B0002-capability"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await channels.Slack.WaitForResponseAsync("T0001-B0002-capability");
+        await channels.WaitForNotificationsAsync(run, r => r.Any(n => n.Kind == NotificationKinds.SlackResponse && n.Status == NotificationStatuses.Sent));
+        Assert.Contains(logs.Messages, m => m.Contains("SlackResponse by slack", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Messages, m => m.Contains(SlackStandIn.BotToken, StringComparison.Ordinal)
+            || m.Contains(SlackStandIn.SigningSecret, StringComparison.Ordinal) || m.Contains("T0001-B0002-capability", StringComparison.Ordinal));
     }
 }

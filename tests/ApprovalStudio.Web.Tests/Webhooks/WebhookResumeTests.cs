@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -201,27 +200,5 @@ public sealed class WebhookResumeTests : IAsyncLifetime
 
         Assert.NotEmpty(_logs.Messages);
         Assert.DoesNotContain(_logs.Messages, m => m.Contains(_singleSecret, StringComparison.Ordinal) || m.Contains("wrong-guess-123", StringComparison.Ordinal));
-    }
-
-    /// <summary>Every log line the app writes, formatted.</summary>
-    private sealed class LogCapture : ILoggerProvider
-    {
-        public ConcurrentQueue<string> Messages { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(LogCapture capture, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                capture.Messages.Enqueue($"{category}: {formatter(state, exception)} {exception}");
-        }
     }
 }
