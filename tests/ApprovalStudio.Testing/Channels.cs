@@ -81,22 +81,11 @@ public sealed class Channels : IAsyncDisposable
     }
 
     /// <summary>Waits until the outbox rows of the run satisfy <paramref name="until"/>.</summary>
-    public async Task<List<NotificationRecord>> WaitForNotificationsAsync(string executionId, Func<List<NotificationRecord>, bool> until, TimeSpan? timeout = null)
+    public Task<List<NotificationRecord>> WaitForNotificationsAsync(string executionId, Func<List<NotificationRecord>, bool> until, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         List<NotificationRecord> rows = [];
-        while (DateTime.UtcNow < deadline)
-        {
-            rows = await NotificationsAsync(executionId);
-            if (until(rows))
-            {
-                return rows;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"The notifications never reached the expected state: {string.Join(" | ", rows.Select(r => $"{r.Kind}/{r.Channel}/{r.RecipientUserId}: {r.Status} ({r.Attempts}) {r.LastError}"))}");
+        return Poll.UntilAsync(async () => until(rows = await NotificationsAsync(executionId)) ? rows : null, timeout,
+            () => $"The notifications never reached the expected state: {string.Join(" | ", rows.Select(r => $"{r.Kind}/{r.Channel}/{r.RecipientUserId}: {r.Status} ({r.Attempts}) {r.LastError}"))}");
     }
 
     public async ValueTask DisposeAsync()

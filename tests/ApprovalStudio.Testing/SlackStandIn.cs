@@ -71,37 +71,12 @@ public sealed class SlackStandIn : IAsyncDisposable
         return standIn;
     }
 
-    public async Task<JsonObject> WaitForPostAsync(Func<JsonObject, bool> match, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (DateTime.UtcNow < deadline)
-        {
-            if (Posted.FirstOrDefault(match) is { } found)
-            {
-                return found;
-            }
+    public Task<JsonObject> WaitForPostAsync(Func<JsonObject, bool> match, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => Posted.FirstOrDefault(match), timeout,
+            () => $"No matching chat.postMessage; received: {string.Join(" | ", Posted.Select(p => p.ToJsonString()))}");
 
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"No matching chat.postMessage; received: {string.Join(" | ", Posted.Select(p => p.ToJsonString()))}");
-    }
-
-    public async Task<JsonObject> WaitForResponseAsync(string id, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (DateTime.UtcNow < deadline)
-        {
-            if (Responses.FirstOrDefault(r => r.Id == id) is { Body: not null } found)
-            {
-                return found.Body;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"Nothing was posted to response URL {id}.");
-    }
+    public Task<JsonObject> WaitForResponseAsync(string id, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => Responses.FirstOrDefault(r => r.Id == id).Body, timeout, () => $"Nothing was posted to response URL {id}.");
 
     /// <summary>A button press as Slack sends it: form-encoded <c>payload</c>, signed with v0 over <c>v0:{timestamp}:{body}</c>.</summary>
     public static HttpRequestMessage Interaction(JsonObject payload, DateTimeOffset? at = null, string secret = SigningSecret)

@@ -85,39 +85,15 @@ public sealed class SmtpSink : IAsyncDisposable
     public IReadOnlyList<MimeMessage> To(string address) =>
         [.. Messages().Where(m => m.To.Mailboxes.Any(b => string.Equals(b.Address, address, StringComparison.OrdinalIgnoreCase)))];
 
-    public async Task<MimeMessage> WaitForAsync(string address, int count = 1, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (DateTime.UtcNow < deadline)
-        {
-            var found = To(address);
-            if (found.Count >= count)
-            {
-                return found[count - 1];
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"No email #{count} to {address} within the time; received: {string.Join(", ", Messages().Select(m => $"{m.To} '{m.Subject}'"))}");
-    }
+    public Task<MimeMessage> WaitForAsync(string address, int count = 1, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => To(address) is { } found && found.Count >= count ? found[count - 1] : null, timeout,
+            () => $"No email #{count} to {address} within the time; received: {Received()}");
 
     /// <summary>The first message to <paramref name="address"/> that <paramref name="match"/> accepts.</summary>
-    public async Task<MimeMessage> WaitForAsync(string address, Func<MimeMessage, bool> match, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (DateTime.UtcNow < deadline)
-        {
-            if (To(address).FirstOrDefault(match) is { } found)
-            {
-                return found;
-            }
+    public Task<MimeMessage> WaitForAsync(string address, Func<MimeMessage, bool> match, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => To(address).FirstOrDefault(match), timeout, () => $"No matching email to {address} within the time; received: {Received()}");
 
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"No matching email to {address} within the time; received: {string.Join(", ", Messages().Select(m => $"{m.To} '{m.Subject}'"))}");
-    }
+    private string Received() => string.Join(", ", Messages().Select(m => $"{m.To} '{m.Subject}'"));
 
     public async ValueTask DisposeAsync()
     {

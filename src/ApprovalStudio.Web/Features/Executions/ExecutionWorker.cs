@@ -26,38 +26,14 @@ public sealed class ExecutionWorker(
             return;
         }
 
-        while (!stoppingToken.IsCancellationRequested)
+        await signal.RunLoopAsync(async token =>
         {
-            var busy = false;
-            try
-            {
-                await ExpireDueTasksAsync(stoppingToken);
-                var leased = await LeaseAsync(settings, stoppingToken);
-                busy = leased.Count > 0;
-                await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = settings.Concurrency, CancellationToken = stoppingToken },
-                    async (id, token) => await RunOneAsync(id, settings, token));
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                ExecutionLog.LoopFailed(log, ex);
-            }
-
-            if (!busy)
-            {
-                try
-                {
-                    await signal.WaitAsync(settings.PollInterval, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
+            await ExpireDueTasksAsync(token);
+            var leased = await LeaseAsync(settings, token);
+            await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = settings.Concurrency, CancellationToken = token },
+                async (id, itemToken) => await RunOneAsync(id, settings, itemToken));
+            return leased.Count > 0;
+        }, settings.PollInterval, ex => ExecutionLog.LoopFailed(log, ex), stoppingToken);
     }
 
     private async Task<List<long>> LeaseAsync(WorkerOptions settings, CancellationToken cancellationToken)

@@ -29,37 +29,13 @@ public sealed class NotificationDispatcher(
             return;
         }
 
-        while (!stoppingToken.IsCancellationRequested)
+        await signal.RunLoopAsync(async token =>
         {
-            var busy = false;
-            try
-            {
-                var leased = await LeaseAsync(settings, stoppingToken);
-                busy = leased.Count > 0;
-                await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = stoppingToken },
-                    async (id, token) => await SendOneAsync(id, settings, token));
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                NotificationLog.LoopFailed(log, ex);
-            }
-
-            if (!busy)
-            {
-                try
-                {
-                    await signal.WaitAsync(settings.PollInterval, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
+            var leased = await LeaseAsync(settings, token);
+            await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = token },
+                async (id, itemToken) => await SendOneAsync(id, settings, itemToken));
+            return leased.Count > 0;
+        }, settings.PollInterval, ex => NotificationLog.LoopFailed(log, ex), stoppingToken);
     }
 
     private async Task<List<long>> LeaseAsync(NotificationOptions settings, CancellationToken cancellationToken)
