@@ -19,11 +19,15 @@ public sealed class SlackStandIn : IAsyncDisposable
     public const string SigningSecret = "8f742231b10e8888abcd99yyyzzz85a5";
 
     private readonly LoopbackServer _server;
+    private int posts;
 
     private SlackStandIn(LoopbackServer server) => _server = server;
 
     /// <summary>Messages posted with chat.postMessage, as Slack received them.</summary>
     public ConcurrentQueue<JsonObject> Posted { get; } = new();
+
+    /// <summary>chat.update calls, as Slack received them.</summary>
+    public ConcurrentQueue<JsonObject> Updated { get; } = new();
 
     /// <summary>Posts to response URLs: (the URL's id, the body). An id starting with "slow-" takes 5 s to answer.</summary>
     public ConcurrentQueue<(string Id, JsonObject Body)> Responses { get; } = new();
@@ -53,8 +57,21 @@ public sealed class SlackStandIn : IAsyncDisposable
                 }
 
                 var body = (await JsonNode.ParseAsync(request.Body))!.AsObject();
+                var ts = $"{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}.{Interlocked.Increment(ref standIn.posts):000000}";
+                body["ts"] = ts; // What Slack answered, kept beside what it received.
                 standIn.Posted.Enqueue(body);
-                return Results.Json(new { ok = true, channel = (string?)body["channel"], ts = $"{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}.{standIn.Posted.Count:000000}" });
+                return Results.Json(new { ok = true, channel = (string?)body["channel"], ts });
+            });
+            app.MapPost("/api/chat.update", async (HttpRequest request) =>
+            {
+                if (request.Headers.Authorization.ToString() != $"Bearer {BotToken}")
+                {
+                    return Results.Json(new { ok = false, error = "invalid_auth" });
+                }
+
+                var body = (await JsonNode.ParseAsync(request.Body))!.AsObject();
+                standIn!.Updated.Enqueue(body);
+                return Results.Json(new { ok = true, channel = (string?)body["channel"], ts = (string?)body["ts"] });
             });
             app.MapPost("/responses/{id}", async (string id, HttpRequest request) =>
             {
@@ -75,6 +92,10 @@ public sealed class SlackStandIn : IAsyncDisposable
         Poll.UntilAsync(() => Posted.FirstOrDefault(match), timeout,
             () => $"No matching chat.postMessage; received: {string.Join(" | ", Posted.Select(p => p.ToJsonString()))}");
 
+    public Task<JsonObject> WaitForUpdateAsync(Func<JsonObject, bool> match, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => Updated.FirstOrDefault(match), timeout,
+            () => $"No matching chat.update; received: {string.Join(" | ", Updated.Select(p => p.ToJsonString()))}");
+
     public Task<JsonObject> WaitForResponseAsync(string id, TimeSpan? timeout = null) =>
         Poll.UntilAsync(() => Responses.FirstOrDefault(r => r.Id == id).Body, timeout, () => $"Nothing was posted to response URL {id}.");
 
@@ -93,9 +114,10 @@ public sealed class SlackStandIn : IAsyncDisposable
     }
 
     /// <summary>The payload of a press of <paramref name="actionId"/> on a message's button.</summary>
-    public JsonObject Press(string slackUserId, string actionId, string resId, string responseId) => new()
+    public JsonObject Press(string slackUserId, string actionId, string resId, string responseId, string? messageTs = null) => new()
     {
         ["type"] = "block_actions",
+        ["container"] = new JsonObject { ["type"] = "message", ["channel_id"] = slackUserId, ["message_ts"] = messageTs ?? "0.0" },
         ["user"] = new JsonObject { ["id"] = slackUserId, ["username"] = slackUserId },
         ["team"] = new JsonObject { ["id"] = "T0001" },
         ["response_url"] = ResponseUrl(responseId),

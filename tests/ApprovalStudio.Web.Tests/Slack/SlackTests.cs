@@ -87,12 +87,14 @@ public sealed class SlackTests
     [Fact]
     public async Task A_signed_press_answers_slack_at_once_resumes_the_run_and_the_message_shows_the_outcome()
     {
-        var (channels, run, resId, _) = await StartAsync();
+        var (channels, run, resId, mia) = await StartAsync();
         await using var _ = channels;
+        var max = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MAX");
+        await channels.WaitForNotificationsAsync(run, r => r.Count(n => n.Status == NotificationStatuses.Sent) == 2);
 
         // The response URL takes 5 s: the interaction still answers within Slack's 3 seconds, because the update goes through the outbox.
         using var client = new HttpClient { BaseAddress = channels.Host.Address, Timeout = TimeSpan.FromSeconds(3) };
-        using var request = SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "approve", resId, "slow-update"));
+        using var request = SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "approve", resId, "slow-update", (string?)mia["ts"]));
         using (var response = await client.SendAsync(request))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -103,8 +105,16 @@ public sealed class SlackTests
         Assert.Equal("mia", (string?)done["output"]!["by"]);
         var update = await channels.Slack.WaitForResponseAsync("slow-update");
         Assert.True((bool?)update["replace_original"]);
-        Assert.StartsWith("Approved by Mia in Slack at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("Approved by Mia via slack at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.DoesNotContain(update["blocks"]!.AsArray(), b => (string?)b!["type"] == "actions");
+
+        // Max's message loses its buttons too (chat.update); Mia's own was replaced through the response URL, not twice.
+        var maxUpdate = await channels.Slack.WaitForUpdateAsync(u => (string?)u["ts"] == (string?)max["ts"]);
+        Assert.Equal("U0MAX", (string?)maxUpdate["channel"]);
+        Assert.StartsWith("Approved by Mia via slack at ", maxUpdate["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        var rows = await channels.WaitForNotificationsAsync(run, r => r.Count(n => n.Kind == NotificationKinds.SlackUpdate && n.Status != NotificationStatuses.Pending) == 2);
+        Assert.Equal("Updated through the press's response_url.", rows.Single(n => n.Kind == NotificationKinds.SlackUpdate && n.RecipientUserId == "mia").LastError);
+        Assert.DoesNotContain(channels.Slack.Updated, u => (string?)u["ts"] == (string?)mia["ts"]);
         await using var db = channels.Host.Database.OpenContext();
         var audit = await db.Audit.SingleAsync(a => a.ExecutionId == run);
         Assert.Equal(("mia", "slack"), (audit.Actor, audit.Channel));
@@ -180,7 +190,7 @@ public sealed class SlackTests
 
         var update = await channels.Slack.WaitForResponseAsync("late");
         Assert.True((bool?)update["replace_original"]);
-        Assert.StartsWith("Already answered by max via api at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("Already answered: Rejected by max via api at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
         var done = await channels.Host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
         Assert.Equal("Rejected", (string?)done["output"]!["booked"]);
     }
@@ -217,6 +227,41 @@ public sealed class SlackTests
         var sent = rows.Single(n => n.Channel == "slack" && n.Kind == NotificationKinds.TaskCreated);
         Assert.Equal(2, sent.Attempts);
         Assert.StartsWith("U0MIA/", sent.ExternalId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Once_a_task_is_answered_elsewhere_or_expires_every_slack_message_of_it_loses_its_buttons_and_says_how_it_ended()
+    {
+        await using var channels = await Channels.StartAsync();
+        await channels.Host.CreateWorkflowAsync(Expense);
+        await channels.Host.CreateWorkflowAsync(Expense.Replace("\"key\":\"expense\"", "\"key\":\"quick\"", StringComparison.Ordinal)
+            .Replace("P1D", "PT3S", StringComparison.Ordinal));
+        await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
+        await channels.AddPersonAsync("max", ["managers"], slackUserId: "U0MAX");
+
+        var answered = await channels.Host.StartRunAsync("expense", """{"amount":10}""");
+        var resId = await channels.Host.WaitForTaskAsync(answered);
+        var mia = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MIA");
+        var max = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MAX");
+        await channels.WaitForNotificationsAsync(answered, r => r.Count(n => n.Status == NotificationStatuses.Sent) == 2);
+        using (var api = await channels.Host.Client(channels.Host.Token("max", ["managers"])).PostJsonAsync($"/api/executions/{resId}/resume", """{"decision":"Approved"}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, api.StatusCode);
+        }
+
+        foreach (var message in new[] { mia, max })
+        {
+            var update = await channels.Slack.WaitForUpdateAsync(u => (string?)u["ts"] == (string?)message["ts"]);
+            Assert.Equal((string?)message["channel"], (string?)update["channel"]);
+            Assert.StartsWith("Approved by max via api at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.DoesNotContain(update["blocks"]!.AsArray(), b => (string?)b!["type"] == "actions");
+        }
+
+        var expiring = await channels.Host.StartRunAsync("quick", """{"amount":11}""");
+        await channels.Host.WaitForTaskAsync(expiring);
+        var late = await channels.Slack.WaitForPostAsync(p => (string?)p["text"] == "Approve 11 EUR &lt;b&gt;now&lt;/b&gt;" && (string?)p["channel"] == "U0MIA");
+        var expired = await channels.Slack.WaitForUpdateAsync(u => (string?)u["ts"] == (string?)late["ts"], TimeSpan.FromSeconds(20));
+        Assert.StartsWith("The task passed its deadline", expired["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

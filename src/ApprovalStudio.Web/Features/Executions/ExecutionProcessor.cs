@@ -68,7 +68,7 @@ public sealed class ExecutionProcessor(
         item.LeasedUntil = null;
         await db.SaveChangesAsync(cancellationToken);
         var cancelled = result.Status is RunStatus.Completed or RunStatus.Failed
-            ? await CancelPendingTasksAsync(db, execution.Id, cancellationToken)
+            ? await CancelPendingTasksAsync(db, execution.Id, now, cancellationToken)
             : [];
         await transaction.CommitAsync(cancellationToken);
         ExecutionLog.Advanced(log, execution.Id, item.Kind, execution.Status, result.NewWaits.Count);
@@ -129,12 +129,15 @@ public sealed class ExecutionProcessor(
     /// created) can no longer be answered. Guarded, so an answer that commits first keeps its task; call it
     /// after SaveChanges, inside the step's transaction. Returns the cancelled tasks, for the inboxes.
     /// </summary>
-    public static async Task<List<TaskRecord>> CancelPendingTasksAsync(AppDbContext db, string executionId, CancellationToken cancellationToken)
+    public static async Task<List<TaskRecord>> CancelPendingTasksAsync(AppDbContext db, string executionId, DateTime now, CancellationToken cancellationToken)
     {
         await db.Tasks.Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending)
             .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
-        return await db.Tasks.AsNoTracking().Include(t => t.Assignees)
+        var cancelled = await db.Tasks.AsNoTracking().Include(t => t.Assignees)
             .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Cancelled).ToListAsync(cancellationToken);
+        await NotificationPlanner.SettledAsync(db, [.. cancelled.Select(t => t.ResId)], now, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return cancelled;
     }
 
     /// <summary>A tool-call answer is <c>{toolOutputs, messages}</c>: the outputs become the node's output, the messages join the transcript.</summary>

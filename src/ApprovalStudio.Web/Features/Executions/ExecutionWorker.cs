@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -149,7 +150,7 @@ public sealed class ExecutionWorker(
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        var cancelled = failed is null ? [] : await ExecutionProcessor.CancelPendingTasksAsync(db, item.ExecutionId, cancellationToken);
+        var cancelled = failed is null ? [] : await ExecutionProcessor.CancelPendingTasksAsync(db, item.ExecutionId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         if (failed is not null)
         {
@@ -184,6 +185,7 @@ public sealed class ExecutionWorker(
                 continue;
             }
 
+            await NotificationPlanner.SettledAsync(db, [task.ResId], now, cancellationToken);
             db.Queue.Add(new QueueItem
             {
                 ExecutionId = task.ExecutionId, Kind = QueueKinds.Expire, ResId = task.ResId, Status = QueueStatuses.Pending,

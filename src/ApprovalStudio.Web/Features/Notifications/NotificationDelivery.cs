@@ -34,6 +34,19 @@ public sealed class NotificationDelivery(
         }
 
         var task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.ResId == row.ResId, cancellationToken);
+        if (row.Kind == NotificationKinds.SlackUpdate)
+        {
+            if (task is null || task.Status == TaskStatuses.Pending)
+            {
+                return DeliveryResult.Skip($"The task is {task?.Status ?? "gone"}.");
+            }
+
+            var settled = SlackMessages.Replace(task.Title, SlackMessages.Outcome(task));
+            settled.Remove("replace_original");
+            await slack.UpdateMessageAsync(row.Address, settled, cancellationToken);
+            return new DeliveryResult(true);
+        }
+
         if (task is null || task.Status != TaskStatuses.Pending)
         {
             return DeliveryResult.Skip($"The task is {task?.Status ?? "gone"}.");

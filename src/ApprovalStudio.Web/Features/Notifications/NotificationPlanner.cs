@@ -56,6 +56,34 @@ public sealed class NotificationPlanner(AppDbContext db, IOptions<SmtpOptions> s
         RecipientUserId = person.UserId, Address = address, Status = NotificationStatuses.Pending, AvailableAt = at, CreatedAt = now,
     };
 
+    /// <summary>
+    /// The tasks were settled (answered, expired, cancelled): every Slack message already sent for them is to be
+    /// replaced by the outcome, so that nobody presses a stale button. Call inside the transaction that settles them.
+    /// A message still on its way when the task settles is skipped by the dispatcher, or, if it was already being
+    /// sent, keeps its buttons — and a press then answers with who answered first.
+    /// </summary>
+    public static async Task SettledAsync(AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken)
+    {
+        if (resIds.Count == 0)
+        {
+            return;
+        }
+
+        var sent = await db.Notifications.AsNoTracking()
+            .Where(n => resIds.Contains(n.ResId) && n.Channel == NotificationChannels.Slack && n.Status == NotificationStatuses.Sent && n.ExternalId != null
+                && (n.Kind == NotificationKinds.TaskCreated || n.Kind == NotificationKinds.Reminder))
+            .ToListAsync(cancellationToken);
+        foreach (var message in sent)
+        {
+            db.Notifications.Add(new NotificationRecord
+            {
+                TenantId = message.TenantId, ExecutionId = message.ExecutionId, ResId = message.ResId, Kind = NotificationKinds.SlackUpdate,
+                Channel = NotificationChannels.Slack, RecipientUserId = message.RecipientUserId, Address = message.ExternalId!,
+                Status = NotificationStatuses.Pending, AvailableAt = now, CreatedAt = now,
+            });
+        }
+    }
+
     /// <summary>The task's assignees as people of the directory, each once; names the directory does not know are skipped.</summary>
     private async Task<List<AppUser>> RecipientsAsync(TaskRecord task, CancellationToken cancellationToken)
     {

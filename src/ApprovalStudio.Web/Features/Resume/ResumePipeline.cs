@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -100,6 +101,7 @@ public sealed class ResumePipeline(
                 .SetProperty(e => e.Status, ExecutionStatuses.Resuming)
                 .SetProperty(e => e.UpdatedAt, at)
                 .SetProperty(e => e.Revision, e => e.Revision + 1), cancellationToken);
+        await NotificationPlanner.SettledAsync(db, [task.ResId], at, cancellationToken);
         db.Audit.Add(new AuditRecord
         {
             TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,

@@ -21,14 +21,8 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
     /// <returns>Slack's <c>channel/ts</c> of the new message.</returns>
     public async Task<string> PostMessageAsync(string channel, SlackMessage message, CancellationToken cancellationToken)
     {
-        var settings = options.Value;
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(EnsureSlash(settings.ApiBaseUrl)), "chat.postMessage"))
-        {
-            Content = Json(new JsonObject { ["channel"] = channel, ["text"] = message.Text, ["blocks"] = message.Blocks.DeepClone(), ["unfurl_links"] = false }),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.BotToken);
-        using var response = await http.SendAsync(request, cancellationToken);
-        var body = await ReadAsync(response, "chat.postMessage", cancellationToken);
+        var body = await CallAsync("chat.postMessage",
+            new JsonObject { ["channel"] = channel, ["text"] = message.Text, ["blocks"] = message.Blocks.DeepClone(), ["unfurl_links"] = false }, cancellationToken);
         if (body?["ok"]?.GetValue<bool>() != true)
         {
             throw new SlackException($"chat.postMessage answered ok=false: {(string?)body?["error"] ?? "no error given"}.");
@@ -37,11 +31,34 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
         return $"{(string?)body["channel"]}/{(string?)body["ts"]}";
     }
 
+    /// <summary>Replaces a message the bot posted (<paramref name="channelAndTs"/> as <see cref="PostMessageAsync"/> returned it).</summary>
+    public async Task UpdateMessageAsync(string channelAndTs, JsonObject message, CancellationToken cancellationToken)
+    {
+        var (channel, ts) = channelAndTs.Split('/') is [var c, var t] ? (c, t) : throw new ArgumentException("Expected channel/ts.", nameof(channelAndTs));
+        message["channel"] = channel;
+        message["ts"] = ts;
+        var body = await CallAsync("chat.update", message, cancellationToken);
+        if (body?["ok"]?.GetValue<bool>() != true)
+        {
+            throw new SlackException($"chat.update answered ok=false: {(string?)body?["error"] ?? "no error given"}.");
+        }
+    }
+
     /// <summary>Posts to an interaction's response_url (valid 30 minutes, 5 times): replaces the message or adds an ephemeral note.</summary>
     public async Task RespondAsync(string responseUrl, JsonObject payload, CancellationToken cancellationToken)
     {
         using var response = await http.PostAsync(new Uri(responseUrl), Json(payload), cancellationToken);
         await ReadAsync(response, "response_url", cancellationToken);
+    }
+
+    /// <summary>A Web API method with the bot token.</summary>
+    private async Task<JsonNode?> CallAsync(string method, JsonObject body, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(EnsureSlash(settings.ApiBaseUrl)), method)) { Content = Json(body) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.BotToken);
+        using var response = await http.SendAsync(request, cancellationToken);
+        return await ReadAsync(response, method, cancellationToken);
     }
 
     private static async Task<JsonNode?> ReadAsync(HttpResponseMessage response, string call, CancellationToken cancellationToken)

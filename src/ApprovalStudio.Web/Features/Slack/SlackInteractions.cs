@@ -81,7 +81,14 @@ public sealed class SlackInteractions(
         {
             var actor = new Actor(task.TenantId, person.UserId, person.DisplayName, new HashSet<string>(person.GroupList), new HashSet<string>());
             var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, NotificationChannels.Slack, body), cancellationToken);
-            reply = Reply(task.Title, actionId!, person.DisplayName, outcome);
+            reply = await ReplyAsync(task, outcome, cancellationToken);
+            if (outcome is ResumeOutcome.Accepted && (string?)payload["container"]?["channel_id"] is { } channel && (string?)payload["container"]?["message_ts"] is { } ts)
+            {
+                // This message is replaced through its response_url below; its chat.update (queued by the accept) would say the same again.
+                var address = $"{channel}/{ts}";
+                await db.Notifications.Where(n => n.ResId == task.ResId && n.Kind == NotificationKinds.SlackUpdate && n.Address == address && n.Status == NotificationStatuses.Pending)
+                    .ExecuteUpdateAsync(u => u.SetProperty(n => n.Status, NotificationStatuses.Skipped).SetProperty(n => n.LastError, "Updated through the press's response_url."), cancellationToken);
+            }
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -95,13 +102,12 @@ public sealed class SlackInteractions(
         signal.Notify();
     }
 
-    private JsonObject Reply(string title, string actionId, string name, ResumeOutcome outcome) => outcome switch
+    private async Task<JsonObject> ReplyAsync(TaskRecord task, ResumeOutcome outcome, CancellationToken cancellationToken) => outcome switch
     {
-        ResumeOutcome.Accepted => SlackMessages.Replace(title,
-            $"{actionId switch { SlackMessages.Approve => "Approved", SlackMessages.Reject => "Rejected", _ => "Acknowledged" }} by {name} in Slack at {SlackMessages.When(clock.GetUtcNow().UtcDateTime)}."),
-        ResumeOutcome.AlreadyResolved done => SlackMessages.Replace(title,
-            $"Already answered by {done.ResolvedByName ?? done.ResolvedBy} via {done.Channel} at {SlackMessages.When(done.ResolvedAt)}."),
-        ResumeOutcome.Gone gone => SlackMessages.Replace(title, gone.Reason),
+        ResumeOutcome.Gone gone => SlackMessages.Replace(task.Title, gone.Reason),
+        ResumeOutcome.Accepted or ResumeOutcome.AlreadyResolved => SlackMessages.Replace(task.Title,
+            (outcome is ResumeOutcome.AlreadyResolved ? "Already answered: " : string.Empty)
+            + SlackMessages.Outcome(await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == task.ResId, cancellationToken))),
         ResumeOutcome.Forbidden forbidden => SlackMessages.Ephemeral(forbidden.Reason),
         ResumeOutcome.Invalid invalid => SlackMessages.Ephemeral(
             $"This answer needs more than a button: {string.Join(" ", invalid.Errors.SelectMany(e => e.Value))} Use Open to answer on the page."),

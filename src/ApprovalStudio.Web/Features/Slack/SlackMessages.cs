@@ -66,6 +66,23 @@ public static class SlackMessages
         ["text"] = MessageTemplates.SlackEscape(text),
     };
 
+    /// <summary>How a settled task ended, for the messages that asked about it.</summary>
+    public static string Outcome(TaskRecord task) => task.Status switch
+    {
+        TaskStatuses.Resolved => $"{Verb(task)} by {task.ResolvedByName ?? task.ResolvedBy} via {task.Channel} at {When(task.ResolvedAt)}.",
+        TaskStatuses.Expired => $"The task passed its deadline ({When(task.ExpiresAt)}) unanswered.",
+        TaskStatuses.Cancelled => "The run ended before this task was answered.",
+        _ => "Waiting for an answer.",
+    };
+
+    private static string Verb(TaskRecord task) => task.Kind switch
+    {
+        "Approval" => (string?)JsonNode.Parse(task.OutputJson ?? "{}")?["decision"] ?? "Answered",
+        "Review" => "Acknowledged",
+        "UserForm" => "Submitted",
+        _ => "Answered",
+    };
+
     public static string When(DateTime? at) => at?.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) ?? "an earlier time";
 
     private static JsonObject Button(string actionId, string text, string value, string style) => new()

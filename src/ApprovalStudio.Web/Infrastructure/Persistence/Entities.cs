@@ -233,6 +233,9 @@ public static class NotificationKinds
 
     /// <summary>Show the outcome of a Slack button press in the message it came from (through its response_url).</summary>
     public const string SlackResponse = "SlackResponse";
+
+    /// <summary>A task was settled (answered anywhere, expired, cancelled): replace a Slack message sent for it (chat.update), so its buttons go.</summary>
+    public const string SlackUpdate = "SlackUpdate";
 }
 
 public static class NotificationChannels
@@ -269,7 +272,7 @@ public sealed class NotificationRecord
     public required string Channel { get; set; }
     public string? RecipientUserId { get; set; }
 
-    /// <summary>The email address, the Slack user (or channel) id, or the response_url to answer. Never logged.</summary>
+    /// <summary>The email address, the Slack user (or channel) id, the response_url to answer, or the <c>channel/ts</c> of a message to update. Never logged.</summary>
     public required string Address { get; set; }
 
     /// <summary>For a Slack response: the message to post.</summary>
