@@ -100,9 +100,12 @@ public sealed class SlackStandIn : IAsyncDisposable
         Poll.UntilAsync(() => Responses.FirstOrDefault(r => r.Id == id).Body, timeout, () => $"Nothing was posted to response URL {id}.");
 
     /// <summary>A button press as Slack sends it: form-encoded <c>payload</c>, signed with v0 over <c>v0:{timestamp}:{body}</c>.</summary>
-    public static HttpRequestMessage Interaction(JsonObject payload, DateTimeOffset? at = null, string secret = SigningSecret)
+    public static HttpRequestMessage Interaction(JsonObject payload, DateTimeOffset? at = null, string secret = SigningSecret) =>
+        Signed("payload=" + Uri.EscapeDataString(payload.ToJsonString()), at, secret);
+
+    /// <summary>A request to the interactions endpoint with any form body, signed as Slack signs.</summary>
+    public static HttpRequestMessage Signed(string body, DateTimeOffset? at = null, string secret = SigningSecret)
     {
-        var body = "payload=" + Uri.EscapeDataString(payload.ToJsonString());
         var timestamp = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var request = new HttpRequestMessage(HttpMethod.Post, "/integrations/slack/interactions")
         {

@@ -23,9 +23,10 @@ public sealed class SlackTests
          "edges":[]}
         """;
 
-    private static async Task<(Channels Channels, string Run, string ResId, JsonObject Message)> StartAsync(string flow = Expense, string key = "expense")
+    private static async Task<(Channels Channels, string Run, string ResId, JsonObject Message)> StartAsync(
+        string flow = Expense, string key = "expense", Provider provider = Provider.Sqlite)
     {
-        var channels = await Channels.StartAsync();
+        var channels = await Channels.StartAsync(provider);
         await channels.Host.CreateWorkflowAsync(flow);
         await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
         await channels.AddPersonAsync("max", ["managers"], slackUserId: "U0MAX");
@@ -41,6 +42,17 @@ public sealed class SlackTests
         {
             return await channels.Host.Anonymous.SendAsync(request);
         }
+    }
+
+    [Fact]
+    public async Task Without_a_signing_secret_the_interactions_endpoint_is_off()
+    {
+        await using var host = await AppHost.StartAsync();
+
+        using var response = await host.Anonymous.SendAsync(SlackStandIn.Interaction(new JsonObject { ["type"] = "block_actions" }));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("Slack:SigningSecret", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     private static JsonArray Buttons(JsonObject message) =>
@@ -120,10 +132,12 @@ public sealed class SlackTests
         Assert.Equal(("mia", "slack"), (audit.Actor, audit.Channel));
     }
 
-    [Fact]
-    public async Task A_bad_signature_a_stale_timestamp_missing_headers_and_a_replay_are_refused_and_change_nothing()
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task A_bad_signature_a_stale_timestamp_missing_headers_and_a_replay_are_refused_and_change_nothing(Provider provider)
     {
-        var (channels, run, resId, _) = await StartAsync();
+        var (channels, run, resId, _) = await StartAsync(provider: provider);
         await using var _ = channels;
         var press = channels.Slack.Press("U0MIA", "approve", resId, "r1");
 
@@ -152,6 +166,18 @@ public sealed class SlackTests
         using (var changedBody = await SendAsync(channels, tampered))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, changedBody.StatusCode);
+        }
+
+        using (var signedWithoutPayload = await SendAsync(channels, SlackStandIn.Signed("nothing=here")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, signedWithoutPayload.StatusCode);
+            Assert.Contains("payload", await signedWithoutPayload.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Slack also reports presses of link buttons ("Open"): acknowledged, nothing decided.
+        using (var open = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "open", resId, "r-open"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, open.StatusCode);
         }
 
         Assert.Equal("Suspended", (string?)(await channels.Host.StatusAsync(run))["status"]);
