@@ -12,8 +12,11 @@ namespace ApprovalStudio.Testing;
 /// </summary>
 public sealed class Channels : IAsyncDisposable
 {
-    private Channels(AppHost host, SmtpSink? smtp, int smtpPort, SlackStandIn slack)
+    private readonly Dictionary<string, string?> _settings;
+
+    private Channels(AppHost host, SmtpSink? smtp, int smtpPort, SlackStandIn slack, Dictionary<string, string?> settings)
     {
+        _settings = settings;
         Host = host;
         Smtp = smtp;
         SmtpPort = smtpPort;
@@ -55,8 +58,12 @@ public sealed class Channels : IAsyncDisposable
         }
 
         var host = await AppHost.StartAsync(provider, all, services: services, port: port);
-        return new Channels(host, smtp, smtpPort, slack);
+        return new Channels(host, smtp, smtpPort, slack, all);
     }
+
+    /// <summary>A second instance of the app on the same database, signing key and channels (its own port).</summary>
+    public Task<AppHost> StartAnotherInstanceAsync() =>
+        AppHost.StartAsync(Host.Database.Provider, _settings, database: Host.Database, signingKey: Host.SigningKey);
 
     /// <summary>Brings the mail server up on the port the app was told (after it was down).</summary>
     public async Task StartSmtpAsync() => Smtp = await SmtpSink.StartAsync(SmtpPort);

@@ -143,4 +143,32 @@ public sealed partial class EmailNotificationTests
         Assert.Equal(2, rows.Count(n => n.Kind == NotificationKinds.Reminder));
         Assert.DoesNotContain(channels.Smtp.Messages(), m => m.Subject == "Reminder: Approve 5 EUR for answered");
     }
+
+    [Fact]
+    public async Task Two_instances_draining_one_outbox_send_each_message_once()
+    {
+        await using var channels = await Channels.StartAsync(Provider.Postgres);
+        await using var other = await channels.StartAnotherInstanceAsync();
+        await channels.Host.CreateWorkflowAsync(Expense);
+        foreach (var person in new[] { "mia", "max", "moe", "meg" })
+        {
+            await channels.AddPersonAsync(person, ["managers"], email: $"{person}@acme.test");
+        }
+
+        var runs = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            runs.Add(await channels.Host.StartRunAsync("expense", $$"""{"amount":{{i}},"reason":"r{{i}}"}"""));
+        }
+
+        foreach (var run in runs)
+        {
+            await channels.WaitForNotificationsAsync(run, r => r.Count(n => n.Status == NotificationStatuses.Sent && n.Kind == NotificationKinds.TaskCreated) == 4);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var messages = channels.Smtp!.Messages();
+        Assert.Equal(24, messages.Count);
+        Assert.Equal(24, messages.Select(m => (m.To.ToString(), m.Subject)).Distinct().Count());
+    }
 }
