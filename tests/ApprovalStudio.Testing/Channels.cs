@@ -62,8 +62,16 @@ public sealed class Channels : IAsyncDisposable
     }
 
     /// <summary>A second instance of the app on the same database, signing key and channels (its own port).</summary>
-    public Task<AppHost> StartAnotherInstanceAsync() =>
-        AppHost.StartAsync(Host.Database.Provider, _settings, database: Host.Database, signingKey: Host.SigningKey);
+    public Task<AppHost> StartAnotherInstanceAsync(IDictionary<string, string?>? overrides = null)
+    {
+        var settings = new Dictionary<string, string?>(_settings);
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        return AppHost.StartAsync(Host.Database.Provider, settings, database: Host.Database, signingKey: Host.SigningKey);
+    }
 
     /// <summary>Brings the mail server up on the port the app was told (after it was down).</summary>
     public async Task StartSmtpAsync() => Smtp = await SmtpSink.StartAsync(SmtpPort);
