@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace ApprovalStudio.Testing;
@@ -17,6 +19,13 @@ public sealed class LogCapture : ILoggerProvider
         ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Trace",
         ["Logging:LogLevel:System.Net.Http.HttpClient.SlackClient"] = "Trace",
     };
+
+    /// <summary>Makes this the app's only log provider (at Trace the console would flood the test output).</summary>
+    public void Install(IServiceCollection services)
+    {
+        services.RemoveAll<ILoggerProvider>();
+        services.AddSingleton<ILoggerProvider>(this);
+    }
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 

@@ -294,7 +294,7 @@ public sealed class SlackTests
     public async Task Neither_the_bot_token_the_signing_secret_nor_a_response_url_reaches_the_logs_even_at_trace()
     {
         var logs = new LogCapture();
-        await using var channels = await Channels.StartAsync(settings: LogCapture.Everything(), services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await using var channels = await Channels.StartAsync(settings: LogCapture.Everything(), services: logs.Install);
         await channels.Host.CreateWorkflowAsync(Expense);
         await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
         var run = await channels.Host.StartRunAsync("expense", """{"amount":1}""");

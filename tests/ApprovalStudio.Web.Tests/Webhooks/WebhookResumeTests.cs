@@ -32,7 +32,7 @@ public sealed class WebhookResumeTests : IAsyncLifetime
     {
         _host = await AppHost.StartAsync(
             settings: new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Trace", ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace" },
-            services: s => s.AddSingleton<ILoggerProvider>(_logs));
+            services: _logs.Install);
         _gridSecret = await CreateAsync(Nested);
         _singleSecret = await CreateAsync(Single);
     }
