@@ -100,6 +100,16 @@ public sealed partial class EmailNotificationTests
         var stale = await channels.WaitForNotificationsAsync(answered, r => r.Single(n => n.Kind == NotificationKinds.TaskCreated).Status == NotificationStatuses.Skipped);
         Assert.Equal("The task is Resolved.", stale.Single(n => n.Kind == NotificationKinds.TaskCreated).LastError);
         Assert.Single(channels.Smtp.To("mia@acme.test"));
+
+        // What an operator sees of it: the attempts and the errors, never the address.
+        var (status, view, _) = await AppHost.SendAsync(channels.Host.Admin(), HttpMethod.Get, $"/api/tasks/{answeredTask}/notifications");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var created = view!.AsArray().Single(n => (string?)n!["kind"] == NotificationKinds.TaskCreated)!;
+        Assert.Equal(("email", "mia", "Skipped"), ((string?)created["channel"], (string?)created["recipientUserId"], (string?)created["status"]));
+        Assert.True((int)created["attempts"]! >= 1);
+        Assert.DoesNotContain("mia@acme.test", view.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await AppHost.SendAsync(channels.Host.Admin("globex"), HttpMethod.Get, $"/api/tasks/{answeredTask}/notifications")).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await AppHost.SendAsync(channels.Host.Client(channels.Host.Token("mia")), HttpMethod.Get, $"/api/tasks/{answeredTask}/notifications")).Status);
     }
 
     [Fact]

@@ -11,6 +11,10 @@ namespace ApprovalStudio.Web.Features.Notifications;
 
 public sealed record MessageTemplateView(string Name, string Source, bool IsDefault, string? Preview = null);
 
+/// <summary>One message about a task, for operators; the address (and a Slack response_url) is left out.</summary>
+public sealed record NotificationView(
+    long Id, string Kind, string Channel, string? RecipientUserId, string Status, int Attempts, DateTime AvailableAt, DateTime? SentAt, string? LastError);
+
 public static class NotificationsFeature
 {
     public static IHostApplicationBuilder AddNotifications(this IHostApplicationBuilder builder)
@@ -34,6 +38,8 @@ public static class NotificationsFeature
         group.MapPut("/{name}", Put).WithSummary("Replace one template with the tenant's own {\"source\"}; checked by rendering a sample task (admin).")
             .Accepts<JsonObject>("application/json");
         group.MapDelete("/{name}", Delete).WithSummary("Go back to the default for one template (admin).");
+        app.MapGet("/api/tasks/{resId}/notifications", ForTask).WithTags("Notifications").RequireAuthorization(Policies.Admin)
+            .WithSummary("What was sent about one task, to whom, through which channel, and what failed (admin).");
         return app;
     }
 
@@ -101,6 +107,20 @@ public static class NotificationsFeature
         var tenant = Actor.From(context.User)!.TenantId;
         await db.MessageTemplates.Where(t => t.TenantId == tenant && t.Name == name).ExecuteDeleteAsync(cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<List<NotificationView>>, ProblemHttpResult>> ForTask(
+        string resId, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    {
+        var tenant = Actor.From(context.User)!.TenantId;
+        if (!await db.Tasks.AnyAsync(t => t.ResId == resId && t.TenantId == tenant, cancellationToken))
+        {
+            return Problems.NotFound("The task");
+        }
+
+        return TypedResults.Ok(await db.Notifications.AsNoTracking().Where(n => n.ResId == resId).OrderBy(n => n.Id)
+            .Select(n => new NotificationView(n.Id, n.Kind, n.Channel, n.RecipientUserId, n.Status, n.Attempts, n.AvailableAt, n.SentAt, n.LastError))
+            .ToListAsync(cancellationToken));
     }
 
     private static ProblemHttpResult UnknownName(string name) =>
