@@ -130,8 +130,8 @@ public sealed partial class EmailNotificationTests
     [Fact]
     public async Task A_reminder_goes_out_before_the_deadline_while_the_task_is_open_and_not_once_it_is_answered()
     {
-        // The deadline is a day away and reminders go out a day minus 2 s before it: due 2 s after creation.
-        await using var channels = await Channels.StartAsync(settings: new Dictionary<string, string?> { ["Notifications:ReminderBefore"] = "23:59:58" });
+        // The deadline is a day away and reminders go out a day minus 5 s before it: due 5 s after creation.
+        await using var channels = await Channels.StartAsync(settings: new Dictionary<string, string?> { ["Notifications:ReminderBefore"] = "23:59:55" });
         await channels.Host.CreateWorkflowAsync(Expense);
         await channels.AddPersonAsync("mia", ["managers"], email: "mia@acme.test");
         await channels.AddPersonAsync("max", ["managers"], email: "max@acme.test");

@@ -104,6 +104,12 @@ public sealed class SlackTests
         var max = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MAX");
         await channels.WaitForNotificationsAsync(run, r => r.Count(n => n.Status == NotificationStatuses.Sent) == 2);
 
+        // A press of the link button first, so that the timed request below does not also pay for the endpoint's first run.
+        using (var warmUp = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "open", resId, "warm-up"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, warmUp.StatusCode);
+        }
+
         // The response URL takes 5 s: the interaction still answers within Slack's 3 seconds, because the update goes through the outbox.
         using var client = new HttpClient { BaseAddress = channels.Host.Address, Timeout = TimeSpan.FromSeconds(3) };
         using var request = SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "approve", resId, "slow-update", (string?)mia["ts"]));
