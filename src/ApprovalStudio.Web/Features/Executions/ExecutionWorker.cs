@@ -43,31 +43,13 @@ public sealed class ExecutionWorker(
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
         var candidates = await db.Queue.AsNoTracking()
-            .Where(q => (q.Status == QueueStatuses.Pending && q.AvailableAt <= now) || (q.Status == QueueStatuses.Leased && q.LeasedUntil < now))
+            .Where(Leases.Free<QueueItem>(now))
             .Where(q => !db.Queue.Any(o => o.ExecutionId == q.ExecutionId && o.Id < q.Id && (o.Status == QueueStatuses.Pending || o.Status == QueueStatuses.Leased)))
             .OrderBy(q => q.Id)
             .Select(q => q.Id)
             .Take(settings.BatchSize)
             .ToListAsync(cancellationToken);
-
-        var leased = new List<long>();
-        var until = now + settings.LeaseDuration;
-        foreach (var id in candidates)
-        {
-            // Guarded: only one worker turns a free (or abandoned) item into its lease.
-            var won = await db.Queue
-                .Where(q => q.Id == id && ((q.Status == QueueStatuses.Pending && q.AvailableAt <= now) || (q.Status == QueueStatuses.Leased && q.LeasedUntil < now)))
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(q => q.Status, QueueStatuses.Leased)
-                    .SetProperty(q => q.LeaseOwner, _owner)
-                    .SetProperty(q => q.LeasedUntil, until), cancellationToken);
-            if (won == 1)
-            {
-                leased.Add(id);
-            }
-        }
-
-        return leased;
+        return await Leases.TakeAsync(db.Queue, candidates, _owner, now, settings.LeaseDuration, cancellationToken);
     }
 
     private async Task RunOneAsync(long id, WorkerOptions settings, CancellationToken cancellationToken)

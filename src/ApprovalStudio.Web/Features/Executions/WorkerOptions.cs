@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Executions;
@@ -34,8 +35,7 @@ public sealed class WorkerOptions
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(5);
 
-    public TimeSpan Backoff(int attempts) =>
-        TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, BaseBackoff.Ticks * (1L << Math.Min(attempts - 1, 20))));
+    public TimeSpan Backoff(int attempts) => Leases.Backoff(BaseBackoff, MaxBackoff, attempts);
 }
 
 /// <summary>Rules across keys that data annotations cannot say.</summary>

@@ -44,28 +44,12 @@ public sealed class NotificationDispatcher(
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
         var candidates = await db.Notifications.AsNoTracking()
-            .Where(n => (n.Status == NotificationStatuses.Pending && n.AvailableAt <= now) || (n.Status == NotificationStatuses.Leased && n.LeasedUntil < now))
+            .Where(Leases.Free<NotificationRecord>(now))
             .OrderBy(n => n.AvailableAt).ThenBy(n => n.Id)
             .Select(n => n.Id)
             .Take(settings.BatchSize)
             .ToListAsync(cancellationToken);
-        var leased = new List<long>();
-        var until = now + settings.LeaseDuration;
-        foreach (var id in candidates)
-        {
-            var won = await db.Notifications
-                .Where(n => n.Id == id && ((n.Status == NotificationStatuses.Pending && n.AvailableAt <= now) || (n.Status == NotificationStatuses.Leased && n.LeasedUntil < now)))
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(n => n.Status, NotificationStatuses.Leased)
-                    .SetProperty(n => n.LeaseOwner, _owner)
-                    .SetProperty(n => n.LeasedUntil, until), cancellationToken);
-            if (won == 1)
-            {
-                leased.Add(id);
-            }
-        }
-
-        return leased;
+        return await Leases.TakeAsync(db.Notifications, candidates, _owner, now, settings.LeaseDuration, cancellationToken);
     }
 
     private async Task SendOneAsync(long id, NotificationOptions settings, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using ApprovalStudio.Web.Infrastructure;
+using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Notifications;
@@ -35,8 +36,7 @@ public sealed class NotificationOptions
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(15);
 
-    public TimeSpan Backoff(int attempts) =>
-        TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, BaseBackoff.Ticks * (1L << Math.Min(attempts - 1, 20))));
+    public TimeSpan Backoff(int attempts) => Leases.Backoff(BaseBackoff, MaxBackoff, attempts);
 }
 
 public enum SmtpSecurity

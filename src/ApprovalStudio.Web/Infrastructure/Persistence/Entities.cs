@@ -141,14 +141,14 @@ public static class QueueKinds
 
 public static class QueueStatuses
 {
-    public const string Pending = "Pending";
-    public const string Leased = "Leased";
+    public const string Pending = Leases.Pending;
+    public const string Leased = Leases.Leased;
     public const string Done = "Done";
     public const string DeadLettered = "DeadLettered";
 }
 
 /// <summary>A durable unit of work for the background worker: start a run, continue it, expire a task.</summary>
-public sealed class QueueItem
+public sealed class QueueItem : ILeasedRow
 {
     public long Id { get; set; }
     public required string ExecutionId { get; set; }
@@ -246,8 +246,8 @@ public static class NotificationChannels
 
 public static class NotificationStatuses
 {
-    public const string Pending = "Pending";
-    public const string Leased = "Leased";
+    public const string Pending = Leases.Pending;
+    public const string Leased = Leases.Leased;
     public const string Sent = "Sent";
 
     /// <summary>Not sent on purpose: the task was answered first, or the recipient is gone.</summary>
@@ -262,7 +262,7 @@ public static class NotificationStatuses
 /// transaction as the task it is about, delivered by its own background service with leases, retries
 /// and backoff, so a channel that is down never holds up a run or a resume.
 /// </summary>
-public sealed class NotificationRecord
+public sealed class NotificationRecord : ILeasedRow
 {
     public long Id { get; set; }
     public required string TenantId { get; set; }
