@@ -48,7 +48,7 @@ public static class DeepLinksFeature
         }
 
         var person = await people.FindAsync(actor.TenantId, userId, cancellationToken);
-        var recipient = new Actor(actor.TenantId, userId, person?.DisplayName ?? userId, new HashSet<string>(person?.GroupList ?? []), new HashSet<string>());
+        var recipient = PeopleDirectory.AsAssignee(actor.TenantId, userId, person);
         if (!ResumePipeline.MayAnswer(task, recipient))
         {
             return Problems.Validation("userId", $"'{userId}' is not an assignee of this task (by user, or by a group of the directory).");

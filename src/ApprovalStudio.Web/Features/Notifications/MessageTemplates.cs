@@ -73,24 +73,26 @@ public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> 
 
     public static IReadOnlyList<string> Names { get; } = [.. Defaults.Keys];
 
+    private static readonly Dictionary<string, IFluidTemplate> ParsedDefaults = Defaults.ToDictionary(d => d.Key, d => Parser.Parse(d.Value));
+
     public async Task<EmailMessage> EmailAsync(MessageSubject subject, CancellationToken cancellationToken)
     {
         var sources = await SourcesAsync(subject.Task.TenantId, cancellationToken);
         var model = Model(subject);
-        var title = RenderOrDefault(sources, EmailSubject, model, NullEncoder.Default, subject.Task.TenantId);
+        var title = OwnOrDefault(sources, EmailSubject, subject.Task.TenantId, t => Text(EmailSubject, t, model));
         return new EmailMessage(
             string.Join(' ', title.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)),
-            RenderOrDefault(sources, EmailHtml, model, HtmlEncoder.Default, subject.Task.TenantId),
-            RenderOrDefault(sources, EmailText, model, NullEncoder.Default, subject.Task.TenantId));
+            OwnOrDefault(sources, EmailHtml, subject.Task.TenantId, t => Text(EmailHtml, t, model)),
+            OwnOrDefault(sources, EmailText, subject.Task.TenantId, t => Text(EmailText, t, model)));
     }
 
     public async Task<SlackMessage> SlackAsync(MessageSubject subject, CancellationToken cancellationToken)
     {
         var sources = await SourcesAsync(subject.Task.TenantId, cancellationToken);
         var model = Model(subject);
-        var text = RenderOrDefault(sources, SlackText, Escape(model, SlackEscape), NullEncoder.Default, subject.Task.TenantId);
-        var blocks = sources.TryGetValue(SlackBlocks, out var own) ? TryBlocks(own, model, subject.Task.TenantId) : null;
-        return new SlackMessage(text, blocks ?? Blocks(Defaults[SlackBlocks], model));
+        return new SlackMessage(
+            OwnOrDefault(sources, SlackText, subject.Task.TenantId, t => Text(SlackText, t, model)),
+            OwnOrDefault(sources, SlackBlocks, subject.Task.TenantId, t => Blocks(t, model)));
     }
 
     /// <summary>Checks a tenant's template before it is saved: it parses, renders for a sample task, and (blocks) makes a JSON array of blocks.</summary>
@@ -105,15 +107,11 @@ public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> 
         var model = Model(Sample());
         try
         {
-            return name switch
-            {
-                SlackBlocks => (Blocks(source, model).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), null),
-                SlackText => (Render(template, Escape(model, SlackEscape), NullEncoder.Default), null),
-                EmailHtml => (Render(template, model, HtmlEncoder.Default), null),
-                _ => (Render(template, model, NullEncoder.Default), null),
-            };
+            return (name == SlackBlocks
+                ? Blocks(template, model).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
+                : Text(name, template, model), null);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or JsonException or FormatException)
+        catch (Exception ex) when (IsRenderFailure(ex))
         {
             return (null, $"The template does not render for a sample task: {ex.Message}");
         }
@@ -122,7 +120,8 @@ public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> 
     private async Task<Dictionary<string, string>> SourcesAsync(string tenant, CancellationToken cancellationToken) =>
         await db.MessageTemplates.AsNoTracking().Where(t => t.TenantId == tenant).ToDictionaryAsync(t => t.Name, t => t.Source, cancellationToken);
 
-    private string RenderOrDefault(Dictionary<string, string> sources, string name, Dictionary<string, object?> model, TextEncoder encoder, string tenant)
+    /// <summary>Renders the tenant's own template when it has one that works, else the default.</summary>
+    private T OwnOrDefault<T>(Dictionary<string, string> sources, string name, string tenant, Func<IFluidTemplate, T> render)
     {
         if (sources.TryGetValue(name, out var own))
         {
@@ -130,41 +129,33 @@ public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> 
             {
                 if (Parser.TryParse(own, out var template, out var error))
                 {
-                    return Render(template, model, encoder);
+                    return render(template);
                 }
 
                 NotificationLog.TemplateFellBack(log, tenant, name, error);
             }
-            catch (InvalidOperationException ex)
+            catch (Exception ex) when (IsRenderFailure(ex))
             {
                 NotificationLog.TemplateFellBack(log, tenant, name, ex.Message);
             }
         }
 
-        return Render(Parser.Parse(Defaults[name]), model, encoder);
+        return render(ParsedDefaults[name]);
     }
 
-    private JsonArray? TryBlocks(string source, Dictionary<string, object?> model, string tenant)
+    private static bool IsRenderFailure(Exception ex) => ex is InvalidOperationException or JsonException or FormatException;
+
+    /// <summary>The one place that says how each text template's values are escaped: HTML for the email body, Slack's for Slack text.</summary>
+    private static string Text(string name, IFluidTemplate template, Dictionary<string, object?> model) => name switch
     {
-        try
-        {
-            return Blocks(source, model);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or JsonException or FormatException)
-        {
-            NotificationLog.TemplateFellBack(log, tenant, SlackBlocks, ex.Message);
-            return null;
-        }
-    }
+        SlackText => Render(template, Escape(model, SlackEscape), NullEncoder.Default),
+        EmailHtml => Render(template, model, HtmlEncoder.Default),
+        _ => Render(template, model, NullEncoder.Default),
+    };
 
     /// <summary>Renders the blocks template with every value escaped for Slack and for a JSON string, and checks the result is an array of blocks.</summary>
-    private static JsonArray Blocks(string source, Dictionary<string, object?> model)
+    private static JsonArray Blocks(IFluidTemplate template, Dictionary<string, object?> model)
     {
-        if (!Parser.TryParse(source, out var template, out var error))
-        {
-            throw new FormatException(error);
-        }
-
         var json = Render(template, Escape(model, s => JsonEncodedText.Encode(SlackEscape(s), JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString()), NullEncoder.Default);
         var blocks = JsonNode.Parse(json) as JsonArray
             ?? throw new FormatException("The blocks template must render a JSON array of Slack blocks.");
@@ -232,7 +223,8 @@ public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> 
         _ => kind.ToLowerInvariant(),
     };
 
-    private static string Format(DateTime at) => at.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+    /// <summary>How messages write a time.</summary>
+    public static string Format(DateTime at) => at.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 
     /// <summary>JSON as dictionaries, lists and primitives: what Liquid can walk.</summary>
     private static object? Plain(JsonNode? node) => node switch

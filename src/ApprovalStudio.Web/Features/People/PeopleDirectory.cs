@@ -77,6 +77,10 @@ public sealed class PeopleDirectory(UserManager<AppUser> users, AppDbContext db)
             : (null, false, new() { ["$"] = [.. result.Errors.Select(e => e.Description)] });
     }
 
+    /// <summary>A person of the directory as the actor answering their own tasks (by user and by group, never as an admin).</summary>
+    public static Actor AsAssignee(string tenant, string userId, AppUser? person) =>
+        new(tenant, userId, person?.DisplayName ?? userId, new HashSet<string>(person?.GroupList ?? []), new HashSet<string>());
+
     public static PersonView View(AppUser user) =>
         new(user.UserId, user.DisplayName, user.Email, user.GroupList, user.RoleList, user.SlackUserId);
 }

@@ -43,13 +43,7 @@ public static class SlackFeature
             return Problems.Status(StatusCodes.Status404NotFound, "Slack is not configured here.", "Set Slack:SigningSecret to receive Slack interactions.");
         }
 
-        if (request.ContentLength > MaxBodyBytes)
-        {
-            return Problems.Status(StatusCodes.Status413PayloadTooLarge, "The request is too large for a Slack interaction.");
-        }
-
-        var body = await ReadBodyAsync(request, cancellationToken);
-        if (body is null)
+        if (request.ContentLength > MaxBodyBytes || await ReadBodyAsync(request, cancellationToken) is not { } body)
         {
             return Problems.Status(StatusCodes.Status413PayloadTooLarge, "The request is too large for a Slack interaction.");
         }

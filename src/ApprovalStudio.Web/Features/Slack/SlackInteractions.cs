@@ -2,8 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Notifications;
+using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Resume;
-using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -79,7 +79,7 @@ public sealed class SlackInteractions(
         }
         else
         {
-            var actor = new Actor(task.TenantId, person.UserId, person.DisplayName, new HashSet<string>(person.GroupList), new HashSet<string>());
+            var actor = PeopleDirectory.AsAssignee(task.TenantId, person.UserId, person);
             var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, NotificationChannels.Slack, body), cancellationToken);
             reply = await ReplyAsync(task, outcome, cancellationToken);
             if (outcome is ResumeOutcome.Accepted && (string?)payload["container"]?["channel_id"] is { } channel && (string?)payload["container"]?["message_ts"] is { } ts)

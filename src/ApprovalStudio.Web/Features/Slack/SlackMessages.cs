@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -83,7 +82,7 @@ public static class SlackMessages
         _ => "Answered",
     };
 
-    public static string When(DateTime? at) => at?.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) ?? "an earlier time";
+    public static string When(DateTime? at) => at is { } time ? MessageTemplates.Format(time) : "an earlier time";
 
     private static JsonObject Button(string actionId, string text, string value, string style) => new()
     {
