@@ -44,13 +44,13 @@ public sealed class SlackStandIn : IAsyncDisposable
         SlackStandIn? standIn = null;
         var server = await LoopbackServer.StartAsync((app, _) =>
         {
-            app.MapPost("/api/chat.postMessage", async (HttpRequest request) =>
+            // Slack's Web API answers 200 with ok=false when the token is wrong.
+            var api = app.MapGroup("/api").AddEndpointFilter(async (context, next) =>
+                context.HttpContext.Request.Headers.Authorization.ToString() == $"Bearer {BotToken}"
+                    ? await next(context)
+                    : Results.Json(new { ok = false, error = "invalid_auth" }));
+            api.MapPost("/chat.postMessage", async (HttpRequest request) =>
             {
-                if (request.Headers.Authorization.ToString() != $"Bearer {BotToken}")
-                {
-                    return Results.Json(new { ok = false, error = "invalid_auth" });
-                }
-
                 if (Interlocked.Decrement(ref standIn!.FailNextPosts) >= 0)
                 {
                     return Results.StatusCode(503);
@@ -62,13 +62,8 @@ public sealed class SlackStandIn : IAsyncDisposable
                 standIn.Posted.Enqueue(body);
                 return Results.Json(new { ok = true, channel = (string?)body["channel"], ts });
             });
-            app.MapPost("/api/chat.update", async (HttpRequest request) =>
+            api.MapPost("/chat.update", async (HttpRequest request) =>
             {
-                if (request.Headers.Authorization.ToString() != $"Bearer {BotToken}")
-                {
-                    return Results.Json(new { ok = false, error = "invalid_auth" });
-                }
-
                 var body = (await JsonNode.ParseAsync(request.Body))!.AsObject();
                 standIn!.Updated.Enqueue(body);
                 return Results.Json(new { ok = true, channel = (string?)body["channel"], ts = (string?)body["ts"] });
