@@ -90,5 +90,10 @@ if [ -x "$root/../shared/checks/contract-smoke.sh" ] || [ -f "$root/../shared/ch
   if bash "$root/../shared/checks/contract-smoke.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 fi
 
+if [ "$failed" != 0 ]; then
+  # Repeated at the end, where a CI log's tail shows it: which tests failed and why.
+  echo "== failed tests"
+  grep -E -A 12 '^  Failed [A-Za-z_]+\.[A-Za-z_.]' "$work/test.log" | grep -v -E '^\s+at (System|Microsoft|Xunit)\.' || true
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Web.Tests.Infrastructure;
 
@@ -31,6 +32,42 @@ public sealed class PersistenceTests
         command.CommandText = "PRAGMA journal_mode;";
 
         Assert.Equal("wal", (string?)await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task On_sqlite_a_writer_waits_for_its_turn_without_holding_a_thread_and_goes_when_the_one_before_ends()
+    {
+        // A 2-second lock timeout: a writer that waited on its thread instead would fail in 2 s, not 30.
+        await using var database = TestDatabase.Create(Provider.Sqlite);
+        await using var host = await AppHost.StartAsync(database: database, settings: new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Default"] = database.ConnectionString + ";Default Timeout=2",
+            ["Workflows:Worker:Enabled"] = "false",
+        });
+        await using var one = host.Services.CreateAsyncScope();
+        await using var two = host.Services.CreateAsyncScope();
+        await using var three = host.Services.CreateAsyncScope();
+        var first = one.ServiceProvider.GetRequiredService<AppDbContext>();
+        var second = two.ServiceProvider.GetRequiredService<AppDbContext>();
+        var third = three.ServiceProvider.GetRequiredService<AppDbContext>();
+
+        var holding = await first.BeginWriteAsync(CancellationToken.None);
+        await first.Database.ExecuteSqlRawAsync("INSERT INTO \"SlackRequests\" (\"SignatureHash\", \"ReceivedAt\") VALUES (x'01', '2026-01-01')");
+        var waiting = second.BeginWriteAsync(CancellationToken.None);
+        Assert.False(waiting.IsCompleted, "The second writer should be waiting for its turn, not done or failed.");
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.False(waiting.IsCompleted, "The second writer should still be waiting: the first has not ended.");
+        await holding.CommitAsync();
+        await using (var turn = await waiting.WaitAsync(TimeSpan.FromSeconds(10)))
+        {
+            await second.Database.ExecuteSqlRawAsync("INSERT INTO \"SlackRequests\" (\"SignatureHash\", \"ReceivedAt\") VALUES (x'02', '2026-01-01')");
+            // Ended by disposal alone (an exception on the way out): the turn still passes on.
+        }
+
+        await holding.DisposeAsync();
+        await using var last = await third.BeginWriteAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, await third.SlackRequests.CountAsync());
     }
 
     [Fact]

@@ -52,7 +52,7 @@ public sealed class ExecutionProcessor(
             return await FinishAsync(item, ex.Message, cancellationToken);
         }
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.BeginWriteAsync(cancellationToken);
         var now = clock.GetUtcNow().UtcDateTime;
         Apply(execution, result, now);
         var created = AddTasks(execution, result.NewWaits, now);

@@ -110,7 +110,7 @@ public sealed class ExecutionWorker(
         ExecutionLog.DeadLettered(log, id, item.ExecutionId, item.Attempts, error!);
         var message = $"The worker gave up after {item.Attempts} attempts: {item.LastError}";
         message = message.Length > 4000 ? message[..4000] : message;
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.BeginWriteAsync(cancellationToken);
         item.Status = QueueStatuses.DeadLettered;
         item.CompletedAt = now;
         var execution = await db.Executions.SingleAsync(e => e.Id == item.ExecutionId, cancellationToken);
@@ -159,7 +159,7 @@ public sealed class ExecutionWorker(
             .ToListAsync(cancellationToken);
         foreach (var task in due)
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await using var transaction = await db.BeginWriteAsync(cancellationToken);
             var expired = await db.Tasks.Where(t => t.ResId == task.ResId && t.Status == TaskStatuses.Pending)
                 .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Expired), cancellationToken);
             if (expired != 1)

@@ -79,7 +79,7 @@ public sealed class ResumePipeline(
         }
 
         var at = now.UtcDateTime;
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.BeginWriteAsync(cancellationToken);
         var consumed = await db.Tasks
             .Where(t => t.ResId == task.ResId && t.Status == TaskStatuses.Pending && (t.ExpiresAt == null || t.ExpiresAt > at))
             .ExecuteUpdateAsync(s => s

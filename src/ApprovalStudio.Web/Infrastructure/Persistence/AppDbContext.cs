@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace ApprovalStudio.Web.Infrastructure.Persistence;
@@ -23,6 +24,13 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     public DbSet<NotificationRecord> Notifications => Set<NotificationRecord>();
     public DbSet<MessageTemplateRecord> MessageTemplates => Set<MessageTemplateRecord>();
     public DbSet<SlackRequestRecord> SlackRequests => Set<SlackRequestRecord>();
+
+    /// <summary>
+    /// Begins a transaction that writes: use it rather than <c>Database.BeginTransactionAsync</c>. On SQLite
+    /// it first waits, without holding a thread, for this process's other writing transactions (see <see cref="SqliteWriteGate"/>).
+    /// </summary>
+    public virtual Task<IDbContextTransaction> BeginWriteAsync(CancellationToken cancellationToken) =>
+        Database.BeginTransactionAsync(cancellationToken);
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -155,7 +163,23 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
         v => v.HasValue ? DateTime.SpecifyKind(v.Value, DateTimeKind.Utc) : v);
 }
 
-public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options);
+public sealed class SqliteAppDbContext : AppDbContext
+{
+    private readonly SqliteWriteGate? _gate;
+
+    /// <summary>Without a gate: design time, and tests that open the database beside a running app.</summary>
+    public SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options)
+        : base(options)
+    {
+    }
+
+    /// <summary>The app's: dependency injection picks this one, with the process's one gate.</summary>
+    public SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options, SqliteWriteGate gate)
+        : base(options) => _gate = gate;
+
+    public override Task<IDbContextTransaction> BeginWriteAsync(CancellationToken cancellationToken) =>
+        _gate is null ? base.BeginWriteAsync(cancellationToken) : _gate.BeginAsync(this, cancellationToken);
+}
 
 public sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext> options) : AppDbContext(options);
 

@@ -31,6 +31,7 @@ public static class PersistenceExtensions
         switch (provider)
         {
             case DatabaseProvider.Sqlite:
+                builder.Services.AddSingleton<SqliteWriteGate>();
                 builder.Services.AddDbContext<SqliteAppDbContext>(o => o.UseSqlite(connectionString));
                 builder.Services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<SqliteAppDbContext>());
                 break;

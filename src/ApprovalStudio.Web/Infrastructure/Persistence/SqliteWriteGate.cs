@@ -1,0 +1,77 @@
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace ApprovalStudio.Web.Infrastructure.Persistence;
+
+/// <summary>
+/// One writing transaction at a time per process on SQLite, waited for asynchronously.
+/// A SQLite database has a single writer; Microsoft.Data.Sqlite waits for the write lock by retrying
+/// on the calling thread (it has no truly asynchronous I/O) until its 30-second command timeout. Fifty
+/// people answering at once would each hold a thread-pool thread in that wait — on two cores the pool
+/// starves, the transaction holding the lock cannot get a thread to finish, and the waiters fail with
+/// "database is locked". Taking turns here first means a waiter holds no thread, and the write lock
+/// is free (from this process) when its turn comes.
+/// </summary>
+public sealed class SqliteWriteGate
+{
+    private readonly SemaphoreSlim _turn = new(1, 1);
+
+    public async Task<IDbContextTransaction> BeginAsync(AppDbContext db, CancellationToken cancellationToken)
+    {
+        await _turn.WaitAsync(cancellationToken);
+        try
+        {
+            return new Turn(await db.Database.BeginTransactionAsync(cancellationToken), _turn);
+        }
+        catch
+        {
+            _turn.Release();
+            throw;
+        }
+    }
+
+    /// <summary>The transaction, handing the turn on once it is committed, rolled back or disposed — whichever comes first.</summary>
+    private sealed class Turn(IDbContextTransaction inner, SemaphoreSlim turn) : IDbContextTransaction
+    {
+        private int _released;
+
+        public Guid TransactionId => inner.TransactionId;
+
+        public void Commit()
+        {
+            try { inner.Commit(); } finally { Release(); }
+        }
+
+        public async Task CommitAsync(CancellationToken cancellationToken = default)
+        {
+            try { await inner.CommitAsync(cancellationToken); } finally { Release(); }
+        }
+
+        public void Rollback()
+        {
+            try { inner.Rollback(); } finally { Release(); }
+        }
+
+        public async Task RollbackAsync(CancellationToken cancellationToken = default)
+        {
+            try { await inner.RollbackAsync(cancellationToken); } finally { Release(); }
+        }
+
+        public void Dispose()
+        {
+            try { inner.Dispose(); } finally { Release(); }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try { await inner.DisposeAsync(); } finally { Release(); }
+        }
+
+        private void Release()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                turn.Release();
+            }
+        }
+    }
+}
