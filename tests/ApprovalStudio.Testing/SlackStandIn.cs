@@ -35,6 +35,14 @@ public sealed class SlackStandIn : IAsyncDisposable
     /// <summary>When above zero, chat.postMessage answers 503 and counts down (Slack is down).</summary>
     public int FailNextPosts;
 
+    /// <summary>A post to this channel is held — a message still on its way — until <see cref="ReleaseHeldPost"/> completes.</summary>
+    public string? HoldPostsTo { get; set; }
+
+    /// <summary>Completes when a post to <see cref="HoldPostsTo"/> has arrived (and is being held).</summary>
+    public TaskCompletionSource HeldPostArrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TaskCompletionSource ReleaseHeldPost { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public Uri ApiBaseUrl => new(_server.Address, "api/");
 
     public string ResponseUrl(string id) => new Uri(_server.Address, $"responses/{id}").ToString();
@@ -57,6 +65,12 @@ public sealed class SlackStandIn : IAsyncDisposable
                 }
 
                 var body = (await JsonNode.ParseAsync(request.Body))!.AsObject();
+                if (standIn!.HoldPostsTo is { } held && (string?)body["channel"] == held)
+                {
+                    standIn.HeldPostArrived.TrySetResult();
+                    await standIn.ReleaseHeldPost.Task;
+                }
+
                 var ts = $"{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}.{Interlocked.Increment(ref standIn.posts):000000}";
                 body["ts"] = ts; // What Slack answered, kept beside what it received.
                 standIn.Posted.Enqueue(body);

@@ -10,10 +10,15 @@ using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Notifications;
 
-/// <summary>What became of one outbox row: sent (with the channel's id of the message), or skipped and why.</summary>
-public sealed record DeliveryResult(bool Sent, string? ExternalId = null, string? SkipReason = null)
+/// <summary>
+/// What became of one outbox row: sent (with the channel's id of the message), skipped and why, or not yet —
+/// to be tried again after <see cref="Later"/> without counting as a failed attempt.
+/// </summary>
+public sealed record DeliveryResult(bool Sent, string? ExternalId = null, string? SkipReason = null, TimeSpan? Later = null)
 {
     public static DeliveryResult Skip(string reason) => new(false, SkipReason: reason);
+
+    public static DeliveryResult NotYet(string reason, TimeSpan after) => new(false, SkipReason: reason, Later: after);
 }
 
 /// <summary>
@@ -36,15 +41,7 @@ public sealed class NotificationDelivery(
         var task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.ResId == row.ResId, cancellationToken);
         if (row.Kind == NotificationKinds.SlackUpdate)
         {
-            if (task is null || task.Status == TaskStatuses.Pending)
-            {
-                return DeliveryResult.Skip($"The task is {task?.Status ?? "gone"}.");
-            }
-
-            var settled = SlackMessages.Replace(task.Title, SlackMessages.Outcome(task));
-            settled.Remove("replace_original");
-            await slack.UpdateMessageAsync(row.Address, settled, cancellationToken);
-            return new DeliveryResult(true);
+            return await UpdateSlackMessageAsync(row, task, cancellationToken);
         }
 
         if (task is null || task.Status != TaskStatuses.Pending)
@@ -76,4 +73,34 @@ public sealed class NotificationDelivery(
         var message = SlackMessages.WithActions(await templates.SlackAsync(subject, cancellationToken), task, rejectNeedsComment, subject.Link);
         return new DeliveryResult(true, await slack.PostMessageAsync(row.Address, message, cancellationToken));
     }
+
+    /// <summary>Replaces a settled task's Slack message with the outcome, once that message exists.</summary>
+    private async Task<DeliveryResult> UpdateSlackMessageAsync(NotificationRecord row, TaskRecord? task, CancellationToken cancellationToken)
+    {
+        if (task is null || task.Status == TaskStatuses.Pending)
+        {
+            return DeliveryResult.Skip($"The task is {task?.Status ?? "gone"}.");
+        }
+
+        var messageId = (long)JsonNode.Parse(row.PayloadJson!)!["message"]!;
+        var message = await db.Notifications.AsNoTracking().SingleAsync(n => n.Id == messageId, cancellationToken);
+        if (message.Status is NotificationStatuses.Pending or NotificationStatuses.Leased)
+        {
+            // Still on its way: it is either skipped (the task is settled) or sent with buttons, and then replaced here.
+            var after = message.AvailableAt - clock.GetUtcNow().UtcDateTime;
+            return DeliveryResult.NotYet("The message is not sent yet.", after > MessageWait ? after : MessageWait);
+        }
+
+        if (message.Status != NotificationStatuses.Sent || message.ExternalId is null)
+        {
+            return DeliveryResult.Skip("The message was never sent.");
+        }
+
+        var settled = SlackMessages.Replace(task.Title, SlackMessages.Outcome(task));
+        settled.Remove("replace_original");
+        await slack.UpdateMessageAsync(message.ExternalId, settled, cancellationToken);
+        return new DeliveryResult(true, message.ExternalId);
+    }
+
+    private static readonly TimeSpan MessageWait = TimeSpan.FromSeconds(1);
 }

@@ -11,8 +11,9 @@ public sealed class NotificationSignal : QueueSignal;
 
 /// <summary>
 /// Drains the notifications outbox, apart from the workflow worker: leases due rows (a guarded update, so one
-/// instance sends each), delivers each in a fresh scope, retries failures with backoff and gives up after
-/// MaxAttempts (status Failed, last error kept). Sending is at least once: a crash between the channel's
+/// instance sends each) as long as it has free send slots, delivers each in a fresh scope without waiting for the
+/// others (a Slack call that takes its full timeout holds up nothing else), retries failures with backoff and gives
+/// up after MaxAttempts (status Failed, last error kept). Sending is at least once: a crash between the channel's
 /// answer and the row's update sends that message again after the lease runs out.
 /// </summary>
 public sealed class NotificationDispatcher(
@@ -20,6 +21,7 @@ public sealed class NotificationDispatcher(
     : BackgroundService
 {
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    private readonly List<Task> _sending = []; // Only the loop touches it.
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -31,14 +33,46 @@ public sealed class NotificationDispatcher(
 
         await signal.RunLoopAsync(async token =>
         {
-            var leased = await LeaseAsync(settings, token);
-            await Parallel.ForEachAsync(leased, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = token },
-                async (id, itemToken) => await SendOneAsync(id, settings, itemToken));
+            _sending.RemoveAll(send => send.IsCompleted);
+            var free = settings.MaxConcurrentSends - _sending.Count;
+            if (free <= 0)
+            {
+                return false; // A finishing send signals.
+            }
+
+            var leased = await LeaseAsync(free, token);
+            foreach (var id in leased)
+            {
+                _sending.Add(SendInBackgroundAsync(id, settings, token));
+            }
+
             return leased.Count > 0;
         }, settings.PollInterval, ex => NotificationLog.LoopFailed(log, ex), stoppingToken);
+        await Task.WhenAll(_sending);
     }
 
-    private async Task<List<long>> LeaseAsync(NotificationOptions settings, CancellationToken cancellationToken)
+    private async Task SendInBackgroundAsync(long id, NotificationOptions settings, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await SendOneAsync(id, settings, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            // Not the channel (SendOneAsync keeps those on the row) but the database, or shutting down: the lease runs out and the row is sent later.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                NotificationLog.SendFailed(log, id, ex);
+            }
+        }
+        finally
+        {
+            signal.Notify(); // A slot is free.
+        }
+    }
+
+    private async Task<List<long>> LeaseAsync(int count, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -47,9 +81,9 @@ public sealed class NotificationDispatcher(
             .Where(Leases.Free<NotificationRecord>(now))
             .OrderBy(n => n.AvailableAt).ThenBy(n => n.Id)
             .Select(n => n.Id)
-            .Take(settings.BatchSize)
+            .Take(count)
             .ToListAsync(cancellationToken);
-        return await Leases.TakeAsync(db.Notifications, candidates, _owner, now, settings.LeaseDuration, cancellationToken);
+        return await Leases.TakeAsync(db.Notifications, candidates, _owner, now, options.Value.LeaseDuration, cancellationToken);
     }
 
     private async Task SendOneAsync(long id, NotificationOptions settings, CancellationToken cancellationToken)
@@ -66,7 +100,8 @@ public sealed class NotificationDispatcher(
         try
         {
             var result = await scope.ServiceProvider.GetRequiredService<NotificationDelivery>().DeliverAsync(row, cancellationToken);
-            row.Status = result.Sent ? NotificationStatuses.Sent : NotificationStatuses.Skipped;
+            row.Status = result.Sent ? NotificationStatuses.Sent : result.Later is null ? NotificationStatuses.Skipped : NotificationStatuses.Pending;
+            row.AvailableAt = result.Later is { } later ? now + later : row.AvailableAt;
             row.SentAt = result.Sent ? clock.GetUtcNow().UtcDateTime : null;
             row.ExternalId = result.ExternalId;
             row.LastError = result.SkipReason;
@@ -118,6 +153,9 @@ internal static partial class NotificationLog
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId} given up after {Attempts} attempts")]
     public static partial void GaveUp(ILogger logger, long id, string kind, string channel, string executionId, int attempts, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sending notification {Id} failed outside the channel; it is tried again when its lease runs out")]
+    public static partial void SendFailed(ILogger logger, long id, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The notification loop failed; it goes on after the next poll")]
     public static partial void LoopFailed(ILogger logger, Exception exception);

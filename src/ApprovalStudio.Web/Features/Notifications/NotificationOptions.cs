@@ -27,8 +27,9 @@ public sealed class NotificationOptions
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 8;
 
-    [Range(1, 1000)]
-    public int BatchSize { get; set; } = 20;
+    /// <summary>Messages one instance sends at the same time; a slow channel holds up only the sends it is in.</summary>
+    [Range(1, 256)]
+    public int MaxConcurrentSends { get; set; } = 8;
 
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan BaseBackoff { get; set; } = TimeSpan.FromSeconds(5);

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -57,32 +58,41 @@ public sealed class NotificationPlanner(AppDbContext db, IOptions<SmtpOptions> s
     };
 
     /// <summary>
-    /// The tasks were settled (answered, expired, cancelled): every Slack message already sent for them is to be
-    /// replaced by the outcome, so that nobody presses a stale button. Call inside the transaction that settles them.
-    /// A message still on its way when the task settles is skipped by the dispatcher, or, if it was already being
-    /// sent, keeps its buttons — and a press then answers with who answered first.
+    /// The tasks were settled (answered, expired, cancelled): every Slack message about them is to be replaced by the
+    /// outcome, so that nobody presses a stale button — the ones already sent, and the ones still on their way (an update
+    /// for those waits until the message is sent, or is dropped when it never is). <paramref name="answeredOn"/>: the
+    /// message (<c>channel/ts</c>) the answer was given on, which its channel replaces itself. Call inside the
+    /// transaction that settles the tasks.
     /// </summary>
-    public static async Task SettledAsync(AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken)
+    public static async Task SettledAsync(
+        AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken, string? answeredOn = null)
     {
         if (resIds.Count == 0)
         {
             return;
         }
 
-        var sent = await db.Notifications.AsNoTracking()
-            .Where(n => resIds.Contains(n.ResId) && n.Channel == NotificationChannels.Slack && n.Status == NotificationStatuses.Sent && n.ExternalId != null
-                && (n.Kind == NotificationKinds.TaskCreated || n.Kind == NotificationKinds.Reminder))
+        // A pending row that is due may be leased and past its own "is the task still open?" check before this commits.
+        var mayBeOnItsWay = now + InFlightMargin;
+        var messages = await db.Notifications.AsNoTracking()
+            .Where(n => resIds.Contains(n.ResId) && n.Channel == NotificationChannels.Slack
+                && (n.Kind == NotificationKinds.TaskCreated || n.Kind == NotificationKinds.Reminder)
+                && (n.Status == NotificationStatuses.Sent || n.Status == NotificationStatuses.Leased
+                    || (n.Status == NotificationStatuses.Pending && n.AvailableAt <= mayBeOnItsWay)))
             .ToListAsync(cancellationToken);
-        foreach (var message in sent)
+        foreach (var message in messages.Where(m => answeredOn is null || m.ExternalId != answeredOn))
         {
             db.Notifications.Add(new NotificationRecord
             {
                 TenantId = message.TenantId, ExecutionId = message.ExecutionId, ResId = message.ResId, Kind = NotificationKinds.SlackUpdate,
-                Channel = NotificationChannels.Slack, RecipientUserId = message.RecipientUserId, Address = message.ExternalId!,
+                Channel = NotificationChannels.Slack, RecipientUserId = message.RecipientUserId, Address = message.Address,
+                PayloadJson = new JsonObject { ["message"] = message.Id }.ToJsonString(),
                 Status = NotificationStatuses.Pending, AvailableAt = now, CreatedAt = now,
             });
         }
     }
+
+    private static readonly TimeSpan InFlightMargin = TimeSpan.FromMinutes(1);
 
     /// <summary>The task's assignees as people of the directory, each once; names the directory does not know are skipped.</summary>
     private async Task<List<AppUser>> RecipientsAsync(TaskRecord task, CancellationToken cancellationToken)

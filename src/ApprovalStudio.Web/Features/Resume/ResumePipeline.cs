@@ -15,9 +15,11 @@ namespace ApprovalStudio.Web.Features.Resume;
 /// An answer to one suspension, from any channel (api, inbox, email, slack, webhook…).
 /// <paramref name="AuthorizedByChannel"/>: the channel already authorized the caller for this run (the
 /// workflow's webhook secret; an agent runtime answering its own tool calls), which stands for the
-/// assignee check (wait and tool-call nodes have no assignees).
+/// assignee check (wait and tool-call nodes have no assignees). <paramref name="AnsweredOn"/>: the channel's own message the
+/// answer was given on (Slack's <c>channel/ts</c>), which that channel replaces itself; the task's other messages are
+/// replaced through the notifications outbox.
 /// </summary>
-public sealed record ResumeCommand(string ResId, Actor Actor, string Channel, JsonNode? Body, bool AuthorizedByChannel = false);
+public sealed record ResumeCommand(string ResId, Actor Actor, string Channel, JsonNode? Body, bool AuthorizedByChannel = false, string? AnsweredOn = null);
 
 public abstract record ResumeOutcome
 {
@@ -101,7 +103,7 @@ public sealed class ResumePipeline(
                 .SetProperty(e => e.Status, ExecutionStatuses.Resuming)
                 .SetProperty(e => e.UpdatedAt, at)
                 .SetProperty(e => e.Revision, e => e.Revision + 1), cancellationToken);
-        await NotificationPlanner.SettledAsync(db, [task.ResId], at, cancellationToken);
+        await NotificationPlanner.SettledAsync(db, [task.ResId], at, cancellationToken, command.AnsweredOn);
         db.Audit.Add(new AuditRecord
         {
             TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,

@@ -25,7 +25,13 @@ public sealed class SlackInteractions(
         var now = clock.GetUtcNow().UtcDateTime;
         var forgetBefore = now - (2 * options.Value.SignatureWindow) - TimeSpan.FromMinutes(1);
         await db.SlackRequests.Where(r => r.ReceivedAt < forgetBefore).ExecuteDeleteAsync(cancellationToken);
-        db.SlackRequests.Add(new SlackRequestRecord { SignatureHash = SHA256.HashData(Encoding.ASCII.GetBytes(signature)), ReceivedAt = now });
+        var hash = SHA256.HashData(Encoding.ASCII.GetBytes(signature));
+        if (await db.SlackRequests.AnyAsync(r => r.SignatureHash == hash, cancellationToken))
+        {
+            return false; // Looked up first so that an ordinary replay is not logged as a failed insert; the key still decides a race.
+        }
+
+        db.SlackRequests.Add(new SlackRequestRecord { SignatureHash = hash, ReceivedAt = now });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -80,15 +86,12 @@ public sealed class SlackInteractions(
         else
         {
             var actor = PeopleDirectory.AsAssignee(task.TenantId, person.UserId, person);
-            var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, NotificationChannels.Slack, body), cancellationToken);
+            // The pressed message is replaced through its response_url below, so the accept queues no chat.update for it.
+            var pressedOn = (string?)payload["container"]?["channel_id"] is { } channel && (string?)payload["container"]?["message_ts"] is { } ts
+                ? $"{channel}/{ts}"
+                : null;
+            var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, NotificationChannels.Slack, body, AnsweredOn: pressedOn), cancellationToken);
             reply = await ReplyAsync(task, outcome, cancellationToken);
-            if (outcome is ResumeOutcome.Accepted && (string?)payload["container"]?["channel_id"] is { } channel && (string?)payload["container"]?["message_ts"] is { } ts)
-            {
-                // This message is replaced through its response_url below; its chat.update (queued by the accept) would say the same again.
-                var address = $"{channel}/{ts}";
-                await db.Notifications.Where(n => n.ResId == task.ResId && n.Kind == NotificationKinds.SlackUpdate && n.Address == address && n.Status == NotificationStatuses.Pending)
-                    .ExecuteUpdateAsync(u => u.SetProperty(n => n.Status, NotificationStatuses.Skipped).SetProperty(n => n.LastError, "Updated through the press's response_url."), cancellationToken);
-            }
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
