@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ApprovalStudio.Testing;
@@ -170,6 +171,8 @@ public sealed class AppHost : IAsyncDisposable
                 builder.UseSetting(key, value);
             }
 
+            // A browser page left open keeps its SignalR/Blazor connection; stopping would wait the default 30 s for it.
+            builder.ConfigureServices(s => s.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3)));
             if (services is not null)
             {
                 builder.ConfigureServices(services);
