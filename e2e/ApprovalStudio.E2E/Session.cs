@@ -7,11 +7,12 @@ public static class Session
 {
     public const string Password = "Correct-Horse-7";
 
-    public static async Task AddPersonAsync(AppHost host, string user, string groups, string tenant = AppHost.Tenant)
+    public static async Task AddPersonAsync(AppHost host, string user, string groups, string tenant = AppHost.Tenant, bool admin = false)
     {
         var groupList = string.Join(",", groups.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(g => $"\"{g}\""));
+        var roles = admin ? "\"admin\"" : "";
         using var response = await host.Admin(tenant).PutAsync($"/api/users/{user}",
-            AppHost.Json($$"""{"name":"{{char.ToUpperInvariant(user[0]) + user[1..]}}","groups":[{{groupList}}],"password":"{{Password}}"}"""));
+            AppHost.Json($$"""{"name":"{{char.ToUpperInvariant(user[0]) + user[1..]}}","groups":[{{groupList}}],"roles":[{{roles}}],"password":"{{Password}}"}"""));
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 

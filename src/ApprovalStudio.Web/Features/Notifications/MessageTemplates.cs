@@ -22,7 +22,7 @@ public sealed record SlackMessage(string Text, JsonArray Blocks);
 /// body, Slack's &amp;/&lt;/&gt; for Slack text, and JSON strings inside the blocks — so a title or an input
 /// cannot add links, markup or blocks. A tenant's template that fails at send time falls back to the default.
 /// </summary>
-public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> log)
+public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogger<MessageTemplates> log)
 {
     public const string EmailSubject = "email.subject";
     public const string EmailHtml = "email.html";
@@ -94,6 +94,57 @@ public sealed class MessageTemplates(AppDbContext db, ILogger<MessageTemplates> 
             OwnOrDefault(sources, SlackText, subject.Task.TenantId, t => Text(SlackText, t, model)),
             OwnOrDefault(sources, SlackBlocks, subject.Task.TenantId, t => Blocks(t, model)));
     }
+
+    /// <summary>The tenant's templates: its own where it has one, else the default.</summary>
+    public async Task<List<MessageTemplateView>> ListAsync(string tenant, CancellationToken cancellationToken)
+    {
+        var own = await SourcesAsync(tenant, cancellationToken);
+        return [.. Names.Select(n => own.TryGetValue(n, out var source) ? new MessageTemplateView(n, source, false) : new MessageTemplateView(n, Defaults[n], true))];
+    }
+
+    /// <summary>Saves the tenant's own version of a template once it is checked (<see cref="Check"/>); a problem saves nothing.</summary>
+    /// <returns>The saved template with its sample rendering, or what is wrong with the source.</returns>
+    public async Task<(MessageTemplateView? Saved, string? Problem)> SaveAsync(
+        string tenant, string userId, string name, string? source, CancellationToken cancellationToken)
+    {
+        if (!Defaults.ContainsKey(name))
+        {
+            throw new ArgumentException($"There is no template '{name}'.", nameof(name));
+        }
+
+        if (string.IsNullOrWhiteSpace(source))
+        {
+            return (null, "source is the template's Liquid text.");
+        }
+
+        if (source.Length > MaxSourceLength)
+        {
+            return (null, $"source is at most {MaxSourceLength} characters.");
+        }
+
+        var (preview, problem) = Check(name, source);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        var row = await db.MessageTemplates.SingleOrDefaultAsync(t => t.TenantId == tenant && t.Name == name, cancellationToken);
+        if (row is null)
+        {
+            row = new MessageTemplateRecord { TenantId = tenant, Name = name, Source = source, UpdatedBy = userId };
+            db.MessageTemplates.Add(row);
+        }
+
+        row.Source = source;
+        row.UpdatedBy = userId;
+        row.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(cancellationToken);
+        return (new MessageTemplateView(name, source, false, preview), null);
+    }
+
+    /// <summary>Goes back to the default for one template.</summary>
+    public Task ResetAsync(string tenant, string name, CancellationToken cancellationToken) =>
+        db.MessageTemplates.Where(t => t.TenantId == tenant && t.Name == name).ExecuteDeleteAsync(cancellationToken);
 
     /// <summary>Checks a tenant's template before it is saved: it parses, renders for a sample task, and (blocks) makes a JSON array of blocks.</summary>
     /// <returns>The sample rendering, or the problem.</returns>

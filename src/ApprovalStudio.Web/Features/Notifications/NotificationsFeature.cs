@@ -43,17 +43,11 @@ public static class NotificationsFeature
         return app;
     }
 
-    private static async Task<Ok<List<MessageTemplateView>>> List(HttpContext context, AppDbContext db, CancellationToken cancellationToken)
-    {
-        var tenant = Actor.From(context.User)!.TenantId;
-        var own = await db.MessageTemplates.AsNoTracking().Where(t => t.TenantId == tenant).ToDictionaryAsync(t => t.Name, t => t.Source, cancellationToken);
-        return TypedResults.Ok(MessageTemplates.Names
-            .Select(n => own.TryGetValue(n, out var source) ? new MessageTemplateView(n, source, false) : new MessageTemplateView(n, MessageTemplates.Defaults[n], true))
-            .ToList());
-    }
+    private static async Task<Ok<List<MessageTemplateView>>> List(HttpContext context, MessageTemplates templates, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await templates.ListAsync(Actor.From(context.User)!.TenantId, cancellationToken));
 
     private static async Task<Results<Ok<MessageTemplateView>, ProblemHttpResult>> Put(
-        string name, HttpRequest request, HttpContext context, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        string name, HttpRequest request, HttpContext context, MessageTemplates templates, CancellationToken cancellationToken)
     {
         if (!MessageTemplates.Defaults.ContainsKey(name))
         {
@@ -66,46 +60,20 @@ public static class NotificationsFeature
             return problem;
         }
 
-        if (body?["source"] is not JsonValue v || !v.TryGetValue<string>(out var source) || string.IsNullOrWhiteSpace(source))
-        {
-            return Problems.Validation("source", "source is the template's Liquid text.");
-        }
-
-        if (source.Length > MessageTemplates.MaxSourceLength)
-        {
-            return Problems.Validation("source", $"source is at most {MessageTemplates.MaxSourceLength} characters.");
-        }
-
-        var (preview, failure) = MessageTemplates.Check(name, source);
-        if (failure is not null)
-        {
-            return Problems.Validation("source", failure);
-        }
-
+        var source = body?["source"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
         var actor = Actor.From(context.User)!;
-        var row = await db.MessageTemplates.SingleOrDefaultAsync(t => t.TenantId == actor.TenantId && t.Name == name, cancellationToken);
-        if (row is null)
-        {
-            row = new MessageTemplateRecord { TenantId = actor.TenantId, Name = name, Source = source, UpdatedBy = actor.UserId };
-            db.MessageTemplates.Add(row);
-        }
-
-        row.Source = source;
-        row.UpdatedBy = actor.UserId;
-        row.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(new MessageTemplateView(name, source, false, preview));
+        var (saved, failure) = await templates.SaveAsync(actor.TenantId, actor.UserId, name, source, cancellationToken);
+        return saved is null ? Problems.Validation("source", failure!) : TypedResults.Ok(saved);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string name, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string name, HttpContext context, MessageTemplates templates, CancellationToken cancellationToken)
     {
         if (!MessageTemplates.Defaults.ContainsKey(name))
         {
             return UnknownName(name);
         }
 
-        var tenant = Actor.From(context.User)!.TenantId;
-        await db.MessageTemplates.Where(t => t.TenantId == tenant && t.Name == name).ExecuteDeleteAsync(cancellationToken);
+        await templates.ResetAsync(Actor.From(context.User)!.TenantId, name, cancellationToken);
         return TypedResults.NoContent();
     }
 

@@ -71,7 +71,7 @@ public static partial class AuthExtensions
         authentication.AddIdentityCookies(o => o.ApplicationCookie?.Configure(c =>
         {
             c.LoginPath = "/signin";
-            c.AccessDeniedPath = "/signin";
+            c.AccessDeniedPath = "/forbidden";
             c.Cookie.Name = "approval-studio";
             c.Cookie.SameSite = SameSiteMode.Lax;
             c.ExpireTimeSpan = TimeSpan.FromHours(12);
