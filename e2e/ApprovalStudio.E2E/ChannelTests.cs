@@ -65,4 +65,35 @@ public sealed partial class ChannelTests(Browser browser) : IClassFixture<Browse
         await Assertions.Expect(late.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
         await late.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "slack-link-already-answered.png"), FullPage = true });
     }
+
+    [Fact]
+    public async Task An_admin_sees_on_the_run_page_what_was_sent_about_it_and_what_keeps_failing_and_others_do_not()
+    {
+        await using var channels = await Channels.StartAsync();
+        channels.Slack.FailNextPosts = 1000;
+        await channels.Host.CreateWorkflowAsync(Expense);
+        await channels.AddPersonAsync("mia", ["managers"], email: "mia@acme.test");
+        await channels.AddPersonAsync("max", ["managers"], slackUserId: "U0MAX");
+        await Session.AddPersonAsync(channels.Host, "ada", "ops", admin: true);
+        await Session.AddPersonAsync(channels.Host, "bob", "managers");
+        var run = await channels.Host.StartRunAsync("expense", """{"amount":90,"reason":"books"}""");
+        await channels.WaitForNotificationsAsync(run, r =>
+            r.Any(n => n.Channel == "email" && n.Status == "Sent") && r.Any(n => n.Channel == "slack" && n.Attempts >= 1));
+
+        var page = await Session.SignInAsync(browser, channels.Host, "ada", $"/executions/{run}");
+        var table = page.GetByRole(AriaRole.Region, new() { Name = "Messages about this run" });
+        var email = table.GetByRole(AriaRole.Row).Filter(new() { HasText = "TaskCreated by email" });
+        await Assertions.Expect(email).ToContainTextAsync("mia");
+        await Assertions.Expect(email).ToContainTextAsync("Sent");
+        var slack = table.GetByRole(AriaRole.Row).Filter(new() { HasText = "TaskCreated by slack" });
+        await Assertions.Expect(slack).ToContainTextAsync("max");
+        await Assertions.Expect(slack).ToContainTextAsync("Pending");
+        await Assertions.Expect(slack).ToContainTextAsync("503");
+        await Assertions.Expect(table).Not.ToContainTextAsync("mia@acme.test");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "run-messages.png"), FullPage = true });
+
+        var approver = await Session.SignInAsync(browser, channels.Host, "bob", $"/executions/{run}");
+        await Assertions.Expect(approver.GetByTestId("run-status")).ToBeVisibleAsync();
+        await Assertions.Expect(approver.GetByRole(AriaRole.Region, new() { Name = "Messages about this run" })).ToHaveCountAsync(0);
+    }
 }

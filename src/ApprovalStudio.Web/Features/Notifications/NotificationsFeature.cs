@@ -13,7 +13,7 @@ public sealed record MessageTemplateView(string Name, string Source, bool IsDefa
 
 /// <summary>One message about a task, for operators; the address (and a Slack response_url) is left out.</summary>
 public sealed record NotificationView(
-    long Id, string Kind, string Channel, string? RecipientUserId, string Status, int Attempts, DateTime AvailableAt, DateTime? SentAt, string? LastError);
+    long Id, string ResId, string Kind, string Channel, string? RecipientUserId, string Status, int Attempts, DateTime AvailableAt, DateTime? SentAt, string? LastError);
 
 public static class NotificationsFeature
 {
@@ -86,10 +86,21 @@ public static class NotificationsFeature
             return Problems.NotFound("The task");
         }
 
-        return TypedResults.Ok(await db.Notifications.AsNoTracking().Where(n => n.ResId == resId).OrderBy(n => n.Id)
-            .Select(n => new NotificationView(n.Id, n.Kind, n.Channel, n.RecipientUserId, n.Status, n.Attempts, n.AvailableAt, n.SentAt, n.LastError))
-            .ToListAsync(cancellationToken));
+        return TypedResults.Ok(await Views(db.Notifications.Where(n => n.ResId == resId)).ToListAsync(cancellationToken));
     }
+
+    /// <summary>What was sent about a run's tasks, by node (for the run page of an admin).</summary>
+    public static async Task<List<(string NodeId, NotificationView Message)>> ForRunAsync(
+        AppDbContext db, string tenant, string executionId, CancellationToken cancellationToken)
+    {
+        var nodes = await db.Tasks.AsNoTracking().Where(t => t.ExecutionId == executionId && t.TenantId == tenant)
+            .ToDictionaryAsync(t => t.ResId, t => t.NodeId, cancellationToken);
+        var messages = await Views(db.Notifications.Where(n => n.ExecutionId == executionId && n.TenantId == tenant)).ToListAsync(cancellationToken);
+        return [.. messages.Select(m => (nodes.GetValueOrDefault(m.ResId, "?"), m))];
+    }
+
+    private static IQueryable<NotificationView> Views(IQueryable<NotificationRecord> rows) => rows.AsNoTracking().OrderBy(n => n.Id)
+        .Select(n => new NotificationView(n.Id, n.ResId, n.Kind, n.Channel, n.RecipientUserId, n.Status, n.Attempts, n.AvailableAt, n.SentAt, n.LastError));
 
     private static ProblemHttpResult UnknownName(string name) =>
         Problems.Status(StatusCodes.Status404NotFound, $"There is no template '{name}'.", $"The templates are {string.Join(", ", MessageTemplates.Names)}.");
