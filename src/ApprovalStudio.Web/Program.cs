@@ -10,6 +10,7 @@ using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.ResumeFrom;
+using ApprovalStudio.Web.Features.Retention;
 using ApprovalStudio.Web.Features.Slack;
 using ApprovalStudio.Web.Features.Tasks;
 using ApprovalStudio.Web.Features.Webhooks;
@@ -46,6 +47,7 @@ builder.AddPeople();
 builder.AddInbox();
 builder.AddNotifications();
 builder.AddSlack();
+builder.AddRetention();
 
 var app = builder.Build();
 await app.Services.MigrateDatabaseAsync();
