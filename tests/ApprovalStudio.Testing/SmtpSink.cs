@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using MimeKit;
 
 namespace ApprovalStudio.Testing;
@@ -24,16 +27,49 @@ public sealed class SmtpSink : IAsyncDisposable
 
     public int Port { get; }
 
-    public static async Task<SmtpSink> StartAsync(int? port = null)
+    public static Task<SmtpSink> StartAsync(int? port = null)
     {
         var chosen = port ?? AppProcess.FreePort();
         var folder = Directory.CreateTempSubdirectory("approval-studio-smtp-").FullName;
-        var info = new ProcessStartInfo(Python)
+        return LaunchAsync(["-m", "aiosmtpd", "-n", "-l", $"127.0.0.1:{chosen}", "-c", "aiosmtpd.handlers.Mailbox", Path.Combine(folder, "mail")], folder, chosen);
+    }
+
+    /// <summary>
+    /// A server that demands STARTTLS with <paramref name="certificate"/> (PEM files written here) and AUTH as
+    /// <paramref name="user"/>/<paramref name="password"/> (<c>smtp_tls_auth.py</c>, aiosmtpd as a library).
+    /// </summary>
+    public static Task<SmtpSink> StartWithTlsAndAuthAsync(X509Certificate2 certificate, string user, string password)
+    {
+        var chosen = AppProcess.FreePort();
+        var folder = Directory.CreateTempSubdirectory("approval-studio-smtp-").FullName;
+        var cert = Path.Combine(folder, "cert.pem");
+        var key = Path.Combine(folder, "key.pem");
+        File.WriteAllText(cert, certificate.ExportCertificatePem());
+        File.WriteAllText(key, certificate.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        var script = Path.Combine(AppContext.BaseDirectory, "smtp_tls_auth.py");
+        return LaunchAsync([script, chosen.ToString(CultureInfo.InvariantCulture), Path.Combine(folder, "mail"), cert, key, user, password], folder, chosen);
+    }
+
+    /// <summary>A self-signed certificate for 127.0.0.1 and localhost, as a private mail relay might have.</summary>
+    public static X509Certificate2 SelfSignedCertificate()
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=smtp.test", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+    }
+
+    private static async Task<SmtpSink> LaunchAsync(string[] arguments, string folder, int port)
+    {
+        var info = new ProcessStartInfo(Python) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in arguments)
         {
-            ArgumentList = { "-m", "aiosmtpd", "-n", "-l", $"127.0.0.1:{chosen}", "-c", "aiosmtpd.handlers.Mailbox", Path.Combine(folder, "mail") },
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
+            info.ArgumentList.Add(argument);
+        }
+
         var process = Process.Start(info) ?? throw new InvalidOperationException("python3 did not start.");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (DateTime.UtcNow < deadline)
@@ -47,8 +83,8 @@ public sealed class SmtpSink : IAsyncDisposable
             try
             {
                 using var probe = new TcpClient();
-                await probe.ConnectAsync("127.0.0.1", chosen);
-                return new SmtpSink(process, folder, chosen);
+                await probe.ConnectAsync("127.0.0.1", port);
+                return new SmtpSink(process, folder, port);
             }
             catch (SocketException)
             {
@@ -57,7 +93,7 @@ public sealed class SmtpSink : IAsyncDisposable
         }
 
         process.Kill(entireProcessTree: true);
-        throw new TimeoutException($"aiosmtpd did not listen on {chosen} within 15 s.");
+        throw new TimeoutException($"aiosmtpd did not listen on {port} within 15 s.");
     }
 
     /// <summary>Every message received so far.</summary>

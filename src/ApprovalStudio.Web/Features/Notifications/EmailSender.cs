@@ -1,3 +1,5 @@
+using System.Net.Security;
+using System.Security.Cryptography;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using Microsoft.Extensions.Options;
@@ -5,7 +7,10 @@ using MimeKit;
 
 namespace ApprovalStudio.Web.Features.Notifications;
 
-/// <summary>Sends one email over SMTP with MailKit: a text and an HTML part.</summary>
+/// <summary>
+/// Sends one email over SMTP with MailKit: a text and an HTML part; TLS as <c>Smtp:Security</c> says (a pinned
+/// certificate when <c>Smtp:ServerCertificateSha256</c> is set), and AUTH when <c>Smtp:UserName</c> is set.
+/// </summary>
 public sealed class EmailSender(IOptions<SmtpOptions> options)
 {
     public async Task SendAsync(string to, string toName, EmailMessage message, CancellationToken cancellationToken)
@@ -18,6 +23,14 @@ public sealed class EmailSender(IOptions<SmtpOptions> options)
         mime.Body = new BodyBuilder { TextBody = message.Text, HtmlBody = message.Html }.ToMessageBody();
 
         using var client = new SmtpClient { Timeout = (int)settings.Timeout.TotalMilliseconds };
+        if (settings.ServerCertificateSha256 is { } pinned)
+        {
+            var expected = Convert.FromHexString(pinned.Replace(":", string.Empty, StringComparison.Ordinal));
+            client.ServerCertificateValidationCallback = (_, certificate, _, errors) =>
+                errors == SslPolicyErrors.None
+                || (certificate is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(certificate.GetRawCertData()), expected));
+        }
+
         await client.ConnectAsync(settings.Host ?? throw new InvalidOperationException("Smtp:Host is not set."), settings.Port, settings.Security switch
         {
             SmtpSecurity.None => SecureSocketOptions.None,

@@ -73,6 +73,13 @@ public sealed class SmtpOptions
 
     public string? Password { get; set; }
 
+    /// <summary>
+    /// For a relay whose certificate the machine does not trust (a private CA, self-signed): the SHA-256 fingerprint
+    /// (hex) of exactly the certificate to accept. Unset: the system's trust store decides.
+    /// </summary>
+    [RegularExpression("^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$", ErrorMessage = "Smtp:ServerCertificateSha256 is a SHA-256 fingerprint: 64 hex digits (colons allowed).")]
+    public string? ServerCertificateSha256 { get; set; }
+
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 

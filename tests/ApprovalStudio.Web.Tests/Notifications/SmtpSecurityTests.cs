@@ -1,0 +1,85 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+
+namespace ApprovalStudio.Web.Tests.Notifications;
+
+/// <summary>
+/// Email to a relay that demands STARTTLS and AUTH (a real aiosmtpd with a self-signed certificate), as a company's
+/// private relay would: sent when the certificate is pinned and the password is right; otherwise nothing is sent and
+/// the outbox row says why. The password never reaches the logs.
+/// </summary>
+public sealed class SmtpSecurityTests
+{
+    private const string User = "relay-user";
+    private const string Password = "Relay-Secret-4711";
+
+    private const string Flow = """
+        {"key":"ask","start":"ask",
+         "nodes":[{"id":"ask","type":"approval","title":"Approve the offsite","assignees":{"users":["mia"]}}],
+         "edges":[]}
+        """;
+
+    [Fact]
+    public async Task Over_starttls_with_a_pinned_certificate_and_the_right_password_the_email_arrives_and_the_password_stays_out_of_the_logs()
+    {
+        using var certificate = SmtpSink.SelfSignedCertificate();
+        await using var relay = await SmtpSink.StartWithTlsAndAuthAsync(certificate, User, Password);
+        var logs = new LogCapture();
+        var settings = Relay(relay, Password, Pin(certificate));
+        foreach (var (key, value) in LogCapture.Everything())
+        {
+            settings[key] = value;
+        }
+
+        await using var channels = await Channels.StartAsync(smtpUp: false, settings: settings, services: logs.Install);
+        var run = await StartAsync(channels);
+
+        var email = await relay.WaitForAsync("mia@acme.test");
+        Assert.Equal("Approve the offsite", email.Subject);
+        var rows = await channels.WaitForNotificationsAsync(run, r => r.Any(n => n.Channel == NotificationChannels.Email && n.Status == NotificationStatuses.Sent));
+        Assert.Equal(0, rows.Single(n => n.Channel == NotificationChannels.Email && n.Kind == NotificationKinds.TaskCreated).Attempts);
+        Assert.NotEmpty(logs.Messages);
+        Assert.DoesNotContain(logs.Messages, m => m.Contains(Password, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("wrong password", "AuthenticationException")]
+    [InlineData("certificate not pinned", "SslHandshakeException")]
+    public async Task A_wrong_password_or_an_untrusted_certificate_sends_nothing_and_the_row_says_why(string what, string error)
+    {
+        using var certificate = SmtpSink.SelfSignedCertificate();
+        await using var relay = await SmtpSink.StartWithTlsAndAuthAsync(certificate, User, Password);
+        var settings = what == "wrong password" ? Relay(relay, "not-the-password", Pin(certificate)) : Relay(relay, Password, pin: null);
+        await using var channels = await Channels.StartAsync(smtpUp: false, settings: settings);
+        var run = await StartAsync(channels);
+
+        var rows = await channels.WaitForNotificationsAsync(run, r => r.Any(n => n.Channel == NotificationChannels.Email && n.Attempts >= 2));
+        var row = rows.First(n => n.Channel == NotificationChannels.Email && n.Attempts >= 2);
+        Assert.Equal(NotificationStatuses.Pending, row.Status);
+        Assert.Contains(error, row.LastError, StringComparison.Ordinal);
+        Assert.Empty(relay.Messages());
+        Assert.Equal("Suspended", (string?)(await channels.Host.StatusAsync(run))["status"]);
+    }
+
+    private static async Task<string> StartAsync(Channels channels)
+    {
+        await channels.Host.CreateWorkflowAsync(Flow);
+        await channels.AddPersonAsync("mia", ["managers"], email: "mia@acme.test");
+        var run = await channels.Host.StartRunAsync("ask");
+        await channels.Host.WaitForTaskAsync(run);
+        return run;
+    }
+
+    private static string Pin(X509Certificate2 certificate) => Convert.ToHexString(SHA256.HashData(certificate.RawData));
+
+    private static Dictionary<string, string?> Relay(SmtpSink relay, string password, string? pin) => new()
+    {
+        ["Smtp:Port"] = relay.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Smtp:Security"] = "StartTls",
+        ["Smtp:UserName"] = User,
+        ["Smtp:Password"] = password,
+        ["Smtp:ServerCertificateSha256"] = pin,
+        ["Notifications:MaxAttempts"] = "10",
+    };
+}
