@@ -23,7 +23,7 @@ public sealed class EmailSender(IOptions<SmtpOptions> options)
         mime.Body = new BodyBuilder { TextBody = message.Text, HtmlBody = message.Html }.ToMessageBody();
 
         using var client = new SmtpClient { Timeout = (int)settings.Timeout.TotalMilliseconds };
-        if (settings.ServerCertificateSha256 is { } pinned)
+        if (settings.ServerCertificateSha256 is { Length: > 0 } pinned)
         {
             var expected = Convert.FromHexString(pinned.Replace(":", string.Empty, StringComparison.Ordinal));
             client.ServerCertificateValidationCallback = (_, certificate, _, errors) =>
