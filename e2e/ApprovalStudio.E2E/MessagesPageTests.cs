@@ -27,6 +27,9 @@ public sealed class MessagesPageTests(Browser browser) : IClassFixture<Browser>
         await Assertions.Expect(subject).ToContainTextAsync("does not parse");
         Assert.True((bool)(await SubjectTemplateAsync(host))["isDefault"]!);
 
+        // An edit of another template, not saved yet, survives saving this one.
+        var text = page.GetByRole(AriaRole.Region, new() { Name = "email.text", Exact = true }).GetByLabel("Source of email.text");
+        await text.FillAsync("Draft, not saved: {{ link }}");
         await source.FillAsync("Please decide: {{ task.title }}");
         await subject.GetByRole(AriaRole.Button, new() { Name = "Save email.subject" }).ClickAsync();
         await Assertions.Expect(subject.GetByRole(AriaRole.Region, new() { Name = "Sample of email.subject" })).ToContainTextAsync("Please decide: ");
@@ -34,6 +37,7 @@ public sealed class MessagesPageTests(Browser browser) : IClassFixture<Browser>
         await Assertions.Expect(subject).Not.ToContainTextAsync("does not parse");
         var saved = await SubjectTemplateAsync(host);
         Assert.Equal(("Please decide: {{ task.title }}", false), ((string?)saved["source"], (bool)saved["isDefault"]!));
+        await Assertions.Expect(text).ToHaveValueAsync("Draft, not saved: {{ link }}");
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "messages-page.png"), FullPage = true });
 
         await subject.GetByRole(AriaRole.Button, new() { Name = "Use the default email.subject" }).ClickAsync();
