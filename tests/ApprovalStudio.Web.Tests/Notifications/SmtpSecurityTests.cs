@@ -62,6 +62,29 @@ public sealed class SmtpSecurityTests
         Assert.Equal("Suspended", (string?)(await channels.Host.StatusAsync(run))["status"]);
     }
 
+    [Fact]
+    public async Task A_pin_that_is_not_a_sha256_fingerprint_fails_at_start_naming_the_key()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => AppHost.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Smtp:ServerCertificateSha256"] = "AB:CD:not-a-fingerprint",
+        }));
+
+        Assert.Contains("Smtp:ServerCertificateSha256 is a SHA-256 fingerprint", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("6D:0A:7E:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD")]
+    [InlineData("6d0a7e112233445566778899aabbccddeeff00112233445566778899aabbccdd")]
+    public async Task An_empty_pin_or_a_fingerprint_with_or_without_colons_is_accepted_at_start(string pin)
+    {
+        await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?> { ["Smtp:ServerCertificateSha256"] = pin });
+
+        using var response = await host.Anonymous.GetAsync("/health/live");
+        Assert.True(response.IsSuccessStatusCode);
+    }
+
     private static async Task<string> StartAsync(Channels channels)
     {
         await channels.Host.CreateWorkflowAsync(Flow);
