@@ -35,10 +35,10 @@ public sealed class SmtpSink : IAsyncDisposable
     }
 
     /// <summary>
-    /// A server that demands STARTTLS with <paramref name="certificate"/> (PEM files written here) and AUTH as
+    /// A server that demands STARTTLS (or, <paramref name="implicitTls"/>, TLS from the first byte) with <paramref name="certificate"/> (PEM files written here) and AUTH as
     /// <paramref name="user"/>/<paramref name="password"/> (<c>smtp_tls_auth.py</c>, aiosmtpd as a library).
     /// </summary>
-    public static Task<SmtpSink> StartWithTlsAndAuthAsync(X509Certificate2 certificate, string user, string password)
+    public static Task<SmtpSink> StartWithTlsAndAuthAsync(X509Certificate2 certificate, string user, string password, bool implicitTls = false)
     {
         var chosen = AppProcess.FreePort();
         var folder = Directory.CreateTempSubdirectory("approval-studio-smtp-").FullName;
@@ -47,7 +47,9 @@ public sealed class SmtpSink : IAsyncDisposable
         File.WriteAllText(cert, certificate.ExportCertificatePem());
         File.WriteAllText(key, certificate.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
         var script = Path.Combine(AppContext.BaseDirectory, "smtp_tls_auth.py");
-        return LaunchAsync([script, chosen.ToString(CultureInfo.InvariantCulture), Path.Combine(folder, "mail"), cert, key, user, password], folder, chosen);
+        return LaunchAsync(
+            [script, chosen.ToString(CultureInfo.InvariantCulture), Path.Combine(folder, "mail"), cert, key, user, password, implicitTls ? "implicit" : "starttls"],
+            folder, chosen);
     }
 
     /// <summary>A self-signed certificate for 127.0.0.1 and localhost, as a private mail relay might have.</summary>

@@ -1,6 +1,7 @@
 """A real SMTP server that demands STARTTLS and AUTH (Debian's python3-aiosmtpd), for the email tests.
 
-usage: smtp_tls_auth.py PORT MAILDIR CERT_PEM KEY_PEM USER PASSWORD
+usage: smtp_tls_auth.py PORT MAILDIR CERT_PEM KEY_PEM USER PASSWORD [starttls|implicit]
+starttls (default): plain connection, STARTTLS required before AUTH and MAIL; implicit: TLS from the first byte (SMTPS).
 Messages are delivered to MAILDIR (the Mailbox handler), like the plain sink started with `python3 -m aiosmtpd`.
 """
 import signal
@@ -12,6 +13,7 @@ from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port, maildir, cert, key, user, password = sys.argv[1:7]
+mode = sys.argv[7] if len(sys.argv) > 7 else "starttls"
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
@@ -23,9 +25,13 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
+if mode == "implicit":
+    tls = dict(ssl_context=context, auth_require_tls=False)
+else:
+    tls = dict(tls_context=context, require_starttls=True, auth_require_tls=True)
 controller = Controller(
     Mailbox(maildir), hostname="127.0.0.1", port=int(port), ready_timeout=10,
-    tls_context=context, require_starttls=True, auth_required=True, auth_require_tls=True, authenticator=authenticator)
+    auth_required=True, authenticator=authenticator, **tls)
 controller.start()
 signal.sigwait({signal.SIGTERM, signal.SIGINT})
 controller.stop()

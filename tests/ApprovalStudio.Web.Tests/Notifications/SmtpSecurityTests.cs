@@ -20,13 +20,16 @@ public sealed class SmtpSecurityTests
          "edges":[]}
         """;
 
-    [Fact]
-    public async Task Over_starttls_with_a_pinned_certificate_and_the_right_password_the_email_arrives_and_the_password_stays_out_of_the_logs()
+    [Theory]
+    [InlineData("StartTls")]
+    [InlineData("SslOnConnect")]
+    public async Task Over_tls_with_a_pinned_certificate_and_the_right_password_the_email_arrives_and_the_password_stays_out_of_the_logs(string security)
     {
         using var certificate = SmtpSink.SelfSignedCertificate();
-        await using var relay = await SmtpSink.StartWithTlsAndAuthAsync(certificate, User, Password);
+        await using var relay = await SmtpSink.StartWithTlsAndAuthAsync(certificate, User, Password, implicitTls: security == "SslOnConnect");
         var logs = new LogCapture();
         var settings = Relay(relay, Password, Pin(certificate));
+        settings["Smtp:Security"] = security;
         foreach (var (key, value) in LogCapture.Everything())
         {
             settings[key] = value;
