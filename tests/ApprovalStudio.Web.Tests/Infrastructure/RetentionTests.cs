@@ -17,6 +17,7 @@ public sealed class RetentionTests
         {
             ["Retention:KeepFor"] = "00:00:03",
             ["Retention:SweepInterval"] = "00:00:00.500",
+            ["Retention:BatchSize"] = "1",
         });
         await host.CreateWorkflowAsync(Flows.Review);
         var ended = await host.StartRunAsync("review-flow", """{"doc":"a"}""");

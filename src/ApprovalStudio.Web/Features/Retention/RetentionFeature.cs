@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -42,72 +43,35 @@ public static class RetentionFeature
 public sealed class RetentionSweeper(IServiceScopeFactory scopes, IOptions<RetentionOptions> options, TimeProvider clock, ILogger<RetentionSweeper> log)
     : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // Nothing signals it: the queues' drain loop runs a pass every SweepInterval, and again at once while a batch came back full.
+    private readonly QueueSignal _loop = new();
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        if (settings.KeepFor == TimeSpan.Zero)
-        {
-            return;
-        }
-
-        using var timer = new PeriodicTimer(settings.SweepInterval, clock);
-        do
-        {
-            try
-            {
-                await SweepAsync(settings, stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                RetentionLog.SweepFailed(log, ex);
-            }
-        }
-        while (await WaitAsync(timer, stoppingToken));
+        return settings.KeepFor == TimeSpan.Zero
+            ? Task.CompletedTask
+            : _loop.RunLoopAsync(token => SweepBatchAsync(settings, token), settings.SweepInterval, ex => RetentionLog.SweepFailed(log, ex), stoppingToken);
     }
 
-    /// <summary>One sweep; the counts of what went, by table.</summary>
-    public async Task<(int Queue, int Notifications)> SweepAsync(RetentionOptions settings, CancellationToken cancellationToken)
+    /// <summary>Deletes one batch of each kind; true when a batch was full (more may be waiting).</summary>
+    private async Task<bool> SweepBatchAsync(RetentionOptions settings, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var before = clock.GetUtcNow().UtcDateTime - settings.KeepFor;
-        var queue = await InBatchesAsync(settings, token => db.Queue
+        var queue = await db.Queue
             .Where(q => q.Status == QueueStatuses.Done && q.CompletedAt < before)
-            .OrderBy(q => q.Id).Take(settings.BatchSize).ExecuteDeleteAsync(token), cancellationToken);
-        var notifications = await InBatchesAsync(settings, token => db.Notifications
+            .OrderBy(q => q.Id).Take(settings.BatchSize).ExecuteDeleteAsync(cancellationToken);
+        var notifications = await db.Notifications
             .Where(n => (n.Status == NotificationStatuses.Sent || n.Status == NotificationStatuses.Skipped) && n.CreatedAt < before)
-            .OrderBy(n => n.Id).Take(settings.BatchSize).ExecuteDeleteAsync(token), cancellationToken);
+            .OrderBy(n => n.Id).Take(settings.BatchSize).ExecuteDeleteAsync(cancellationToken);
         if (queue + notifications > 0)
         {
             RetentionLog.Swept(log, queue, notifications, settings.KeepFor);
         }
 
-        return (queue, notifications);
-    }
-
-    private static async Task<int> InBatchesAsync(RetentionOptions settings, Func<CancellationToken, Task<int>> deleteBatch, CancellationToken cancellationToken)
-    {
-        var total = 0;
-        int deleted;
-        do
-        {
-            deleted = await deleteBatch(cancellationToken);
-            total += deleted;
-        }
-        while (deleted == settings.BatchSize);
-        return total;
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        return queue == settings.BatchSize || notifications == settings.BatchSize;
     }
 }
 
