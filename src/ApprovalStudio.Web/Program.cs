@@ -28,6 +28,10 @@ if (args is [IssueTokenCommand.Name, .. var tokenArgs])
 
 var builder = WebApplication.CreateBuilder(args);
 
+// `dotnet run` starts in Production (no launch profile): without this, Blazor's and MudBlazor's files answer empty
+// from a build output. A published output has no static-web-assets manifest, and this does nothing there.
+builder.WebHost.UseStaticWebAssets();
+
 // Request-start lines carry query strings (?secret=, ?access_token=): never log them, whatever the configuration says.
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 builder.Services.AddSingleton(TimeProvider.System);
