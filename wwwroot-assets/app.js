@@ -8,5 +8,9 @@
   if (zone) {
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
   }
-  window.approvalStudio = Object.assign(window.approvalStudio || {}, { timeZone: timeZone });
+  // The light/dark choice of the app bar's toggle, read by the server when it renders the next page.
+  function setTheme(theme) {
+    document.cookie = "theme=" + encodeURIComponent(theme) + "; path=/; max-age=31536000; samesite=lax";
+  }
+  window.approvalStudio = Object.assign(window.approvalStudio || {}, { timeZone: timeZone, setTheme: setTheme });
 })();

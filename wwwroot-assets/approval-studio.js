@@ -8,6 +8,7 @@
  *     accessToken: () => myToken,                   // a string or a function returning one
  *     afterSequence: 0,                             // resume from a sequence you already have
  *     onEvent: e => console.log(e.sequence, e.type, e.nodeId, e.status, e.data),
+ *     onConnection: state => console.log(state),   // optional: "reconnecting", "connected", "disconnected"
  *   });
  *   follower.lastSequence; await follower.stop();
  *
@@ -17,6 +18,14 @@
  */
 (function (global) {
   "use strict";
+
+  // Tells options.onConnection when the link to the server drops, comes back, or is given up.
+  function reportConnection(connection, options) {
+    const report = state => { if (typeof options.onConnection === "function") options.onConnection(state); };
+    connection.onreconnecting(() => report("reconnecting"));
+    connection.onreconnected(() => report("connected"));
+    connection.onclose(() => report("disconnected"));
+  }
 
   function hubConnection(options) {
     const signalR = global.signalR;
@@ -77,6 +86,7 @@
     }
 
     connection.on("ExecutionEvent", apply);
+    reportConnection(connection, options);
     connection.onreconnected(() => subscribe().catch(error => options.onError && options.onError(error)));
     await connection.start();
     await subscribe();
@@ -94,6 +104,7 @@
     const connection = hubConnection(options);
     connection.on("TaskCreated", options.onTaskCreated);
     connection.on("TaskResolved", options.onTaskResolved);
+    reportConnection(connection, options);
     connection.onreconnected(() => connection.invoke("SubscribeInbox"));
     await connection.start();
     await connection.invoke("SubscribeInbox");

@@ -32,10 +32,30 @@ public sealed class BrowserClientTests(Browser browser) : IClassFixture<Browser>
 
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Completed");
         Assert.Equal(
-            ["1 started (Running)", "2 nodeStarted ask (Waiting)", "3 suspended ask (Suspended)", "4 resumed ask (Resuming)", "5 nodeCompleted ask (Completed)",
-             "6 nodeStarted done (Running)", "7 nodeCompleted done (Completed)", "8 completed (Completed)"],
+            ["started (Running)", "nodeStarted ask (Waiting)", "suspended ask (Suspended)", "resumed ask (Resuming)", "nodeCompleted ask (Completed)",
+             "nodeStarted done (Running)", "nodeCompleted done (Completed)", "completed (Completed)"],
             await events.AllInnerTextsAsync());
+        // The list numbers each line by its sequence, once (the text does not repeat it).
+        Assert.Equal(["1", "2", "3", "4", "5", "6", "7", "8"], await events.EvaluateAllAsync<string[]>("items => items.map(i => String(i.value))"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "follow-page.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task The_follow_page_says_reconnecting_instead_of_a_stale_status_while_the_server_is_gone()
+    {
+        var host = await AppHost.StartAsync();
+        await using var _ = host;
+        await host.CreateWorkflowAsync(Review);
+        var executionId = await host.StartRunAsync("follow");
+        await host.WaitForTaskAsync(executionId);
+        var page = await browser.Chromium.NewPageAsync();
+        await page.GotoAsync($"{host.Address}assets/follow.html#execution={executionId}&token={host.Token("watcher")}");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Suspended");
+
+        await host.DisposeAsync();
+
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Reconnecting… (last known: Suspended)");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "follow-page-reconnecting.png"), FullPage = true });
     }
 
     [Fact]

@@ -59,7 +59,7 @@ await app.Services.SeedDemoDataAsync();
 
 app.UseExceptionHandler();
 app.UseClientAssets();
-app.UseStatusCodePages();
+app.UseErrorStatusPages();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

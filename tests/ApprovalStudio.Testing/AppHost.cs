@@ -152,8 +152,16 @@ public sealed class AppHost : IAsyncDisposable
         return (response.StatusCode, string.IsNullOrWhiteSpace(text) ? null : JsonNode.Parse(text), response.Content.Headers.ContentType?.MediaType);
     }
 
+    private int _disposed;
+
+    /// <summary>Stops the app (a test may do it early, to see what clients do when the server is gone); once.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         Anonymous.Dispose();
         await _factory.DisposeAsync();
         if (_ownsDatabase)

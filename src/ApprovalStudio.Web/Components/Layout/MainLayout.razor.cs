@@ -1,7 +1,9 @@
+using ApprovalStudio.Web.Components.Shared;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Features.Inbox;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.JSInterop;
 using MudBlazor;
 
 namespace ApprovalStudio.Web.Components.Layout;
@@ -27,6 +29,15 @@ public sealed partial class MainLayout
     [CascadingParameter]
     private Task<AuthenticationState>? AuthenticationState { get; set; }
 
+    /// <summary>The person's light/dark choice from its cookie (none: follow the system).</summary>
+    [CascadingParameter(Name = ThemeCookie.Name)]
+    private string? ThemeChoice { get; set; }
+
+    [Inject]
+    private IJSRuntime JS { get; set; } = default!;
+
+    protected override void OnInitialized() => _dark = ThemeCookie.IsDark(ThemeChoice) ?? false;
+
     public int PendingCount { get; private set; }
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
@@ -36,7 +47,7 @@ public sealed partial class MainLayout
             return;
         }
 
-        if (_theme is not null)
+        if (_theme is not null && ThemeCookie.IsDark(ThemeChoice) is null)
         {
             _dark = await _theme.GetSystemDarkModeAsync();
         }
@@ -48,6 +59,13 @@ public sealed partial class MainLayout
 
         Events.TaskChanged += OnTaskChanged;
         await RefreshCountAsync();
+    }
+
+    /// <summary>The toggle: the choice is kept (a cookie), so a reload or another page keeps it.</summary>
+    private async Task ToggleDarkAsync()
+    {
+        _dark = !_dark;
+        await JS.InvokeVoidAsync("approvalStudio.setTheme", _dark ? ThemeCookie.Dark : ThemeCookie.Light);
     }
 
     public async Task RefreshCountAsync()

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Playwright;
+
+namespace ApprovalStudio.E2E;
+
+/// <summary>The frame of every page: not-found pages, the kept dark-mode choice, the landmark, the app bar's badge.</summary>
+public sealed class LayoutTests(Browser browser) : IClassFixture<Browser>
+{
+    private const string Review = """
+        {"key":"look","name":"Look","start":"ask",
+         "nodes":[{"id":"ask","type":"review","title":"Look at item {{input.n}}","assignees":{"groups":["ops"]}}],"edges":[]}
+        """;
+
+    [Fact]
+    public async Task An_unknown_address_gives_a_browser_a_page_and_an_api_client_problem_json()
+    {
+        await using var host = await AppHost.StartAsync();
+        await Session.AddPersonAsync(host, "olga", "ops");
+
+        var anonymous = await browser.Chromium.NewPageAsync();
+        var response = await anonymous.GotoAsync($"{host.Address}no/such/page");
+        Assert.Equal(404, response!.Status);
+        await Assertions.Expect(anonymous.GetByRole(AriaRole.Heading, new() { Name = "Page not found" })).ToBeVisibleAsync();
+        Assert.DoesNotContain("\"status\":404", await anonymous.ContentAsync(), StringComparison.Ordinal);
+
+        var page = await Session.SignInAsync(browser, host, "olga");
+        response = await page.GotoAsync("/tasks-typo");
+        Assert.Equal(404, response!.Status);
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Page not found" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Go to your inbox" })).ToBeVisibleAsync();
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "not-found page");
+        await page.ScreenshotAsync(new() { Path = Shot("not-found"), FullPage = true });
+
+        using var api = new HttpClient { BaseAddress = host.Address };
+        api.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        using var problem = await api.GetAsync("/api/no-such-route");
+        Assert.Equal(HttpStatusCode.NotFound, problem.StatusCode);
+        Assert.Equal("application/problem+json", problem.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task The_dark_mode_choice_is_kept_across_reloads_and_pages()
+    {
+        await using var host = await AppHost.StartAsync();
+        await Session.AddPersonAsync(host, "olga", "ops");
+        var page = await Session.SignInAsync(browser, host, "olga");
+        var light = await Background(page);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Switch to dark mode" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Switch to light mode" })).ToBeVisibleAsync();
+        var dark = await Background(page);
+        Assert.NotEqual(light, dark);
+
+        await page.ReloadAsync();
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Switch to light mode" })).ToBeVisibleAsync();
+        Assert.Equal(dark, await Background(page));
+
+        await page.GotoAsync("/history");
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        Assert.Equal(dark, await Background(page));
+        await page.ScreenshotAsync(new() { Path = Shot("history-dark-kept"), FullPage = true });
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Switch to light mode" }).ClickAsync();
+        await page.ReloadAsync();
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        Assert.Equal(light, await Background(page));
+    }
+
+    [Fact]
+    public async Task Every_app_page_has_one_main_landmark_and_the_pending_badge_fits_in_the_app_bar()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Review);
+        await Session.AddPersonAsync(host, "olga", "ops");
+        for (var n = 1; n <= 12; n++)
+        {
+            await host.StartRunAsync("look", $$"""{"n":{{n}}}""");
+        }
+
+        foreach (var (width, height) in new[] { (1280, 900), (390, 844) })
+        {
+            var page = await Session.SignInAsync(browser, host, "olga", width: width, height: height);
+            await Assertions.Expect(page.GetByRole(AriaRole.Main)).ToHaveCountAsync(1);
+            var badge = page.Locator(".mud-appbar .mud-badge");
+            await Assertions.Expect(badge).ToHaveTextAsync("12");
+            var bar = (await page.Locator(".mud-appbar").BoundingBoxAsync())!;
+            var box = (await badge.BoundingBoxAsync())!;
+            Assert.True(box.Y >= bar.Y && box.Y + box.Height <= bar.Y + bar.Height,
+                $"At {width} px the badge ({box.Y}..{box.Y + box.Height}) sticks out of the app bar ({bar.Y}..{bar.Y + bar.Height}).");
+            await page.Locator(".mud-appbar").ScreenshotAsync(new() { Path = Shot($"app-bar-{width}") });
+            await page.Context.CloseAsync();
+        }
+    }
+
+    private static Task<string> Background(IPage page) =>
+        page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
+
+    private static string Shot(string name) => Path.Combine(Browser.ArtifactsDirectory, name + ".png");
+}
