@@ -69,6 +69,7 @@ echo "== build"
 dotnet build ApprovalStudio.sln -c Release -nologo -v q
 
 echo "== tests"
+rm -rf "$root/e2e/artifacts"   # this run's screenshots only
 # One suite after another: run side by side on two cores, the browser suite starves and times out.
 status=0
 set +e
@@ -94,6 +95,12 @@ if [ "$failed" != 0 ]; then
   # Repeated at the end, where a CI log's tail shows it: which tests failed and why.
   echo "== failed tests"
   grep -E -A 12 '^  Failed [A-Za-z_]+\.[A-Za-z_.]' "$work/test.log" | grep -v -E '^\s+at (System|Microsoft|Xunit)\.' || true
+fi
+# The browser suites' screenshots (desktop, phone, dark) stay for a reviewer to look at.
+shots=$(ls "$root/e2e/artifacts"/*.png 2>/dev/null | wc -l)
+if [ "$shots" -gt 0 ]; then
+  echo "== screenshots: $shots in $root/e2e/artifacts"
+  ls "$root/e2e/artifacts"/*.png | sed 's|.*/|  |' | tr '\n' ' ' | fold -s -w 120; echo
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
