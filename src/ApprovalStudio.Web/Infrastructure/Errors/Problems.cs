@@ -47,15 +47,85 @@ public static class Problems
             return (null, Status(StatusCodes.Status415UnsupportedMediaType, "The body must be application/json."));
         }
 
+        string text;
+        using (var reader = new StreamReader(request.Body))
+        {
+            text = await reader.ReadToEndAsync(cancellationToken);
+        }
+
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return (null, null);
+        }
+
+        JsonNode? body;
         try
         {
-            using var reader = new StreamReader(request.Body);
-            var text = await reader.ReadToEndAsync(cancellationToken);
-            return string.IsNullOrWhiteSpace(text) ? (null, null) : (JsonNode.Parse(text), null);
+            body = JsonNode.Parse(text);
         }
         catch (JsonException ex)
         {
             return (null, Validation("$", $"Malformed JSON: {ex.Message}"));
+        }
+        catch (InvalidOperationException)
+        {
+            // A property name that is not valid text (a lone surrogate) is refused by the parser itself.
+            return (null, Validation("$", InvalidText));
+        }
+
+        return InvalidTextAt(body, "$") is { } path ? (null, Validation(path, InvalidText)) : (body, null);
+    }
+
+    private const string InvalidText = "Not valid text: a string holds an unpaired UTF-16 surrogate (\\uD800–\\uDFFF).";
+
+    /// <summary>
+    /// The JSON path of the first string or property name that is not valid UTF-16 (an escaped lone surrogate such as
+    /// <c>"\ud800"</c> parses, but reading it as text throws later, deep in a feature): refused here, once, for every route.
+    /// </summary>
+    private static string? InvalidTextAt(JsonNode? node, string path)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                try
+                {
+                    foreach (var (name, value) in o)
+                    {
+                        if (InvalidTextAt(value, $"{path}.{name}") is { } found)
+                        {
+                            return found;
+                        }
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                    return path;
+                }
+
+                return null;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++)
+                {
+                    if (InvalidTextAt(a[i], $"{path}[{i}]") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                try
+                {
+                    _ = v.GetValue<string>();
+                    return null;
+                }
+                catch (InvalidOperationException)
+                {
+                    return path;
+                }
+
+            default:
+                return null;
         }
     }
 }

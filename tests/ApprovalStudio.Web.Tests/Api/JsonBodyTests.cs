@@ -1,0 +1,98 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Tests.Api;
+
+/// <summary>
+/// Every JSON body is read in one place (Problems.ReadJsonAsync): text that parses but is not valid UTF-16 (an escaped
+/// lone surrogate, in a value or a property name) is a 400 naming where it is, on every route, and changes nothing.
+/// </summary>
+public sealed class JsonBodyTests : IAsyncLifetime
+{
+    private const string Hook = """
+        {"key":"hook","name":"Hook","start":"wait","nodes":[{"id":"wait","type":"wait"}],"edges":[]}
+        """;
+
+    private AppHost _host = null!;
+    private string _secret = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = await AppHost.StartAsync();
+        await _host.CreateWorkflowAsync(Flows.Review);
+        using var created = await _host.Admin().PostJsonAsync("/api/workflows", Hook);
+        _secret = (string)(await created.ReadJsonAsync())!["webhookSecret"]!;
+    }
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    public static TheoryData<string, string> LoneSurrogates => new()
+    {
+        { """{"acknowledged":true,"comment":"\ud800"}""", "$.comment" },
+        { """{"acknowledged":true,"comment":"ok \udfff then"}""", "$.comment" },
+        { """{"acknowledged":true,"extra":["a",{"deep":"\ud83d"}]}""", "$.extra[1].deep" },
+        { """{"acknowledged":true,"\ud800":1}""", "$" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LoneSurrogates))]
+    public async Task A_resume_with_a_lone_surrogate_is_a_400_naming_the_field_and_the_task_stays_answerable(string body, string field)
+    {
+        var executionId = await _host.StartRunAsync("review-flow", """{"doc":"Q3"}""");
+        var resId = await _host.WaitForTaskAsync(executionId);
+        var ann = _host.Client(_host.Token("ann", ["ops"]));
+
+        var (status, problem, type) = await AppHost.SendAsync(ann, HttpMethod.Post, $"/api/executions/{resId}/resume", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("application/problem+json", type);
+        Assert.Contains("surrogate", (string?)problem!["errors"]![field]![0], StringComparison.Ordinal);
+        await using (var db = _host.Database.OpenContext())
+        {
+            Assert.Equal(TaskStatuses.Pending, (await db.Tasks.SingleAsync(t => t.ResId == resId)).Status);
+            Assert.False(await db.Audit.AnyAsync(a => a.ResId == resId));
+        }
+
+        using var accepted = await ann.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true,"comment":"\ud83d\ude00 fine"}""");
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+    }
+
+    [Fact]
+    public async Task Every_json_route_answers_a_lone_surrogate_with_a_400_not_a_500()
+    {
+        var executionId = await _host.StartRunAsync("review-flow", """{"doc":"Q3"}""");
+        var resId = await _host.WaitForTaskAsync(executionId);
+        var hookRun = await _host.StartRunAsync("hook");
+        await _host.WaitForTaskAsync(hookRun);
+        var admin = _host.Admin();
+        var member = _host.Client(_host.Token("ann", ["ops"]));
+        var routes = new (HttpClient Client, HttpMethod Method, string Path, string Body, string Field)[]
+        {
+            (admin, HttpMethod.Post, "/api/workflows", """{"key":"k","name":"\ud800","start":"a","nodes":[],"edges":[]}""", "$.name"),
+            (member, HttpMethod.Post, "/api/workflows/review-flow/executions", """{"input":{"doc":"\udc00"}}""", "$.input.doc"),
+            (member, HttpMethod.Post, "/v1/dispatch/resume", """{"executionId":"x","toolOutputs":{"t":"\ud800"}}""", "$.toolOutputs.t"),
+            (admin, HttpMethod.Post, $"/api/tasks/{resId}/links", """{"userId":"\ud800"}""", "$.userId"),
+            (admin, HttpMethod.Put, "/api/users/zed", """{"name":"Zed \ud800"}""", "$.name"),
+            (admin, HttpMethod.Post, "/api/api-keys", """{"name":"\ud800"}""", "$.name"),
+            (admin, HttpMethod.Put, "/api/message-templates/email.subject", """{"source":"\ud800"}""", "$.source"),
+            (_host.Anonymous, HttpMethod.Post, $"/v1/runs/{hookRun}/nodes/wait/resume?secret={Uri.EscapeDataString(_secret)}", """{"data":{"v":"\ud800"}}""", "$.data.v"),
+        };
+
+        foreach (var (client, method, path, body, field) in routes)
+        {
+            var (status, problem, type) = await AppHost.SendAsync(client, method, path, body);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{method} {path.Split('?')[0]}: {(int)status} {problem?.ToJsonString()}");
+            Assert.Equal("application/problem+json", type);
+            Assert.True(problem!["errors"]?[field] is not null, $"{method} {path.Split('?')[0]} names {problem.ToJsonString()}, want {field}");
+        }
+
+        // Nothing was made or changed.
+        await using var db = _host.Database.OpenContext();
+        Assert.False(await db.Workflows.AnyAsync(w => w.Key == "k"));
+        Assert.False(await db.Users.AnyAsync(u => u.UserId == "zed"));
+        Assert.Equal(1, await db.Executions.CountAsync(e => e.WorkflowKey == "review-flow"));
+        Assert.Equal(TaskStatuses.Pending, (await db.Tasks.SingleAsync(t => t.ExecutionId == hookRun)).Status);
+    }
+}
