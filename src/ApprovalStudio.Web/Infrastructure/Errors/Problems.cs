@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Workflows.Definitions;
@@ -152,9 +153,12 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
 
         if (problem.Status == StatusCodes.Status500InternalServerError)
         {
-            // The route pattern, not the path: paths carry deep-link tokens and resIds.
-            var route = (httpContext.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no endpoint)";
-            ErrorLog.Unhandled(log, httpContext.Request.Method, route, exception);
+            // The route pattern, not the path: paths carry deep-link tokens and resIds. The exception handler has cleared
+            // the request's endpoint by now; its feature keeps the one that failed. The trace id is the one the problem
+            // body carries, so a person's report finds the log line.
+            var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
+            var route = (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? endpoint?.DisplayName ?? "(no endpoint)";
+            ErrorLog.Unhandled(log, httpContext.Request.Method, route, Activity.Current?.Id ?? httpContext.TraceIdentifier, exception);
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
@@ -165,6 +169,6 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
 internal static partial class ErrorLog
 {
     // Never the path or query: they may carry secrets (deep-link tokens, ?secret=, ?access_token=).
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Route}")]
-    public static partial void Unhandled(ILogger logger, string method, string route, Exception exception);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Route} (trace {TraceId})")]
+    public static partial void Unhandled(ILogger logger, string method, string route, string traceId, Exception exception);
 }
