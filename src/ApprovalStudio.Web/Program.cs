@@ -37,6 +37,9 @@ builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.W
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddOptions<AppOptions>().BindConfiguration(AppOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
+// A parameter that does not bind (page=abc, page=99999999999) throws, so ProblemExceptionHandler answers 400 naming it
+// (by default it is a bodiless 400 outside Development).
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.AddOpenApi();
 

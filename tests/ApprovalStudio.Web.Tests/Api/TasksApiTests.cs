@@ -74,11 +74,37 @@ public sealed class TasksApiTests : IAsyncLifetime
     [Theory]
     [InlineData("?page=0", "page")]
     [InlineData("?pageSize=500", "pageSize")]
+    [InlineData("?page=1073741825&pageSize=2", "page")]
+    [InlineData("?page=2147483647&pageSize=200", "page")]
     public async Task Bad_paging_is_400_naming_the_parameter(string query, string field)
     {
         var (status, body, _) = await AppHost.SendAsync(_host.Client(_host.Token("bob")), HttpMethod.Get, "/api/tasks" + query);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.NotNull(body!["errors"]![field]);
+    }
+
+    [Theory]
+    [InlineData("?page=abc", "page")]
+    [InlineData("?page=99999999999", "page")]
+    [InlineData("?pageSize=1e3", "pageSize")]
+    public async Task A_paging_value_that_is_not_an_int_is_a_problem_json_400_naming_the_parameter(string query, string parameter)
+    {
+        var (status, body, type) = await AppHost.SendAsync(_host.Client(_host.Token("bob")), HttpMethod.Get, "/api/tasks" + query);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("application/problem+json", type);
+        Assert.Contains($"\"int {parameter}\"", (string?)body!["detail"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_last_reachable_page_is_answered_empty_not_wrapped_around_to_the_first()
+    {
+        await _host.WaitForTaskAsync(await _host.StartRunAsync("review-flow"));
+
+        var (status, body, _) = await AppHost.SendAsync(_host.Client(_host.Token("bob")), HttpMethod.Get, "/api/tasks?page=1073741824&pageSize=2");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Empty(body!["items"]!.AsArray());
     }
 }

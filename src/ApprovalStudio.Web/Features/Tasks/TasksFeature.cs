@@ -62,11 +62,18 @@ public static class TasksFeature
             return Problems.Validation(page < 1 ? "page" : "pageSize", page < 1 ? "page starts at 1." : "pageSize is between 1 and 200.");
         }
 
+        // (page - 1) * pageSize in int arithmetic wrapped around to page 1 for a huge page.
+        var skip = (long)(page - 1) * pageSize;
+        if (skip > int.MaxValue)
+        {
+            return Problems.Validation("page", $"page is at most {(int.MaxValue / pageSize) + 1} with pageSize {pageSize}.");
+        }
+
         var actor = Actor.From(context.User)!;
         var pending = Answerable(db, actor).Where(t => t.Status == TaskStatuses.Pending);
         var total = await pending.CountAsync(cancellationToken);
         var items = await pending.OrderByDescending(t => t.CreatedAt).ThenBy(t => t.ResId)
-            .Skip((page - 1) * pageSize).Take(pageSize).ToListAsync(cancellationToken);
+            .Skip((int)skip).Take(pageSize).ToListAsync(cancellationToken);
         return TypedResults.Ok(new TaskPage(
             [.. items.Select(t => new TaskSummary(t.ResId, t.ExecutionId, t.WorkflowKey, t.NodeId, t.Kind, t.Title, t.Status, t.CreatedAt, t.ExpiresAt,
                 ExecutionsFeature.Stack(t.StackJson)))],
