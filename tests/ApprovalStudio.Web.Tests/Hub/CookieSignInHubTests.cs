@@ -54,31 +54,46 @@ public sealed partial class CookieSignInHubTests
     }
 
     [Fact]
-    public async Task A_wrong_password_is_refused_and_five_in_a_row_lock_the_account()
+    public async Task Five_wrong_passwords_lock_the_account_and_every_failure_is_answered_alike_whether_or_not_the_name_exists()
     {
         await using var host = await AppHost.StartAsync();
         using (await host.Admin().PutAsync("/api/users/eve", AppHost.Json("""{"name":"Eve","password":"Correct-Horse-7"}"""))) { }
         var cookies = new CookieContainer();
         using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = host.Address };
 
-        async Task<string?> TryAsync(string password)
+        async Task<(string? Location, string Page)> TryAsync(string user, string password)
         {
-            var page = await client.GetStringAsync("/signin");
-            var token = WebUtility.HtmlDecode(AntiforgeryField().Match(page).Groups[1].Value);
+            var form = await client.GetStringAsync("/signin");
+            var token = WebUtility.HtmlDecode(AntiforgeryField().Match(form).Groups[1].Value);
             using var response = await client.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
             {
-                ["userName"] = "eve", ["password"] = password, ["__RequestVerificationToken"] = token,
+                ["userName"] = user, ["password"] = password, ["__RequestVerificationToken"] = token,
             }));
-            return response.Headers.Location?.ToString();
+            var location = response.Headers.Location?.ToString();
+            return (location, location is null ? string.Empty : await client.GetStringAsync(location));
         }
 
-        Assert.Contains("error=invalid", await TryAsync("wrong"));
+        var unknown = await TryAsync("nobody-by-this-name", "wrong");
+        var wrong = await TryAsync("eve", "wrong");
+        Assert.Equal(unknown.Location, wrong.Location);
+        Assert.Contains("The user name or password is not right.", wrong.Page);
         for (var i = 0; i < 4; i++)
         {
-            await TryAsync("wrong");
+            await TryAsync("eve", "wrong");
         }
 
-        Assert.Contains("error=locked", await TryAsync("Correct-Horse-7"));
+        // Locked now: even the right password is refused, with the very same answer an unknown name gets.
+        var locked = await TryAsync("eve", "Correct-Horse-7");
+        Assert.Equal(unknown.Location, locked.Location);
+        Assert.DoesNotContain("error=locked", locked.Location);
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(unknown.Location, (await TryAsync("nobody-by-this-name", "wrong")).Location);
+        }
+
+        await using var db = host.Database.OpenContext();
+        var eve = db.Users.Single(u => u.UserId == "eve");
+        Assert.True(eve.LockoutEnd > DateTimeOffset.UtcNow, "five failures lock the account");
     }
 
     [Fact]

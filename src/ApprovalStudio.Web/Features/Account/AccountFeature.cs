@@ -34,6 +34,8 @@ public static class AccountFeature
         var user = await FindAsync(db, userName.Trim(), cancellationToken);
         if (user is null)
         {
+            // As much work as a known name's wrong password, so the time taken does not tell either.
+            signIn.UserManager.PasswordHasher.VerifyHashedPassword(Nobody, NobodysHash.Value, password);
             return Failed("invalid", back);
         }
 
@@ -43,8 +45,14 @@ public static class AccountFeature
             return Results.LocalRedirect(back);
         }
 
-        return Failed(result.IsLockedOut ? "locked" : "invalid", back);
+        // A locked account is answered like a wrong password or an unknown name: saying "locked" would tell
+        // whoever guesses names which ones exist. The sign-in page's one message mentions the lockout.
+        return Failed("invalid", back);
     }
+
+    private static readonly AppUser Nobody = new() { TenantId = string.Empty, UserId = string.Empty, DisplayName = string.Empty };
+
+    private static readonly Lazy<string> NobodysHash = new(() => new PasswordHasher<AppUser>().HashPassword(Nobody, Guid.NewGuid().ToString("N")));
 
     private static async Task<IResult> SignOut(SignInManager<AppUser> signIn, HttpContext context, IConfiguration configuration)
     {
