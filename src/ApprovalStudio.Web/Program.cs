@@ -19,6 +19,7 @@ using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Scalar.AspNetCore;
 
 if (args is [IssueTokenCommand.Name, .. var tokenArgs])
@@ -60,6 +61,7 @@ var app = builder.Build();
 await app.Services.MigrateDatabaseAsync();
 await app.Services.SeedDemoDataAsync();
 
+app.UseSecurityHeaders();
 app.UseExceptionHandler();
 app.UseClientAssets();
 app.UseErrorStatusPages();
