@@ -9,7 +9,7 @@ public sealed class ResumeFromPageTests(Browser browser) : IClassFixture<Browser
     public async Task A_failed_runs_page_offers_resume_from_here_and_the_new_run_completes()
     {
         await using var target = await FlakyTarget.StartAsync();
-        await using var host = await AppHost.StartAsync();
+        await using var host = await AppHost.StartAsync(settings: LoopbackTargets.Allowed);
         await host.CreateWorkflowAsync("""
             {"key":"sync","start":"prepare",
              "nodes":[{"id":"prepare","type":"set","values":{"order":"input.order"}},

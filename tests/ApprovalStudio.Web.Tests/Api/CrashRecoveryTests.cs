@@ -99,7 +99,8 @@ public sealed class CrashRecoveryTests
               {"id":"after","type":"set","values":{"status":"call.status"}}],
              "edges":[{"from":"ask","to":"call"},{"from":"call","to":"after"}]}
             """.Replace("TARGET/", target.Address.ToString(), StringComparison.Ordinal);
-        var lease = new Dictionary<string, string?> { ["Workflows:Worker:LeaseDuration"] = "00:00:02" };
+        // The target is a loopback server: http nodes may reach it only because this says so.
+        var lease = new Dictionary<string, string?> { ["Workflows:Worker:LeaseDuration"] = "00:00:02", ["Workflows:Http:AllowedNetworks:0"] = "127.0.0.1/32" };
 
         string executionId, resId;
         await using (var first = await AppProcess.StartAsync(database, key, lease))

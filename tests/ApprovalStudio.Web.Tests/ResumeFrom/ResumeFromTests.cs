@@ -13,7 +13,7 @@ public sealed class ResumeFromTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _target = await FlakyTarget.StartAsync();
-        _host = await AppHost.StartAsync();
+        _host = await AppHost.StartAsync(settings: LoopbackTargets.Allowed);
         await _host.CreateWorkflowAsync("""
             {"key":"sync","start":"prepare",
              "nodes":[{"id":"prepare","type":"set","values":{"order":"input.order","total":"input.qty * 3"}},

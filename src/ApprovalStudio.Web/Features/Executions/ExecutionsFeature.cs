@@ -8,6 +8,7 @@ using ApprovalStudio.Workflows.Execution;
 using ApprovalStudio.Workflows.Expressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Executions;
 
@@ -33,7 +34,28 @@ public static class ExecutionsFeature
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
         builder.Services.AddSingleton<QueueSignal>();
         builder.Services.AddSingleton(new ExpressionEvaluator());
-        builder.Services.AddHttpClient(HttpNodeInvoker.ClientName, c => c.Timeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddOptions<HttpNodeOptions>().BindConfiguration(HttpNodeOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<HttpNodeOptions>, HttpNodeOptionsValidator>();
+        builder.Services.AddSingleton<OutboundGuard>();
+        builder.Services.AddHttpClient(HttpNodeInvoker.ClientName, (services, client) =>
+            {
+                var options = services.GetRequiredService<IOptions<HttpNodeOptions>>().Value;
+                client.Timeout = options.Timeout;
+                client.MaxResponseContentBufferSize = options.MaxResponseBytes;
+            })
+            .ConfigurePrimaryHttpMessageHandler(services =>
+            {
+                var options = services.GetRequiredService<IOptions<HttpNodeOptions>>().Value;
+                return new SocketsHttpHandler
+                {
+                    // Every connection, redirects included, goes through the guard; a proxy would hide the real target.
+                    ConnectCallback = services.GetRequiredService<OutboundGuard>().ConnectAsync,
+                    UseProxy = false,
+                    UseCookies = false,
+                    AllowAutoRedirect = options.MaxRedirects > 0,
+                    MaxAutomaticRedirections = Math.Max(1, options.MaxRedirects),
+                };
+            });
         builder.Services.AddSingleton<IHttpNodeInvoker, HttpNodeInvoker>();
         builder.Services.AddSingleton<WorkflowEngine>();
         builder.Services.AddScoped<ExecutionProcessor>();
