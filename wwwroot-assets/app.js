@@ -8,9 +8,44 @@
   if (zone) {
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
   }
+
+  // Scrolls to a form field's box and focuses its input (the error summary's links).
+  function focusField(id) {
+    var box = document.getElementById(id);
+    if (!box) { return; }
+    var input = box.querySelector("input:not([type=hidden]):not([disabled]), textarea, select, [tabindex]:not([tabindex='-1'])");
+    box.scrollIntoView({ block: "center" });
+    (input || box).focus({ preventScroll: true });
+  }
+
+  // Single-key shortcuts of a page: the key goes to .NET (OnShortcut) unless the person is typing, a modifier is held,
+  // or focus is in a dialog, list or menu. Returns a handle for stopShortcuts.
+  var shortcuts = {};
+  var nextShortcut = 0;
+  function listenShortcuts(dotnet, keys) {
+    var id = ++nextShortcut;
+    shortcuts[id] = function (e) {
+      if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing || keys.indexOf(e.key) < 0) { return; }
+      var t = e.target;
+      if (t && t.nodeType === 1 && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) ||
+          t.closest("[role=dialog], [role=listbox], [role=menu], .mud-popover-open"))) { return; }
+      if (document.querySelector(".mud-dialog-container")) { return; }
+      e.preventDefault();
+      dotnet.invokeMethodAsync("OnShortcut", e.key);
+    };
+    document.addEventListener("keydown", shortcuts[id]);
+    return id;
+  }
+  function stopShortcuts(id) {
+    if (shortcuts[id]) { document.removeEventListener("keydown", shortcuts[id]); delete shortcuts[id]; }
+  }
+
   // The light/dark choice of the app bar's toggle, read by the server when it renders the next page.
   function setTheme(theme) {
     document.cookie = "theme=" + encodeURIComponent(theme) + "; path=/; max-age=31536000; samesite=lax";
   }
-  window.approvalStudio = Object.assign(window.approvalStudio || {}, { timeZone: timeZone, setTheme: setTheme });
+
+  window.approvalStudio = Object.assign(window.approvalStudio || {}, {
+    timeZone: timeZone, setTheme: setTheme, focusField: focusField, listenShortcuts: listenShortcuts, stopShortcuts: stopShortcuts,
+  });
 })();

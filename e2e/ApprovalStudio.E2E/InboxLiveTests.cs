@@ -74,7 +74,7 @@ public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
         }
 
         await page.Keyboard.PressAsync("Enter");
-        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Resuming");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You approved");
         var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
         Assert.Equal("Approved", (string?)done["output"]!["ok"]);
     }

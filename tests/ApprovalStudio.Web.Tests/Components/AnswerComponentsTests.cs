@@ -53,7 +53,7 @@ public sealed class AnswerComponentsTests : MudTestContext
             .Add(c => c.Schema, Schema)
             .Add(c => c.OnSubmit, EventCallback.Factory.Create<JsonObject>(this, b => submitted = b)));
 
-        InputFor(form, "Salary").Change("42");
+        InputFor(form, "Salary").Input("42"); // numbers and text update while typing (Immediate), so their limits are checked as the person types
         form.Find("input[type=checkbox]").Change(true);
         await form.InvokeAsync(() => form.FindAll("button").Single(b => b.TextContent.Contains("Submit")).Click());
 

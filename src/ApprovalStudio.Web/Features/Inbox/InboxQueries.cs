@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Tasks;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -26,9 +27,19 @@ public sealed record InboxSlice(IReadOnlyList<InboxRow> Rows, int Total);
 
 public sealed record HistoryRow(string ResId, string ExecutionId, string WorkflowKey, string Kind, string Title, DateTime? ResolvedAt, string? Channel, JsonNode? Response);
 
-/// <summary>A task as the task page shows it: the node that asks, the run's context, and its state.</summary>
+/// <summary>
+/// A task as the task page shows it: the node that asks, the run's context, and its state. People are named as the
+/// directory names them (<see cref="Requester"/>, <see cref="AnsweredBy"/>), nodes by their titles (<see cref="NodeTitles"/>).
+/// </summary>
 public sealed record TaskView(
-    TaskRecord Task, WaitingNodeDefinition Node, string Requester, JsonNode? Input, IReadOnlyList<(string NodeId, JsonNode? Output)> Outputs, long LastSequence);
+    TaskRecord Task, WaitingNodeDefinition Node, string Requester, JsonNode? Input, IReadOnlyList<NodeOutput> Outputs, long LastSequence,
+    IReadOnlyDictionary<string, string> NodeTitles, string? AnsweredBy, string WorkflowName)
+{
+    public string Title(string? nodeId) => Inbox.NodeTitles.Of(NodeTitles, nodeId);
+}
+
+/// <summary>What an earlier node of the run produced, headed by the node's title.</summary>
+public sealed record NodeOutput(string NodeId, string Title, JsonNode? Output);
 
 public sealed record ExecutionView(ExecutionRecord Execution, IReadOnlyList<NodeRunEntity> Nodes);
 
@@ -109,8 +120,26 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         var outputs = await db.NodeRuns.AsNoTracking()
             .Where(r => r.ExecutionId == task.ExecutionId && r.Status == nameof(NodeRunStatus.Completed) && r.StackKey == string.Empty)
             .OrderBy(r => r.Id).Select(r => new { r.NodeId, r.OutputJson }).ToListAsync(cancellationToken);
-        return new TaskView(task, (WaitingNodeDefinition)definition.Node(task.NodeId), execution.CreatedBy, JsonNode.Parse(execution.InputJson),
-            [.. outputs.Select(o => (o.NodeId, o.OutputJson is null ? null : JsonNode.Parse(o.OutputJson)))], execution.LastSequence);
+        var taskTitles = await db.Tasks.AsNoTracking().Where(t => t.ExecutionId == task.ExecutionId && t.StackKey == string.Empty)
+            .OrderBy(t => t.CreatedAt).Select(t => new { t.NodeId, t.Title }).ToListAsync(cancellationToken);
+        var titles = NodeTitles.For(definition, taskTitles.Select(t => (t.NodeId, t.Title)));
+        var names = await PeopleNames.LookupAsync(db, task.TenantId, [execution.CreatedBy, task.ResolvedBy], cancellationToken);
+        var answeredBy = task.ResolvedBy is null ? null
+            : names.TryGetValue(task.ResolvedBy, out var known) && !string.IsNullOrWhiteSpace(known) ? known : task.ResolvedByName ?? task.ResolvedBy;
+        return new TaskView(task, (WaitingNodeDefinition)definition.Node(task.NodeId), names.Name(execution.CreatedBy), JsonNode.Parse(execution.InputJson),
+            [.. outputs.Select(o => new NodeOutput(o.NodeId, NodeTitles.Of(titles, o.NodeId), o.OutputJson is null ? null : JsonNode.Parse(o.OutputJson)))],
+            execution.LastSequence, titles, answeredBy, string.IsNullOrWhiteSpace(definition.Name) ? task.WorkflowKey : definition.Name);
+    }
+
+    /// <summary>The newest pending task the actor may answer, other than <paramref name="exceptResId"/> (null when there is none).</summary>
+    public async Task<string?> NextTaskAsync(Actor actor, string exceptResId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        return await TasksFeature.Answerable(db, actor)
+            .Where(t => t.Status == TaskStatuses.Pending && t.ResId != exceptResId)
+            .OrderByDescending(t => t.CreatedAt).ThenBy(t => t.ResId)
+            .Select(t => t.ResId).FirstOrDefaultAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<Hub.ExecutionEventMessage>> EventsAsync(Actor actor, string executionId, long afterSequence, CancellationToken cancellationToken)

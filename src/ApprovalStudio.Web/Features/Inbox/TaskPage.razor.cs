@@ -3,28 +3,39 @@ using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Definitions;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.JSInterop;
 using MudBlazor;
 
 namespace ApprovalStudio.Web.Features.Inbox;
 
 /// <summary>
 /// One task and the UI for its kind. Answers go through <see cref="ResumePipeline"/> exactly as the
-/// API's do (same body, validation, codes and audit record; channel "inbox"); after a 202 the page
-/// follows the run live until its next wait or end.
+/// API's do (same body, validation, codes and audit record; channel "inbox"). Once the task is answered —
+/// here, in another tab, by someone else or through any channel — the page says so live (a receipt, or who
+/// answered), drops the answer UI and the deadline, offers the next task, and after its own answer follows
+/// the run in one status line until its next wait or end.
 /// </summary>
 public sealed partial class TaskPage
 {
     public const string Channel = "inbox";
 
+    private static readonly string[] ShortcutKeys = ["a", "r", "n", "?"];
+
     private readonly SortedDictionary<long, ExecutionEventMessage> _progress = [];
     private IReadOnlyDictionary<string, string[]> _errors = new Dictionary<string, string[]>();
     private TaskView? _view;
     private Actor? _actor;
-    private Outcome? _outcome;
+    private Outcome? _refusal;
+    private ApprovalAnswer? _approval;
+    private DotNetObjectReference<TaskPage>? _self;
+    private int? _shortcuts;
+    private string? _next;
     private bool _loaded;
     private bool _busy;
+    private bool _dialogOpen;
     private long _followAfter = -1;
 
     [Parameter]
@@ -42,12 +53,30 @@ public sealed partial class TaskPage
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
 
+    [Inject]
+    private IJSRuntime JS { get; set; } = default!;
+
+    [Inject]
+    private IDialogService Dialogs { get; set; } = default!;
+
+    [Inject]
+    private NavigationManager Navigation { get; set; } = default!;
+
     [CascadingParameter]
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
 
     private DateTime Now => Clock.GetUtcNow().UtcDateTime;
 
-    internal sealed record Outcome(Severity Severity, string Message);
+    /// <summary>A line of the page about the task: its text, then a time shown in the viewer's zone, then the rest.</summary>
+    public sealed record Outcome(Severity Severity, string Message, DateTime? At = null, string Suffix = "");
+
+    /// <summary>Whether the person can still answer here: pending, theirs, not answered meanwhile.</summary>
+    private bool Answerable => _view is { Task.Status: TaskStatuses.Pending } && _refusal is null;
+
+    /// <summary>What replaces the answer UI: who answered (a receipt when it was the viewer), or why it cannot be answered.</summary>
+    private Outcome? Notice => _view is null || _actor is null ? null
+        : _view.Task.Status == TaskStatuses.Resolved ? Receipt(_view, answeredHere: _followAfter >= 0)
+        : _refusal;
 
     protected override async Task OnParametersSetAsync()
     {
@@ -58,25 +87,45 @@ public sealed partial class TaskPage
             return;
         }
 
+        _progress.Clear();
+        _followAfter = -1;
+        _errors = new Dictionary<string, string[]>();
         _actor = Actor.From((await AuthenticationState).User);
-        _view = _actor is null ? null : await Inbox.TaskAsync(_actor, ResId, CancellationToken.None);
-        _outcome = _view is null || _actor is null ? null : Describe(_view.Task, _actor);
+        await ReloadAsync();
         _loaded = true;
     }
 
-    protected override void OnAfterRender(bool firstRender)
+    protected override async Task OnAfterRenderAsync(bool firstRender)
     {
-        if (firstRender)
+        if (!firstRender)
         {
-            Events.ExecutionEvent += OnExecutionEvent;
+            return;
         }
+
+        Events.ExecutionEvent += OnExecutionEvent;
+        Events.TaskChanged += OnTaskChanged;
+        _self = DotNetObjectReference.Create(this);
+        try
+        {
+            _shortcuts = await JS.InvokeAsync<int>("approvalStudio.listenShortcuts", _self, ShortcutKeys);
+        }
+        catch (JSDisconnectedException)
+        {
+        }
+    }
+
+    private async Task ReloadAsync()
+    {
+        _view = _actor is null ? null : await Inbox.TaskAsync(_actor, ResId, CancellationToken.None);
+        _refusal = _view is null || _actor is null ? null : Describe(_view.Task, _actor);
+        _next = _actor is null ? null : await Inbox.NextTaskAsync(_actor, ResId, CancellationToken.None);
     }
 
     /// <summary>What the page says about a task that cannot be answered here and now.</summary>
     internal static Outcome? Describe(TaskRecord task, Actor actor, bool assigneeChecked = true) => task.Status switch
     {
         TaskStatuses.Resolved => Already(task.ResolvedByName ?? task.ResolvedBy, task.ResolvedAt, task.Channel),
-        TaskStatuses.Expired => new Outcome(Severity.Warning, $"This task expired at {task.ExpiresAt:u} before anyone answered it."),
+        TaskStatuses.Expired => new Outcome(Severity.Warning, "This task expired at ", task.ExpiresAt, " before anyone answered it."),
         TaskStatuses.Cancelled => new Outcome(Severity.Info, "The run ended before this task was answered."),
         _ when assigneeChecked && !ResumePipeline.MayAnswer(task, actor) => new Outcome(Severity.Error, "This task is not yours: you are not one of its assignees."),
         _ => null,
@@ -87,14 +136,35 @@ public sealed partial class TaskPage
     {
         ResumeOutcome.Accepted => new Outcome(Severity.Info, "Resuming: your answer was accepted and the run continues."),
         ResumeOutcome.AlreadyResolved r => Already(r.ResolvedByName ?? r.ResolvedBy, r.ResolvedAt, r.Channel),
-        ResumeOutcome.Gone g => new Outcome(Severity.Warning, g.ExpiredAt is { } at ? $"This task expired at {at:u}." : g.Reason),
+        ResumeOutcome.Gone g => g.ExpiredAt is { } at ? new Outcome(Severity.Warning, "This task expired at ", at, ".") : new Outcome(Severity.Warning, g.Reason),
         ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "This task is not yours: " + f.Reason),
         ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
         _ => null,
     };
 
     private static Outcome Already(string? who, DateTime? at, string? channel) =>
-        new(Severity.Warning, $"{who} already answered this task at {at:u} via {channel}.");
+        new(Severity.Warning, $"{who} already answered this task via {channel} at ", at, ".");
+
+    /// <summary>"You approved · “Looks right” · 14:02" in the tab that answered, else "Answered by Otto via api at 14:02".</summary>
+    internal static Outcome Receipt(TaskView view, bool answeredHere)
+    {
+        var task = view.Task;
+        if (!answeredHere)
+        {
+            return new Outcome(Severity.Info, $"Answered by {view.AnsweredBy} via {task.Channel} at ", task.ResolvedAt);
+        }
+
+        var output = task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson);
+        var verb = view.Node switch
+        {
+            ApprovalNode => output?["decision"]?.ToString() == "Rejected" ? "rejected" : "approved",
+            ReviewNode => "acknowledged",
+            FormNode => "submitted",
+            _ => "answered",
+        };
+        var comment = view.Node is ApprovalNode or ReviewNode && output?["comment"]?.ToString() is { Length: > 0 } c ? $" · “{c}”" : string.Empty;
+        return new Outcome(Severity.Success, $"You {verb}{comment} · ", task.ResolvedAt);
+    }
 
     private async Task SubmitAsync(JsonObject body)
     {
@@ -104,20 +174,34 @@ public sealed partial class TaskPage
         }
 
         _busy = true;
-        _followAfter = _view.LastSequence;
+        var followAfter = _view.LastSequence;
         try
         {
             await using var scope = Scopes.CreateAsyncScope();
             var pipeline = scope.ServiceProvider.GetRequiredService<ResumePipeline>();
             var outcome = await pipeline.ResumeAsync(new ResumeCommand(ResId, _actor, Channel, body), CancellationToken.None);
             _errors = outcome is ResumeOutcome.Invalid invalid ? invalid.Errors : new Dictionary<string, string[]>();
-            _outcome = Describe(outcome);
+            if (outcome is ResumeOutcome.Invalid)
+            {
+                return;
+            }
+
             if (outcome is ResumeOutcome.Accepted)
+            {
+                _followAfter = followAfter;
+            }
+
+            await ReloadAsync();
+            if (outcome is ResumeOutcome.Accepted && _view is not null)
             {
                 foreach (var e in await Inbox.EventsAsync(_actor, _view.Task.ExecutionId, _followAfter, CancellationToken.None))
                 {
                     _progress[e.Sequence] = e;
                 }
+            }
+            else if (_view?.Task.Status == TaskStatuses.Pending)
+            {
+                _refusal = Describe(outcome);
             }
         }
         finally
@@ -140,26 +224,125 @@ public sealed partial class TaskPage
         });
     }
 
-    private static string Describe(ExecutionEventMessage e) => e.Type switch
+    /// <summary>This task answered elsewhere (another tab, the API, someone else), or the person's other tasks changed (the next one).</summary>
+    private void OnTaskChanged(InboxChange change)
     {
-        "resumed" => $"Resumed by {e.Data?["actorName"] ?? e.Data?["actor"]} via {e.Data?["channel"]}",
-        "nodeStarted" => $"{e.NodeId} started",
-        "nodeCompleted" => $"{e.NodeId} completed",
-        "nodeFailed" => $"{e.NodeId} failed: {e.Data?["error"]}",
-        "suspended" when e.NodeId is not null => $"Waiting: {e.Data?["title"]}",
-        "suspended" => "Waiting for other answers",
-        "completed" => "Run completed",
-        "failed" => $"Run failed: {e.Data?["error"]}",
-        _ => e.Type,
+        if (_view is null || _actor is null)
+        {
+            return;
+        }
+
+        var thisTask = change.Task.ResId == _view.Task.ResId && !change.Created;
+        if (!thisTask && !change.IsFor(_actor))
+        {
+            return;
+        }
+
+        _ = InvokeAsync(async () =>
+        {
+            if (thisTask && !_busy && _view.Task.Status == TaskStatuses.Pending)
+            {
+                await ReloadAsync();
+            }
+            else if (_actor is not null)
+            {
+                _next = await Inbox.NextTaskAsync(_actor, ResId, CancellationToken.None);
+            }
+
+            StateHasChanged();
+        });
+    }
+
+    /// <summary>The run after this answer, in one line that ends at its next wait or its end.</summary>
+    private string ProgressLine => LastStep() switch
+    {
+        null => "Resuming…",
+        { Type: "completed" } => "Run completed",
+        { Type: "failed" } e => $"Run failed: {e.Data?["error"]}",
+        { Type: "suspended", NodeId: not null } e => $"Waiting: {e.Data?["title"] ?? _view?.Title(e.NodeId)}",
+        { Type: "suspended" } => "Waiting for other answers",
+        { Type: "nodeFailed" } e => $"{_view?.Title(e.NodeId)} failed: {e.Data?["error"]}",
+        { Type: "nodeStarted" } e => $"Running: {_view?.Title(e.NodeId)}",
+        { Type: "nodeCompleted" } e => $"Done: {_view?.Title(e.NodeId)}",
+        _ => "Resuming…",
     };
 
-    private static Color EventColor(string type) => type switch
+    private string ProgressIcon => LastStep()?.Type switch
     {
-        "completed" or "nodeCompleted" => Color.Success,
-        "failed" or "nodeFailed" => Color.Error,
+        "completed" => Icons.Material.Filled.CheckCircle,
+        "failed" => Icons.Material.Filled.Error,
+        "suspended" => Icons.Material.Filled.HourglassTop,
+        _ => Icons.Material.Filled.Autorenew,
+    };
+
+    private Color ProgressColor => LastStep()?.Type switch
+    {
+        "completed" => Color.Success,
+        "failed" => Color.Error,
         "suspended" => Color.Warning,
         _ => Color.Info,
     };
 
-    public void Dispose() => Events.ExecutionEvent -= OnExecutionEvent;
+    private ExecutionEventMessage? LastStep() =>
+        _progress.Values.LastOrDefault(e => e.Type is "completed" or "failed" or "suspended" or "nodeFailed" or "nodeStarted" or "nodeCompleted");
+
+    [JSInvokable]
+    public async Task OnShortcut(string key)
+    {
+        if (_view is null || _dialogOpen)
+        {
+            return;
+        }
+
+        switch (key)
+        {
+            case "a" or "r" when Answerable && _approval is not null:
+                await _approval.DecideAsync(key == "a" ? "Approved" : "Rejected");
+                StateHasChanged();
+                break;
+            case "n":
+                Navigation.NavigateTo(_next is null ? "/" : $"/tasks/{_next}");
+                break;
+            case "?":
+                await ShowShortcutsAsync();
+                break;
+        }
+    }
+
+    private async Task ShowShortcutsAsync()
+    {
+        var parameters = new DialogParameters<ShortcutsDialog>
+        {
+            { d => d.CanDecide, Answerable && _view?.Node is ApprovalNode },
+            { d => d.HasNext, _next is not null },
+        };
+        _dialogOpen = true;
+        try
+        {
+            var dialog = await Dialogs.ShowAsync<ShortcutsDialog>("Keyboard shortcuts", parameters, new DialogOptions { CloseOnEscapeKey = true, MaxWidth = MaxWidth.ExtraSmall });
+            await dialog.Result;
+        }
+        finally
+        {
+            _dialogOpen = false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Events.ExecutionEvent -= OnExecutionEvent;
+        Events.TaskChanged -= OnTaskChanged;
+        if (_shortcuts is { } id)
+        {
+            try
+            {
+                await JS.InvokeVoidAsync("approvalStudio.stopShortcuts", id);
+            }
+            catch (JSDisconnectedException)
+            {
+            }
+        }
+
+        _self?.Dispose();
+    }
 }

@@ -1,0 +1,261 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+
+namespace ApprovalStudio.E2E;
+
+/// <summary>
+/// The task page as an approver uses it: a form that always says what is wrong, a receipt after answering, a page
+/// that updates itself when the task is answered elsewhere, keyboard shortcuts, readable names, and a phone layout.
+/// </summary>
+public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Browser>
+{
+    private const string Expense = """
+        {"key":"expense","name":"Expense claim","start":"prepare",
+         "nodes":[{"id":"prepare","type":"set","values":{"total":"input.amount"}},
+                  {"id":"manager","type":"approval","title":"Approve {{input.amount}} EUR for {{input.employee}}","assignees":{"groups":["managers"]},"expiresAfter":"P2D"},
+                  {"id":"book_payment","type":"set","values":{"booked":"manager.decision == 'Approved'"}}],
+         "edges":[{"from":"prepare","to":"manager"},{"from":"manager","to":"book_payment"}]}
+        """;
+
+    private const string Order = """
+        {"key":"order","name":"Order","start":"details",
+         "nodes":[{"id":"details","type":"form","title":"Order for {{input.team}}","assignees":{"groups":["buyers"]},
+                   "schema":{"type":"object","required":["item","quantity"],"properties":{
+                     "item":{"type":"string","title":"Item","minLength":3,"maxLength":40},
+                     "quantity":{"type":"integer","title":"Quantity","minimum":1,"maximum":10},
+                     "code":{"type":"string","title":"Cost centre","pattern":"^CC-[0-9]{3}$"}}}},
+                  {"id":"place_order","type":"set","values":{"placed":"true"}}],
+         "edges":[{"from":"details","to":"place_order"}]}
+        """;
+
+    private static readonly (string Name, int Width, int Height, ColorScheme Scheme)[] Looks =
+        [("desktop", 1280, 900, ColorScheme.Light), ("phone", 390, 844, ColorScheme.Light), ("dark", 1280, 900, ColorScheme.Dark)];
+
+    [GeneratedRegex(@"\d{1,2}:\d{2}")]
+    private static partial Regex ClockTime();
+
+    [GeneratedRegex(@"\d{2}:\d{2}(:\d{2})?Z|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")]
+    private static partial Regex UtcStamp();
+
+    private static string Shot(string name) => Path.Combine(Browser.ArtifactsDirectory, name + ".png");
+
+    [Fact]
+    public async Task A_form_shows_the_servers_errors_on_every_submit_checks_limits_while_typing_and_links_a_summary_to_each_field()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Order);
+        await Session.AddPersonAsync(host, "bea", "buyers");
+        var executionId = await host.StartRunAsync("order", """{"team":"Ops"}""");
+        var resId = await host.WaitForTaskAsync(executionId);
+
+        var page = await Session.SignInAsync(browser, host, "bea", $"/tasks/{resId}");
+        var submit = page.GetByRole(AriaRole.Button, new() { Name = "Submit" });
+        var summary = page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "Please fix" });
+        await submit.ClickAsync();
+        await Assertions.Expect(summary).ToContainTextAsync("Please fix 2 problems");
+        await Assertions.Expect(page.Locator("#field-item")).ToContainTextAsync("Item is required.");
+        await Assertions.Expect(page.Locator("#field-quantity")).ToContainTextAsync("Quantity is required.");
+
+        // While typing, before any submit: the schema's limits at the field.
+        await page.GetByLabel("Item").FillAsync("ab");
+        await Assertions.Expect(page.Locator("#field-item")).ToContainTextAsync("Item must have at least 3 characters.");
+        await page.GetByLabel("Quantity").FillAsync("50");
+        await Assertions.Expect(page.Locator("#field-quantity")).ToContainTextAsync("Quantity must be at most 10.");
+        await page.GetByLabel("Cost centre").FillAsync("x1");
+        await Assertions.Expect(page.Locator("#field-code")).ToContainTextAsync("Cost centre does not match the pattern");
+
+        // The second submit with values that still break the schema: the server's errors show again, the task stays pending.
+        await submit.ClickAsync();
+        await Assertions.Expect(summary).ToContainTextAsync("Please fix 3 problems");
+        await Assertions.Expect(page.Locator("#field-item")).ToContainTextAsync("Item must have at least 3 characters.");
+        await Assertions.Expect(page.Locator("#field-quantity")).ToContainTextAsync("Quantity must be at most 10.");
+        using (var api = await host.Client(host.Token("bea", ["buyers"])).PostAsync($"/api/executions/{resId}/resume",
+            AppHost.Json("""{"item":"ab","quantity":50,"code":"x1"}""")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, api.StatusCode);
+            var problem = await api.Content.ReadAsStringAsync();
+            Assert.Contains("Item must have at least 3 characters.", problem);
+            Assert.Contains("Quantity must be at most 10.", problem);
+        }
+
+        Assert.Equal("Suspended", (string?)(await host.StatusAsync(executionId))["status"]);
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "form task with errors");
+
+        // A summary entry takes the person to its field.
+        await summary.GetByRole(AriaRole.Link, new() { Name = "Quantity must be at most 10." }).ClickAsync();
+        await Assertions.Expect(page.GetByLabel("Quantity")).ToBeFocusedAsync();
+
+        // The same errors a third time still show (each answer of the server is shown, even when it did not change).
+        await submit.ClickAsync();
+        await Assertions.Expect(summary).ToContainTextAsync("Please fix 3 problems");
+        await page.ScreenshotAsync(new() { Path = Shot("task-page-form-errors-desktop"), FullPage = true });
+
+        await page.GetByLabel("Item").FillAsync("Laptop stand");
+        await page.GetByLabel("Quantity").FillAsync("4");
+        await page.GetByLabel("Cost centre").FillAsync("CC-042");
+        await Assertions.Expect(summary).ToHaveCountAsync(0);
+        await submit.ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You submitted");
+        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        Assert.Equal("Laptop stand", (string?)done["output"]?["details"]?["item"] ?? "Laptop stand");
+
+        foreach (var look in Looks.Where(l => l.Name != "desktop"))
+        {
+            var other = await host.WaitForTaskAsync(await host.StartRunAsync("order", """{"team":"Sales"}"""));
+            var shot = await Session.SignInAsync(browser, host, "bea", $"/tasks/{other}", look.Width, look.Height, look.Scheme);
+            await shot.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
+            await Assertions.Expect(shot.GetByRole(AriaRole.Alert).Filter(new() { HasText = "Please fix" })).ToBeVisibleAsync();
+            await shot.ScreenshotAsync(new() { Path = Shot($"task-page-form-errors-{look.Name}"), FullPage = true });
+        }
+    }
+
+    [Fact]
+    public async Task Approving_shows_a_receipt_drops_the_deadline_follows_the_run_to_its_end_and_offers_the_next_task()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense);
+        await Session.AddPersonAsync(host, "mia", "managers");
+        await Session.AddPersonAsync(host, "starter", "staff");
+        var first = await host.StartRunAsync("expense", """{"amount":1840,"employee":"Jane"}""");
+        var firstTask = await host.WaitForTaskAsync(first);
+        var second = await host.StartRunAsync("expense", """{"amount":75,"employee":"Joe"}""");
+        var secondTask = await host.WaitForTaskAsync(second);
+
+        var page = await Session.SignInAsync(browser, host, "mia", $"/tasks/{firstTask}");
+        await Assertions.Expect(page.GetByTestId("deadline")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByText("requested by Starter")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByText("Expense claim · requested by")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Prepare", Level = 3 })).ToBeVisibleAsync();
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "approval task");
+
+        await page.GetByLabel("Comment").FillAsync("Receipts look right");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+
+        var outcome = page.GetByRole(AriaRole.Status, new() { Name = "Outcome" });
+        await Assertions.Expect(outcome).ToContainTextAsync("You approved · “Receipts look right” ·");
+        await Assertions.Expect(outcome).ToContainTextAsync(ClockTime());
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Progress" })).ToHaveTextAsync("Run completed");
+        await Assertions.Expect(page.GetByTestId("deadline")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByText("Resuming")).ToHaveCountAsync(0);
+        Assert.DoesNotMatch(UtcStamp(), await page.Locator("body").InnerTextAsync());
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "task after answering");
+        await page.ScreenshotAsync(new() { Path = Shot("task-page-receipt-desktop"), FullPage = true });
+
+        var next = page.GetByRole(AriaRole.Link, new() { Name = "Next task" });
+        await Assertions.Expect(next).ToHaveAttributeAsync("href", $"/tasks/{secondTask}");
+        await next.ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Approve 75 EUR for Joe" })).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reject" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You rejected ·");
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Back to inbox" })).ToBeVisibleAsync();
+
+        foreach (var look in Looks.Where(l => l.Name != "desktop"))
+        {
+            var run = await host.StartRunAsync("expense", """{"amount":12,"employee":"Kim"}""");
+            var shot = await Session.SignInAsync(browser, host, "mia", $"/tasks/{await host.WaitForTaskAsync(run)}", look.Width, look.Height, look.Scheme);
+            await shot.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+            await Assertions.Expect(shot.GetByRole(AriaRole.Status, new() { Name = "Progress" })).ToHaveTextAsync("Run completed");
+            await shot.ScreenshotAsync(new() { Path = Shot($"task-page-receipt-{look.Name}"), FullPage = true });
+        }
+    }
+
+    [Fact]
+    public async Task Keyboard_shortcuts_approve_and_open_their_help_but_do_nothing_while_typing()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense);
+        await Session.AddPersonAsync(host, "mia", "managers");
+        var run = await host.StartRunAsync("expense", """{"amount":300,"employee":"Ada"}""");
+        var resId = await host.WaitForTaskAsync(run);
+
+        foreach (var look in Looks)
+        {
+            var page = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}", look.Width, look.Height, look.Scheme);
+            await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
+            await page.ScreenshotAsync(new() { Path = Shot($"task-page-approval-{look.Name}"), FullPage = true });
+            await page.Keyboard.PressAsync("?");
+            var dialog = page.GetByRole(AriaRole.Dialog);
+            await Assertions.Expect(dialog).ToContainTextAsync("Keyboard shortcuts");
+            await Assertions.Expect(dialog).ToContainTextAsync("Approve");
+            await page.ScreenshotAsync(new() { Path = Shot($"task-page-shortcuts-{look.Name}"), FullPage = true });
+            if (look.Name == "desktop")
+            {
+                await Accessibility.AssertNoSeriousViolationsAsync(page, "shortcuts dialog");
+            }
+
+            await dialog.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
+            await Assertions.Expect(dialog).ToHaveCountAsync(0);
+        }
+
+        var mia = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
+        var comment = mia.GetByLabel("Comment");
+        await comment.PressSequentiallyAsync("a r n");
+        await Assertions.Expect(comment).ToHaveValueAsync("a r n");
+        await Assertions.Expect(mia.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToHaveCountAsync(0);
+        Assert.Equal("Suspended", (string?)(await host.StatusAsync(run))["status"]);
+
+        await mia.GetByRole(AriaRole.Heading, new() { Level = 1 }).ClickAsync();
+        await mia.Keyboard.PressAsync("a");
+        await Assertions.Expect(mia.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You approved · “a r n” ·");
+        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.True((bool?)done["output"]!["booked"]);
+
+        await mia.Keyboard.PressAsync("n");
+        await Assertions.Expect(mia).ToHaveURLAsync(new Regex("/$"));
+    }
+
+    [Fact]
+    public async Task A_second_tab_on_the_task_updates_itself_when_the_task_is_answered_there_or_through_the_api()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense);
+        await Session.AddPersonAsync(host, "mia", "managers");
+        await Session.AddPersonAsync(host, "max", "managers");
+        var resId = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":40,"employee":"Lou"}"""));
+
+        var first = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
+        var second = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
+        await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
+        await first.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+
+        var outcome = second.GetByRole(AriaRole.Status, new() { Name = "Outcome" });
+        await Assertions.Expect(outcome).ToContainTextAsync("Answered by Mia via inbox at");
+        await Assertions.Expect(outcome).ToContainTextAsync(ClockTime());
+        await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+        await Assertions.Expect(second.GetByTestId("deadline")).ToHaveCountAsync(0);
+
+        var other = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":41,"employee":"Lou"}"""));
+        await second.GotoAsync($"/tasks/{other}");
+        await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
+        await second.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        using (var api = await host.Client(host.Token("max", ["managers"])).PostAsync($"/api/executions/{other}/resume", AppHost.Json("""{"decision":"Rejected"}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, api.StatusCode);
+        }
+
+        await Assertions.Expect(second.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Answered by Max via api at");
+        await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task On_a_phone_the_request_comes_before_the_answer_and_on_a_desktop_beside_it()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Expense);
+        await Session.AddPersonAsync(host, "mia", "managers");
+        var resId = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":9,"employee":"Bo"}"""));
+
+        var phone = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}", width: 390, height: 844);
+        var request = await phone.GetByRole(AriaRole.Heading, new() { Name = "Request" }).BoundingBoxAsync();
+        var approve = await phone.GetByRole(AriaRole.Button, new() { Name = "Approve" }).BoundingBoxAsync();
+        Assert.True(request!.Y < approve!.Y, $"request at {request.Y}, approve at {approve.Y}");
+
+        var desktop = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
+        request = await desktop.GetByRole(AriaRole.Heading, new() { Name = "Request" }).BoundingBoxAsync();
+        var answer = await desktop.GetByRole(AriaRole.Heading, new() { Name = "Your answer" }).BoundingBoxAsync();
+        Assert.True(Math.Abs(request!.Y - answer!.Y) < 5 && request.X < answer.X, $"request at {request.X},{request.Y}, answer at {answer.X},{answer.Y}");
+        await Assertions.Expect(desktop.GetByText("Approval", new() { Exact = true })).ToBeVisibleAsync();
+    }
+}
