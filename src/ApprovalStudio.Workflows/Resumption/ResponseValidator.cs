@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Execution;
 
 namespace ApprovalStudio.Workflows.Resumption;
 
@@ -19,17 +20,67 @@ public static class ResponseValidator
 {
     public const int MaxCommentLength = 4000;
 
-    public static ResponseCheck Check(WaitingNodeDefinition node, JsonNode? body, string actor, DateTimeOffset at) => node switch
+    /// <param name="pendingCalls">For a tool-call node: the calls the task waits for (every one must be answered).</param>
+    public static ResponseCheck Check(WaitingNodeDefinition node, JsonNode? body, string actor, DateTimeOffset at, IReadOnlyList<ToolCall>? pendingCalls = null) => node switch
     {
         ApprovalNode approval => CheckApproval(approval, body, actor, at),
         ReviewNode => CheckReview(body, actor, at),
         FormNode form => CheckForm(form, body),
         WaitNode => new ResponseCheck(body?.DeepClone(), new Dictionary<string, string[]>()),
-        ToolCallNode => body is JsonObject { } answer && answer["toolOutputs"] is JsonObject
-            ? new ResponseCheck(answer.DeepClone(), new Dictionary<string, string[]>())
-            : ResponseCheck.Invalid("toolOutputs", "toolOutputs is an object of toolCallId → output."),
+        ToolCallNode => CheckToolOutputs(body, pendingCalls ?? []),
         _ => ResponseCheck.Invalid("$", $"A {node.Type} node is not answered through this route."),
     };
+
+    /// <summary>
+    /// <c>{"toolOutputs": {key: output}, "messages"?: [...]}</c>: keys are toolCallIds, or a tool's name when exactly one
+    /// pending call has it (parallel calls of one tool are answered by id). Every pending call must be answered, once.
+    /// The output keys every answer by toolCallId.
+    /// </summary>
+    private static ResponseCheck CheckToolOutputs(JsonNode? body, IReadOnlyList<ToolCall> calls)
+    {
+        if (body is not JsonObject answer || answer["toolOutputs"] is not JsonObject given)
+        {
+            return ResponseCheck.Invalid("toolOutputs", "toolOutputs is an object of toolCallId (or tool name) → output.");
+        }
+
+        if (answer["messages"] is { } messages && messages is not JsonArray)
+        {
+            return ResponseCheck.Invalid("messages", "messages is an array.");
+        }
+
+        var outputs = new JsonObject();
+        var errors = new Dictionary<string, string[]>();
+        foreach (var (key, value) in given)
+        {
+            var byId = calls.FirstOrDefault(c => c.ToolCallId == key);
+            var byName = calls.Where(c => c.ToolName == key).ToList();
+            var call = byId ?? (byName.Count == 1 ? byName[0] : null);
+            if (call is null)
+            {
+                errors[$"toolOutputs.{key}"] = [byName.Count > 1
+                    ? $"{byName.Count} pending calls use tool '{key}': key their outputs by toolCallId ({string.Join(", ", byName.Select(c => c.ToolCallId))})."
+                    : $"'{key}' is neither a pending toolCallId nor a pending tool's name."];
+                continue;
+            }
+
+            if (outputs.ContainsKey(call.ToolCallId))
+            {
+                errors[$"toolOutputs.{key}"] = [$"Call {call.ToolCallId} ({call.ToolName}) is answered twice."];
+                continue;
+            }
+
+            outputs[call.ToolCallId] = value?.DeepClone();
+        }
+
+        foreach (var missing in calls.Where(c => !outputs.ContainsKey(c.ToolCallId) && !errors.Keys.Any(k => k.EndsWith("." + c.ToolName, StringComparison.Ordinal))))
+        {
+            errors[$"toolOutputs.{missing.ToolCallId}"] = [$"The output of {missing.ToolName} ({missing.ToolCallId}) is missing."];
+        }
+
+        return errors.Count > 0
+            ? new ResponseCheck(null, errors)
+            : new ResponseCheck(new JsonObject { ["toolOutputs"] = outputs, ["messages"] = answer["messages"]?.DeepClone() }, errors);
+    }
 
     private static ResponseCheck CheckApproval(ApprovalNode node, JsonNode? body, string actor, DateTimeOffset at)
     {

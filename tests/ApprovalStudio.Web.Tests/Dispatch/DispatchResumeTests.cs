@@ -43,6 +43,34 @@ public sealed class DispatchResumeTests : IAsyncLifetime
     private Task<(HttpStatusCode Status, JsonNode? Body, string? ContentType)> DispatchAsync(string json) =>
         AppHost.SendAsync(_client, HttpMethod.Post, "/v1/dispatch/resume", json);
 
+    [Theory]
+    [InlineData("""{"toolOutputs":{}}""")]
+    [InlineData("""{"toolOutputs":{"lookup":"ok"}}""")]
+    [InlineData("""{"toolOutputs":{"get_user":"ambiguous"}}""")]
+    public async Task The_resume_route_holds_tool_calls_to_the_same_rule_as_dispatch_and_consumes_nothing(string body)
+    {
+        // Any tenant member may answer a tool-call task on the generic route; what the answer must contain is the
+        // pipeline's rule, whatever the channel: every pending call answered, each once.
+        var (run, calls) = await PausedAsync();
+        var resId = (string)(await _host.StatusAsync(run))["waiting"]![0]!["resId"]!;
+        var api = _host.Client(_host.Token("agent-operator", roles: ["admin"]));
+
+        var (status, problem, _) = await AppHost.SendAsync(api, HttpMethod.Post, $"/api/executions/{resId}/resume", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.NotEmpty(problem!["errors"]!.AsObject());
+        Assert.Equal("Suspended", (string?)(await _host.StatusAsync(run))["status"]);
+
+        var outputs = new JsonObject();
+        foreach (var call in calls)
+        {
+            outputs[(string)call!["toolCallId"]!] = new JsonObject { ["ok"] = true };
+        }
+
+        using var accepted = await api.PostJsonAsync($"/api/executions/{resId}/resume", new JsonObject { ["toolOutputs"] = outputs }.ToJsonString());
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+    }
+
     [Fact]
     public async Task The_status_route_lists_the_pending_tool_calls_with_evaluated_arguments()
     {

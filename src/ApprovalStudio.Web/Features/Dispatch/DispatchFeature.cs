@@ -120,14 +120,8 @@ public static class DispatchFeature
                 $"Execution '{executionId}' is {run.Status} and has no pending tool calls."));
         }
 
-        var calls = JsonSerializer.Deserialize<ApprovalStudio.Workflows.Execution.ToolCall[]>(task.ToolCallsJson ?? "[]", JsonOptions) ?? [];
-        var (outputs, errors) = MatchOutputs(calls, request["toolOutputs"] as JsonObject ?? []);
-        if (errors.Count > 0)
-        {
-            return Fail(Problems.Validation(errors));
-        }
-
-        var answer = new JsonObject { ["toolOutputs"] = outputs, ["messages"] = request["messages"]?.DeepClone() };
+        // The pipeline checks the outputs against the task's pending calls (as for every channel).
+        var answer = new JsonObject { ["toolOutputs"] = request["toolOutputs"]?.DeepClone() ?? new JsonObject(), ["messages"] = request["messages"]?.DeepClone() };
         var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, Channel, answer, AuthorizedByChannel: true), cancellationToken);
         return outcome is ResumeOutcome.Accepted
             ? new Accepted(executionId, run.LastSequence, stream, null)
@@ -135,43 +129,6 @@ public static class DispatchFeature
                 ?? Problems.Status(StatusCodes.Status500InternalServerError, "The resume could not be carried out."));
     }
 
-    /// <summary>
-    /// Outputs keyed by toolCallId, or by tool name when exactly one pending call has it (parallel calls
-    /// of one tool must be answered by id). Every pending call must be answered.
-    /// </summary>
-    public static (JsonObject Outputs, Dictionary<string, string[]> Errors) MatchOutputs(IReadOnlyList<ApprovalStudio.Workflows.Execution.ToolCall> calls, JsonObject given)
-    {
-        var outputs = new JsonObject();
-        var errors = new Dictionary<string, string[]>();
-        foreach (var (key, value) in given)
-        {
-            var byId = calls.FirstOrDefault(c => c.ToolCallId == key);
-            var byName = calls.Where(c => c.ToolName == key).ToList();
-            var call = byId ?? (byName.Count == 1 ? byName[0] : null);
-            if (call is null)
-            {
-                errors[$"toolOutputs.{key}"] = [byName.Count > 1
-                    ? $"{byName.Count} pending calls use tool '{key}': key their outputs by toolCallId ({string.Join(", ", byName.Select(c => c.ToolCallId))})."
-                    : $"'{key}' is neither a pending toolCallId nor a pending tool's name."];
-                continue;
-            }
-
-            if (outputs.ContainsKey(call.ToolCallId))
-            {
-                errors[$"toolOutputs.{key}"] = [$"Call {call.ToolCallId} ({call.ToolName}) is answered twice."];
-                continue;
-            }
-
-            outputs[call.ToolCallId] = value?.DeepClone();
-        }
-
-        foreach (var missing in calls.Where(c => !outputs.ContainsKey(c.ToolCallId) && !errors.Keys.Any(k => k.EndsWith("." + c.ToolName, StringComparison.Ordinal))))
-        {
-            errors[$"toolOutputs.{missing.ToolCallId}"] = [$"The output of {missing.ToolName} ({missing.ToolCallId}) is missing."];
-        }
-
-        return (outputs, errors);
-    }
 
     /// <summary>
     /// The run's events after the resume as server-sent events, until it waits again (<c>flow_await</c> for

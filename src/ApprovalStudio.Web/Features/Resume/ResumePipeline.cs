@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
@@ -6,6 +7,7 @@ using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Execution;
 using ApprovalStudio.Workflows.Resumption;
 using Microsoft.EntityFrameworkCore;
 
@@ -45,6 +47,8 @@ public abstract record ResumeOutcome
 public sealed class ResumePipeline(
     AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, ExecutionNotifier notifier, TimeProvider clock, ILogger<ResumePipeline> log)
 {
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
     public async Task<ResumeOutcome> ResumeAsync(ResumeCommand command, CancellationToken cancellationToken)
     {
         var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefaultAsync(t => t.ResId == command.ResId, cancellationToken);
@@ -74,7 +78,9 @@ public sealed class ResumePipeline(
 
         var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
         var node = (WaitingNodeDefinition)definition.Node(task.NodeId);
-        var check = ResponseValidator.Check(node, command.Body, actor.UserId, now);
+        // What an answer must contain is decided here for every channel; a tool-call task's calls are the task's own.
+        var pendingCalls = task.ToolCallsJson is null ? null : JsonSerializer.Deserialize<ToolCall[]>(task.ToolCallsJson, JsonOptions);
+        var check = ResponseValidator.Check(node, command.Body, actor.UserId, now, pendingCalls);
         if (!check.IsValid)
         {
             return new ResumeOutcome.Invalid(check.Errors);
