@@ -97,11 +97,12 @@ public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
 
         // Dates: the answers of seven to three days ago.
         await page.GetByLabel("Search").FillAsync("");
+        await Assertions.Expect(page.GetByText("1-25 of 73")).ToBeVisibleAsync();
         var today = DateTime.UtcNow.Date;
         await page.GetByLabel("Answered from").FillAsync(today.AddDays(-7).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        await page.GetByLabel("Answered from").PressAsync("Enter");
+        await page.GetByLabel("Answered from").PressAsync("Tab");
         await page.GetByLabel("Answered to").FillAsync(today.AddDays(-3).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        await page.GetByLabel("Answered to").PressAsync("Enter");
+        await page.GetByLabel("Answered to").PressAsync("Tab");
         await Assertions.Expect(links).ToHaveTextAsync(["Old claim 3", "Old claim 4", "Old claim 5", "Old claim 6", "Old claim 7"]);
 
         // Nothing in those days matches: say so, and clear search and dates together.
@@ -122,9 +123,9 @@ public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
 
         var phone = await Viewer.SignInAsync(browser, host, "mia", "/history", width: 390, height: 844);
         await Assertions.Expect(phone.GetByRole(AriaRole.Link, new() { Name = "Approve 999 EUR" })).ToBeVisibleAsync();
+        await phone.ScreenshotAsync(new() { Path = Viewer.Shot("history-phone"), FullPage = false });
         await Viewer.AssertFitsAsync(phone, 390);
         await Accessibility.AssertNoSeriousViolationsAsync(phone, "history on a phone");
-        await phone.ScreenshotAsync(new() { Path = Viewer.Shot("history-phone"), FullPage = false });
 
         var dark = await Viewer.SignInAsync(browser, host, "mia", "/history", scheme: ColorScheme.Dark);
         await Assertions.Expect(dark.GetByRole(AriaRole.Link, new() { Name = "Approve 999 EUR" })).ToBeVisibleAsync();
