@@ -223,6 +223,6 @@ public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
         var dark = await Viewer.SignInAsync(browser, host, "mia", width: 390, height: 844, scheme: ColorScheme.Dark);
         await Assertions.Expect(dark.GetByRole(AriaRole.List, new() { Name = "Pending tasks" }).GetByRole(AriaRole.Listitem)).ToHaveCountAsync(9);
         await Accessibility.AssertNoSeriousViolationsAsync(dark, "inbox on a phone, dark");
-        await dark.ScreenshotAsync(new() { Path = Viewer.Shot("inbox-phone-dark"), FullPage = false });
+        await dark.ScreenshotAsync(new() { Path = Viewer.Shot("inbox-compact-phone-dark"), FullPage = false });
     }
 }
