@@ -23,7 +23,7 @@ public sealed class ResumeFromPageTests(Browser browser) : IClassFixture<Browser
 
         var page = await Session.SignInAsync(browser, host, "olga", $"/executions/{failed}");
         await Assertions.Expect(page.GetByTestId("run-status")).ToHaveTextAsync("Failed");
-        await page.GetByText("prepare · set · Completed").ClickAsync();
+        await page.GetByText("Prepare · Set values · Completed").ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Resume from prepare" }).ClickAsync();
 
         await Assertions.Expect(page.GetByText("Resumed from node prepare")).ToBeVisibleAsync();

@@ -48,7 +48,7 @@ public sealed class InboxPageTests : MudTestContext
         Assert.Equal("Look at plan", link.TextContent);
         Assert.StartsWith("/tasks/", link.GetAttribute("href"));
         var cells = inbox.FindAll("tbody tr td").Select(td => td.TextContent.Trim()).ToList();
-        Assert.Contains("review-flow", cells);
+        Assert.Contains("Review", cells); // the workflow's name, not its key "review-flow"
         Assert.Contains("starter", cells);
         Assert.Contains(cells, c => c.EndsWith("min left", StringComparison.Ordinal));
     }

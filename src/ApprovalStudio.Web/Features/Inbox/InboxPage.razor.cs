@@ -1,4 +1,5 @@
 using ApprovalStudio.Web.Components.Layout;
+using ApprovalStudio.Web.Components.Shared;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -10,10 +11,16 @@ public sealed partial class InboxPage
 {
     private static readonly string[] Kinds = ["Approval", "UserForm", "Review", "Wait", "ToolCall"];
 
+    private static readonly Dictionary<string, object> PendingTasksTable = new() { ["aria-label"] = "Pending tasks" };
+
     private InboxFilter _filter = new();
     private string? _search;
     private MudTable<InboxRow>? _table;
-    private IReadOnlyList<string> _workflows = [];
+    private IReadOnlyList<WorkflowChoice> _workflows = [];
+    private IReadOnlyList<InboxRow> _rows = [];
+    private int _total;
+    private bool _loaded;
+    private bool _filtersOpen;
     private Actor? _actor;
 
     [Inject]
@@ -33,12 +40,18 @@ public sealed partial class InboxPage
 
     private DateTime Now => Clock.GetUtcNow().UtcDateTime;
 
+    /// <summary>How many filters narrow the list (the search counts apart: it stays in view on a phone).</summary>
+    private int ActiveFilters =>
+        (string.IsNullOrEmpty(_filter.Kind) ? 0 : 1) + (string.IsNullOrEmpty(_filter.Workflow) ? 0 : 1) + (_filter.OverdueOnly ? 1 : 0);
+
+    private bool Filtered => ActiveFilters > 0 || !string.IsNullOrWhiteSpace(_filter.Search);
+
     protected override async Task OnInitializedAsync()
     {
         _actor = Actor.From((await AuthenticationState).User);
         if (_actor is not null)
         {
-            _workflows = await Inbox.WorkflowKeysAsync(_actor, CancellationToken.None);
+            _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
         }
     }
 
@@ -58,6 +71,12 @@ public sealed partial class InboxPage
         }
 
         var page = await Inbox.ListAsync(_actor, _filter, state.Page, state.PageSize, cancellationToken);
+
+        // The phone's compact list and the empty states are the page's own: show what the table just loaded.
+        _rows = page.Rows;
+        _total = page.Total;
+        _loaded = true;
+        StateHasChanged();
         return new TableData<InboxRow> { Items = page.Rows, TotalItems = page.Total };
     }
 
@@ -73,11 +92,67 @@ public sealed partial class InboxPage
 
     private Task OverdueChanged(bool overdue) => Apply(_filter with { OverdueOnly = overdue });
 
+    private void ToggleFilters() => _filtersOpen = !_filtersOpen;
+
+    /// <summary>Search and every filter back to nothing (the sort order stays as chosen).</summary>
+    private Task ClearFiltersAsync()
+    {
+        _search = null;
+        return Apply(new InboxFilter(Sort: _filter.Sort));
+    }
+
+    /// <summary>A changed filter starts again at the first page.</summary>
     private Task Apply(InboxFilter filter)
     {
+        if (filter == _filter)
+        {
+            return Task.CompletedTask;
+        }
+
         _filter = filter;
+        if (_table is { CurrentPage: > 0 })
+        {
+            _table.NavigateTo(0);
+            return Task.CompletedTask;
+        }
+
         return ReloadAsync();
     }
+
+    private string Describe()
+    {
+        var parts = new List<string>();
+        if (!string.IsNullOrWhiteSpace(_filter.Search))
+        {
+            parts.Add($"“{_filter.Search.Trim()}”");
+        }
+
+        if (!string.IsNullOrEmpty(_filter.Kind))
+        {
+            parts.Add($"kind {KindNames.Of(_filter.Kind)}");
+        }
+
+        if (!string.IsNullOrEmpty(_filter.Workflow))
+        {
+            parts.Add($"workflow {WorkflowName(_filter.Workflow)}");
+        }
+
+        if (_filter.OverdueOnly)
+        {
+            parts.Add("overdue only");
+        }
+
+        return parts.Count switch
+        {
+            0 => "these filters",
+            1 => parts[0],
+            _ => string.Join(", ", parts[..^1]) + " and " + parts[^1],
+        };
+    }
+
+    private static string? KindName(string? kind) => kind is null ? null : KindNames.Of(kind);
+
+    private string? WorkflowName(string? key) => key is null ? null : _workflows.FirstOrDefault(w => w.Key == key)?.Name ?? key;
 
     private void OnTaskChanged(InboxChange change)
     {

@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.People;
@@ -21,11 +22,36 @@ public enum InboxSort
 
 public sealed record InboxFilter(string? Kind = null, string? Workflow = null, bool OverdueOnly = false, string? Search = null, InboxSort Sort = InboxSort.Newest);
 
-public sealed record InboxRow(string ResId, string ExecutionId, string WorkflowKey, string Kind, string Title, string Requester, DateTime CreatedAt, DateTime? ExpiresAt);
+/// <summary>One pending task in the inbox: stored ids and names, and what the page shows instead of them.</summary>
+public sealed record InboxRow(string ResId, string ExecutionId, string WorkflowKey, string Kind, string Title, string Requester, DateTime CreatedAt, DateTime? ExpiresAt)
+{
+    /// <summary>The requester's name from the directory (the id when the directory does not know it).</summary>
+    public string RequesterName { get; init; } = Requester;
+
+    /// <summary>The workflow's name (its key when it has none).</summary>
+    public string WorkflowName { get; init; } = WorkflowKey;
+}
 
 public sealed record InboxSlice(IReadOnlyList<InboxRow> Rows, int Total);
 
-public sealed record HistoryRow(string ResId, string ExecutionId, string WorkflowKey, string Kind, string Title, DateTime? ResolvedAt, string? Channel, JsonNode? Response);
+/// <summary>A workflow as the inbox's filter offers it: filtered on its key, shown by its name.</summary>
+public sealed record WorkflowChoice(string Key, string Name);
+
+/// <summary>What the history page asks for: a search (title, workflow, comment) and answered-at bounds in UTC (from inclusive, to exclusive).</summary>
+public sealed record HistoryFilter(string? Search = null, DateTime? From = null, DateTime? To = null)
+{
+    public bool IsEmpty => string.IsNullOrWhiteSpace(Search) && From is null && To is null;
+}
+
+public sealed record HistoryRow(string ResId, string ExecutionId, string WorkflowKey, string Kind, string Title, DateTime? ResolvedAt, string? Channel, JsonNode? Response)
+{
+    public string WorkflowName { get; init; } = WorkflowKey;
+
+    /// <summary>The answer in plain words ("Approved: looks right", "Department: Engineering").</summary>
+    public string Answer { get; init; } = string.Empty;
+}
+
+public sealed record HistorySlice(IReadOnlyList<HistoryRow> Rows, int Total);
 
 /// <summary>
 /// A task as the task page shows it: the node that asks, the run's context, and its state. People are named as the
@@ -41,7 +67,33 @@ public sealed record TaskView(
 /// <summary>What an earlier node of the run produced, headed by the node's title.</summary>
 public sealed record NodeOutput(string NodeId, string Title, JsonNode? Output);
 
-public sealed record ExecutionView(ExecutionRecord Execution, IReadOnlyList<NodeRunEntity> Nodes);
+/// <summary>A run as its page shows it: the stored rows, and the names and titles to show instead of ids.</summary>
+public sealed record ExecutionView(ExecutionRecord Execution, IReadOnlyList<NodeRunEntity> Nodes)
+{
+    /// <summary>The workflow's name, from the run's version of the definition.</summary>
+    public string WorkflowName { get; init; } = Execution.WorkflowKey;
+
+    /// <summary>Who started the run, by name.</summary>
+    public string StartedByName { get; init; } = Execution.CreatedBy;
+
+    /// <summary>Node run id → its title: the task's rendered title, the node's own title, or its id in words.</summary>
+    public IReadOnlyDictionary<long, string> RunTitles { get; init; } = new Dictionary<long, string>();
+
+    /// <summary>Node id → its title (for a node without a run of its own, such as the one a resumed run went on after).</summary>
+    public IReadOnlyDictionary<string, string> NodeTitles { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The run's tasks: resId → title.</summary>
+    public IReadOnlyDictionary<string, string> TaskTitles { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Display names for the user ids the page shows (message recipients).</summary>
+    public IReadOnlyDictionary<string, string> People { get; init; } = new Dictionary<string, string>();
+
+    public string TitleOf(NodeRunEntity run) =>
+        RunTitles.TryGetValue(run.Id, out var title) ? title : TitleOf(run.NodeId);
+
+    public string TitleOf(string nodeId) =>
+        NodeTitles.TryGetValue(nodeId, out var title) ? title : PlainWords.Humanize(nodeId);
+}
 
 /// <summary>
 /// The inbox's reads. Blazor circuits live long, so every call gets its own scope and DbContext.
@@ -79,22 +131,34 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
 
         if (!string.IsNullOrWhiteSpace(filter.Search))
         {
-            var text = filter.Search.Trim().ToLower();
-            query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text));
+            var text = filter.Search.Trim().ToLowerInvariant();
+            query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text)
+                || db.Workflows.Any(w => w.TenantId == t.TenantId && w.Key == t.WorkflowKey && w.Name.ToLower().Contains(text)));
         }
 
         var total = await query.CountAsync(cancellationToken);
+
+        // Tasks made in the same instant (one step's loop iterations, two runs at once, a coarse clock) tie on CreatedAt,
+        // and the random resId would order them by chance. The node run each task opened was inserted with it, and its
+        // autoincrement id is the order they were made in.
+        Expression<Func<TaskRecord, long?>> made = t => db.NodeRuns
+            .Where(r => r.ExecutionId == t.ExecutionId && r.NodeId == t.NodeId && r.StackKey == t.StackKey)
+            .Max(r => (long?)r.Id);
         query = filter.Sort switch
         {
-            InboxSort.Oldest => query.OrderBy(t => t.CreatedAt).ThenBy(t => t.ResId),
-            InboxSort.DeadlineFirst => query.OrderBy(t => t.ExpiresAt == null).ThenBy(t => t.ExpiresAt).ThenBy(t => t.ResId),
-            InboxSort.Title => query.OrderBy(t => t.Title).ThenBy(t => t.ResId),
-            _ => query.OrderByDescending(t => t.CreatedAt).ThenBy(t => t.ResId),
+            InboxSort.Oldest => query.OrderBy(t => t.CreatedAt).ThenBy(made).ThenBy(t => t.ResId),
+            InboxSort.DeadlineFirst => query.OrderBy(t => t.ExpiresAt == null).ThenBy(t => t.ExpiresAt).ThenByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
+            InboxSort.Title => query.OrderBy(t => t.Title).ThenByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
+            _ => query.OrderByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
         };
         var rows = await query.Skip(page * pageSize).Take(pageSize)
             .Join(db.Executions, t => t.ExecutionId, e => e.Id, (t, e) => new InboxRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, e.CreatedBy, t.CreatedAt, t.ExpiresAt))
             .ToListAsync(cancellationToken);
-        return new InboxSlice(rows, total);
+        var people = await PeopleNames.LookupAsync(db, actor.TenantId, rows.Select(r => r.Requester), cancellationToken);
+        var workflows = await WorkflowNamesAsync(db, actor.TenantId, rows.Select(r => r.WorkflowKey), cancellationToken);
+        return new InboxSlice(
+            [.. rows.Select(r => r with { RequesterName = people.Name(r.Requester), WorkflowName = workflows.GetValueOrDefault(r.WorkflowKey, r.WorkflowKey) })],
+            total);
     }
 
     public async Task<IReadOnlyList<string>> WorkflowKeysAsync(Actor actor, CancellationToken cancellationToken)
@@ -102,6 +166,30 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         return await db.Workflows.Where(w => w.TenantId == actor.TenantId).OrderBy(w => w.Key).Select(w => w.Key).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>The tenant's workflows for the inbox's filter, by name.</summary>
+    public async Task<IReadOnlyList<WorkflowChoice>> WorkflowChoicesAsync(Actor actor, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var workflows = await db.Workflows.AsNoTracking().Where(w => w.TenantId == actor.TenantId)
+            .Select(w => new WorkflowChoice(w.Key, w.Name)).ToListAsync(cancellationToken);
+        return [.. workflows.Select(w => string.IsNullOrWhiteSpace(w.Name) ? w with { Name = w.Key } : w)
+            .OrderBy(w => w.Name, StringComparer.CurrentCultureIgnoreCase).ThenBy(w => w.Key, StringComparer.Ordinal)];
+    }
+
+    private static async Task<Dictionary<string, string>> WorkflowNamesAsync(AppDbContext db, string tenantId, IEnumerable<string> keys, CancellationToken cancellationToken)
+    {
+        var wanted = keys.Distinct(StringComparer.Ordinal).ToList();
+        if (wanted.Count == 0)
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+
+        var names = await db.Workflows.AsNoTracking().Where(w => w.TenantId == tenantId && wanted.Contains(w.Key))
+            .Select(w => new { w.Key, w.Name }).ToListAsync(cancellationToken);
+        return names.Where(n => !string.IsNullOrWhiteSpace(n.Name)).ToDictionary(n => n.Key, n => n.Name, StringComparer.Ordinal);
     }
 
     /// <summary>The task if it exists in the actor's tenant (whether or not the actor may answer it).</summary>
@@ -151,16 +239,84 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             : [];
     }
 
-    public async Task<IReadOnlyList<HistoryRow>> HistoryAsync(Actor actor, int take, CancellationToken cancellationToken)
+    /// <summary>
+    /// What the actor answered, newest first, a page at a time: searched in the title, the workflow (key or name) and the
+    /// answer's comment, and bounded by when it was answered.
+    /// </summary>
+    public async Task<HistorySlice> HistoryAsync(Actor actor, HistoryFilter filter, int page, int pageSize, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var rows = await db.Tasks.AsNoTracking()
-            .Where(t => t.TenantId == actor.TenantId && t.Status == TaskStatuses.Resolved && t.ResolvedBy == actor.UserId)
-            .OrderByDescending(t => t.ResolvedAt).Take(take)
+        var query = db.Tasks.AsNoTracking()
+            .Where(t => t.TenantId == actor.TenantId && t.Status == TaskStatuses.Resolved && t.ResolvedBy == actor.UserId);
+        if (filter.From is { } from)
+        {
+            query = query.Where(t => t.ResolvedAt >= from);
+        }
+
+        if (filter.To is { } to)
+        {
+            query = query.Where(t => t.ResolvedAt < to);
+        }
+
+        if (!string.IsNullOrWhiteSpace(filter.Search))
+        {
+            var text = filter.Search.Trim().ToLowerInvariant();
+            var comment = CommentPattern(text);
+            query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text)
+                || db.Workflows.Any(w => w.TenantId == t.TenantId && w.Key == t.WorkflowKey && w.Name.ToLower().Contains(text))
+                || (t.OutputJson != null && EF.Functions.Like(t.OutputJson.ToLower(), comment, LikeEscape)));
+        }
+
+        var total = await query.CountAsync(cancellationToken);
+        var rows = await query.OrderByDescending(t => t.ResolvedAt).ThenBy(t => t.ResId)
+            .Skip(page * pageSize).Take(pageSize)
             .ToListAsync(cancellationToken);
-        return [.. rows.Select(t => new HistoryRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, t.ResolvedAt, t.Channel,
-            t.OutputJson is null ? null : JsonNode.Parse(t.OutputJson)))];
+        var workflows = await WorkflowNamesAsync(db, actor.TenantId, rows.Select(r => r.WorkflowKey), cancellationToken);
+
+        // Form answers read by their fields' titles: the form as the task's version of the workflow defined it.
+        var catalog = scope.ServiceProvider.GetRequiredService<WorkflowCatalog>();
+        var definitions = new Dictionary<(string, int), WorkflowDefinition?>();
+        foreach (var version in rows.Where(r => r.Kind == nameof(WaitKind.UserForm)).Select(r => (r.WorkflowKey, r.WorkflowVersion)).Distinct())
+        {
+            definitions[version] = await catalog.GetAsync(actor.TenantId, version.WorkflowKey, version.WorkflowVersion, cancellationToken);
+        }
+
+        return new HistorySlice([.. rows.Select(t =>
+        {
+            var response = t.OutputJson is null ? null : JsonNode.Parse(t.OutputJson);
+            var node = definitions.GetValueOrDefault((t.WorkflowKey, t.WorkflowVersion))?.Nodes.GetValueOrDefault(t.NodeId);
+            return new HistoryRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, t.ResolvedAt, t.Channel, response)
+            {
+                WorkflowName = workflows.GetValueOrDefault(t.WorkflowKey, t.WorkflowKey),
+                Answer = PlainWords.Answer(t.Kind, response, node),
+            };
+        })], total);
+    }
+
+    private const string LikeEscape = "\\";
+
+    /// <summary>
+    /// A LIKE pattern for <paramref name="text"/> inside the comment of a stored answer. Approvals and reviews are stored
+    /// as <c>{"decision"|"acknowledged", "comment", "actor", "at"}</c> (ResponseValidator), so the comment's text lies between
+    /// <c>"comment":"</c> and <c>","actor":</c>; the text is encoded as System.Text.Json wrote the answer (non-ASCII as \uXXXX),
+    /// lower-cased like the column, and LIKE's own characters are escaped.
+    /// </summary>
+    internal static string CommentPattern(string text)
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(text)[1..^1].ToLowerInvariant();
+        var escaped = new System.Text.StringBuilder();
+        foreach (var c in json)
+        {
+            if (c is '%' or '_' or '[' or '\\')
+            {
+                escaped.Append('\\');
+            }
+
+            escaped.Append(c);
+        }
+
+        return "%\"comment\":\"%" + escaped + "%\",\"actor\":%";
     }
 
     public async Task<ExecutionView?> ExecutionAsync(Actor actor, string executionId, CancellationToken cancellationToken)
@@ -174,6 +330,46 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         }
 
         var nodes = await db.NodeRuns.AsNoTracking().Where(r => r.ExecutionId == executionId).OrderBy(r => r.Id).ToListAsync(cancellationToken);
-        return new ExecutionView(execution, nodes);
+        var tasks = await db.Tasks.AsNoTracking().Where(t => t.ExecutionId == executionId)
+            .Select(t => new { t.ResId, t.NodeId, t.StackKey, t.Title, t.CreatedAt }).ToListAsync(cancellationToken);
+        var definition = await scope.ServiceProvider.GetRequiredService<WorkflowCatalog>()
+            .GetAsync(execution.TenantId, execution.WorkflowKey, execution.WorkflowVersion, cancellationToken);
+        var recipients = await db.Notifications.AsNoTracking().Where(n => n.ExecutionId == executionId && n.RecipientUserId != null)
+            .Select(n => n.RecipientUserId).Distinct().ToListAsync(cancellationToken);
+        var people = await PeopleNames.LookupAsync(db, execution.TenantId, [execution.CreatedBy, .. recipients], cancellationToken);
+
+        // A node's own title when it has one without placeholders; else its id in words.
+        var nodeTitles = definition.Nodes.ToDictionary(n => n.Key, n => n.Value switch
+        {
+            HumanNodeDefinition { Title: var title } when Plain(title, n.Key) => title,
+            WaitNode { Title: var title } when Plain(title, n.Key) => title,
+            ToolCallNode { Title: var title } when Plain(title, n.Key) => title,
+            _ => PlainWords.Humanize(n.Key),
+        }, StringComparer.Ordinal);
+
+        // A node run that opened a task is called by the task's title as it was rendered for that run: the task of the
+        // same node and iteration made when the node run began (the same instant), else the latest one made before it.
+        var runTitles = new Dictionary<long, string>();
+        foreach (var run in nodes)
+        {
+            var candidates = tasks.Where(t => t.NodeId == run.NodeId && t.StackKey == run.StackKey).ToList();
+            var task = candidates.FirstOrDefault(t => t.CreatedAt == run.StartedAt)
+                ?? candidates.Where(t => t.CreatedAt <= run.StartedAt).MaxBy(t => t.CreatedAt)
+                ?? candidates.MinBy(t => t.CreatedAt);
+            runTitles[run.Id] = task?.Title is { Length: > 0 } rendered ? rendered : nodeTitles.GetValueOrDefault(run.NodeId, PlainWords.Humanize(run.NodeId));
+        }
+
+        return new ExecutionView(execution, nodes)
+        {
+            WorkflowName = string.IsNullOrWhiteSpace(definition.Name) ? execution.WorkflowKey : definition.Name,
+            StartedByName = people.Name(execution.CreatedBy),
+            RunTitles = runTitles,
+            NodeTitles = nodeTitles,
+            TaskTitles = tasks.ToDictionary(t => t.ResId, t => t.Title, StringComparer.Ordinal),
+            People = people,
+        };
+
+        static bool Plain(string title, string id) =>
+            !string.IsNullOrWhiteSpace(title) && title != id && !title.Contains("{{", StringComparison.Ordinal);
     }
 }
