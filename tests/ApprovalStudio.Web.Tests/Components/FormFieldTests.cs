@@ -50,5 +50,5 @@ public sealed class FormFieldTests
     [InlineData("place_order", "Place order")]
     [InlineData("sendEmail", "Send email")]
     [InlineData("check-budget", "Check budget")]
-    public void A_node_id_reads_as_words(string id, string title) => Assert.Equal(title, NodeTitles.Humanise(id));
+    public void A_node_id_reads_as_words(string id, string title) => Assert.Equal(title, PlainWords.Humanize(id));
 }

@@ -91,8 +91,7 @@ public sealed record ExecutionView(ExecutionRecord Execution, IReadOnlyList<Node
     public string TitleOf(NodeRunEntity run) =>
         RunTitles.TryGetValue(run.Id, out var title) ? title : TitleOf(run.NodeId);
 
-    public string TitleOf(string nodeId) =>
-        NodeTitles.TryGetValue(nodeId, out var title) ? title : PlainWords.Humanize(nodeId);
+    public string TitleOf(string nodeId) => Inbox.NodeTitles.Of(NodeTitles, nodeId);
 }
 
 /// <summary>
@@ -338,14 +337,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             .Select(n => n.RecipientUserId).Distinct().ToListAsync(cancellationToken);
         var people = await PeopleNames.LookupAsync(db, execution.TenantId, [execution.CreatedBy, .. recipients], cancellationToken);
 
-        // A node's own title when it has one without placeholders; else its id in words.
-        var nodeTitles = definition.Nodes.ToDictionary(n => n.Key, n => n.Value switch
-        {
-            HumanNodeDefinition { Title: var title } when Plain(title, n.Key) => title,
-            WaitNode { Title: var title } when Plain(title, n.Key) => title,
-            ToolCallNode { Title: var title } when Plain(title, n.Key) => title,
-            _ => PlainWords.Humanize(n.Key),
-        }, StringComparer.Ordinal);
+        var nodeTitles = NodeTitles.For(definition, []);
 
         // A node run that opened a task is called by the task's title as it was rendered for that run: the task of the
         // same node and iteration made when the node run began (the same instant), else the latest one made before it.
@@ -368,8 +360,5 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             TaskTitles = tasks.ToDictionary(t => t.ResId, t => t.Title, StringComparer.Ordinal),
             People = people,
         };
-
-        static bool Plain(string title, string id) =>
-            !string.IsNullOrWhiteSpace(title) && title != id && !title.Contains("{{", StringComparison.Ordinal);
     }
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using ApprovalStudio.Workflows.Definitions;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -14,8 +13,9 @@ public static class NodeTitles
         var titles = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (id, node) in definition.Nodes)
         {
+            // The title as written, unless it is empty, the id itself, or has placeholders (they need a run to read well).
             var own = node.Raw["title"]?.ToString();
-            titles[id] = string.IsNullOrWhiteSpace(own) || own.Contains("{{", StringComparison.Ordinal) ? Humanise(id) : own;
+            titles[id] = string.IsNullOrWhiteSpace(own) || own == id || own.Contains("{{", StringComparison.Ordinal) ? PlainWords.Humanize(id) : own;
         }
 
         foreach (var (nodeId, title) in taskTitles)
@@ -27,33 +27,5 @@ public static class NodeTitles
     }
 
     public static string Of(IReadOnlyDictionary<string, string> titles, string? nodeId) =>
-        nodeId is null ? string.Empty : titles.TryGetValue(nodeId, out var title) ? title : Humanise(nodeId);
-
-    /// <summary>"book" → "Book", "place_order" and "placeOrder" → "Place order".</summary>
-    public static string Humanise(string id)
-    {
-        var text = new StringBuilder(id.Length + 4);
-        for (var i = 0; i < id.Length; i++)
-        {
-            var c = id[i];
-            if (c is '_' or '-' or '.' or ' ')
-            {
-                if (text.Length > 0 && text[^1] != ' ')
-                {
-                    text.Append(' ');
-                }
-
-                continue;
-            }
-
-            if (char.IsUpper(c) && i > 0 && char.IsLower(id[i - 1]) && text.Length > 0 && text[^1] != ' ')
-            {
-                text.Append(' ');
-            }
-
-            text.Append(text.Length == 0 ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c));
-        }
-
-        return text.Length == 0 ? id : text.ToString().TrimEnd();
-    }
+        nodeId is null ? string.Empty : titles.TryGetValue(nodeId, out var title) ? title : PlainWords.Humanize(nodeId);
 }
