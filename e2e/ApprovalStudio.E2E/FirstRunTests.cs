@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
@@ -117,25 +116,10 @@ public sealed partial class FirstRunTests(Browser browser) : IClassFixture<Brows
 
     private static string Shot(string name) => Path.Combine(Browser.ArtifactsDirectory, name + ".png");
 
-    /// <summary>A child process with its output kept (for the failure message), killed with its children at the end.</summary>
-    private sealed class Command : IAsyncDisposable
+    /// <summary>The app started by a command line as a newcomer would, on a free port and a fresh data folder; killed with its children and the folder removed at the end.</summary>
+    private sealed class Command(AppProcess app, DirectoryInfo data) : IAsyncDisposable
     {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-        private readonly DirectoryInfo? _data;
-
-        private Command(Process process, Uri address, DirectoryInfo? data)
-        {
-            _process = process;
-            _data = data;
-            Address = address;
-            process.OutputDataReceived += (_, e) => Append(e.Data);
-            process.ErrorDataReceived += (_, e) => Append(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public Uri Address { get; }
+        public Uri Address => app.Address;
 
         public static string Configuration => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
 
@@ -153,18 +137,7 @@ public sealed partial class FirstRunTests(Browser browser) : IClassFixture<Brows
             }
         }
 
-        private string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return _output.ToString();
-                }
-            }
-        }
-
-        /// <summary>Starts the app as a newcomer would (no environment name set: Production), on a free port and a fresh data folder, and waits until it is ready.</summary>
+        /// <summary>No environment name set (Production, as `dotnet run` without a launch profile), the demo data on.</summary>
         public static async Task<Command> StartAsync(string directory, string file, string[] args, TimeSpan startTimeout)
         {
             var address = new Uri($"http://127.0.0.1:{AppProcess.FreePort()}");
@@ -172,18 +145,15 @@ public sealed partial class FirstRunTests(Browser browser) : IClassFixture<Brows
             var info = Info(directory, file, args);
             info.Environment["ASPNETCORE_URLS"] = address.ToString();
             info.Environment["App__DataDirectory"] = data.FullName;
-            var command = new Command(Process.Start(info)!, address, data);
             try
             {
-                await command.WaitUntilReadyAsync(startTimeout);
+                return new Command(await AppProcess.StartAsync(info, address, startTimeout), data);
             }
             catch
             {
-                await command.DisposeAsync();
+                data.Delete(recursive: true);
                 throw;
             }
-
-            return command;
         }
 
         public static async Task<(int ExitCode, string Output)> RunAsync(string directory, string file, string[] args)
@@ -210,59 +180,10 @@ public sealed partial class FirstRunTests(Browser browser) : IClassFixture<Brows
             return info;
         }
 
-        private async Task WaitUntilReadyAsync(TimeSpan timeout)
-        {
-            using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(2) };
-            var deadline = DateTime.UtcNow + timeout;
-            while (DateTime.UtcNow < deadline)
-            {
-                if (_process.HasExited)
-                {
-                    throw new InvalidOperationException($"The app exited with {_process.ExitCode} while starting:\n{Output}");
-                }
-
-                try
-                {
-                    using var response = await client.GetAsync("/health/ready");
-                    if (response.IsSuccessStatusCode)
-                    {
-                        return;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                }
-                catch (TaskCanceledException)
-                {
-                }
-
-                await Task.Delay(250);
-            }
-
-            throw new TimeoutException($"The app did not become ready within {timeout}:\n{Output}");
-        }
-
-        private void Append(string? line)
-        {
-            if (line is not null)
-            {
-                lock (_output)
-                {
-                    _output.AppendLine(line);
-                }
-            }
-        }
-
         public async ValueTask DisposeAsync()
         {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-
-            _process.Dispose();
-            _data?.Delete(recursive: true);
+            await app.DisposeAsync();
+            data.Delete(recursive: true);
         }
     }
 }

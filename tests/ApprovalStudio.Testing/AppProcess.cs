@@ -58,8 +58,23 @@ public sealed class AppProcess : IAsyncDisposable
         var info = StartInfo([dll], all);
         info.Environment["ASPNETCORE_URLS"] = address.ToString();
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        return await StartAsync(info, address, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Starts any command that serves the app at <paramref name="address"/> and waits until it is ready (or fails with its output).</summary>
+    public static async Task<AppProcess> StartAsync(ProcessStartInfo info, Uri address, TimeSpan startTimeout)
+    {
         var app = new AppProcess(Process.Start(info)!, address);
-        await app.WaitUntilLiveAsync();
+        try
+        {
+            await app.WaitUntilLiveAsync(startTimeout);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         return app;
     }
 
@@ -108,10 +123,10 @@ public sealed class AppProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private async Task WaitUntilLiveAsync()
+    private async Task WaitUntilLiveAsync(TimeSpan timeout)
     {
         using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
