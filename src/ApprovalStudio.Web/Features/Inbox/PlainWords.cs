@@ -95,6 +95,14 @@ public static class PlainWords
     };
 
     /// <summary>What a message was about ("New task", "Reminder").</summary>
+    /// <summary>How a message was sent (not how an answer came in: an email is "Email", its link answering is "Email link").</summary>
+    public static string MessageChannel(string channel) => channel switch
+    {
+        "email" => "Email",
+        "slack" => "Slack",
+        _ => Humanize(channel),
+    };
+
     public static string MessageKind(string kind) => kind switch
     {
         "TaskCreated" => "New task",
