@@ -76,13 +76,7 @@ public sealed partial class HistoryPage
         }
 
         _filter = filter;
-        if (_table is { CurrentPage: > 0 })
-        {
-            _table.NavigateTo(0);
-            return Task.CompletedTask;
-        }
-
-        return _table?.ReloadServerData() ?? Task.CompletedTask;
+        return _table.RestartAsync();
     }
 
     /// <summary>The UTC instant a day begins where the viewer is (the picked dates are the viewer's days).</summary>

@@ -110,13 +110,7 @@ public sealed partial class InboxPage
         }
 
         _filter = filter;
-        if (_table is { CurrentPage: > 0 })
-        {
-            _table.NavigateTo(0);
-            return Task.CompletedTask;
-        }
-
-        return ReloadAsync();
+        return _table.RestartAsync();
     }
 
     private string Describe()
