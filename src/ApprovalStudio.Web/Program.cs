@@ -46,6 +46,7 @@ builder.Services.AddOpenApi();
 
 builder.AddPersistence();
 builder.AddAuth();
+builder.AddRateLimits();
 builder.AddWorkflows();
 builder.AddExecutions();
 builder.AddResume();
@@ -66,6 +67,8 @@ app.UseExceptionHandler();
 app.UseClientAssets();
 app.UseErrorStatusPages();
 app.UseAuthentication();
+// After authentication (API buckets are per tenant and actor), before authorization (a refused caller spends a token too).
+app.UseRateLimiter();
 app.UseAuthorization();
 app.UseAntiforgery();
 

@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
@@ -13,7 +14,7 @@ public static class AccountFeature
     public static IEndpointRouteBuilder MapAccount(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/account").ExcludeFromDescription();
-        group.MapPost("/signin", SignIn);
+        group.MapPost("/signin", SignIn).RequireRateLimiting(RateLimits.SignIn);
         group.MapPost("/signout", SignOut);
         group.MapGet("/entra", (string? returnUrl, IConfiguration configuration) => AuthExtensions.IsEntraConfigured(configuration)
             ? Results.Challenge(new AuthenticationProperties { RedirectUri = SafeReturnUrl(returnUrl) }, [AuthExtensions.EntraWebScheme])

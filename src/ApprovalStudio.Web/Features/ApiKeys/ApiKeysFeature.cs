@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -30,7 +31,8 @@ public static class ApiKeysFeature
 
     public static IEndpointRouteBuilder MapApiKeys(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/api-keys").WithTags("API keys").RequireAuthorization(Policies.Admin);
+        var group = app.MapGroup("/api/api-keys").WithTags("API keys").RequireAuthorization(Policies.Admin)
+            .RequireRateLimiting(RateLimits.Api);
         group.MapPost("/", Create).WithSummary("Create an API key for the tenant; the key is in this answer only.");
         group.MapGet("/", List).WithSummary("The tenant's API keys (never the keys themselves).");
         group.MapDelete("/{id}", Revoke).WithSummary("Revoke an API key at once.");

@@ -5,6 +5,7 @@ using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,7 @@ public static class DeepLinksFeature
 
     public static IEndpointRouteBuilder MapDeepLinks(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/tasks/{resId}/links", Create).WithTags("Tasks").RequireAuthorization(Policies.Admin)
+        app.MapPost("/api/tasks/{resId}/links", Create).WithTags("Tasks").RequireAuthorization(Policies.Admin).RequireRateLimiting(RateLimits.Api)
             .WithSummary("A signed link for one assignee to answer one task without signing in (admin); expires with the task, else in 7 days.");
         return app;
     }

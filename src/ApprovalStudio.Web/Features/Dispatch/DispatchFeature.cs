@@ -5,6 +5,7 @@ using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using ApprovalStudio.Workflows.Definitions;
 using Microsoft.EntityFrameworkCore;
 
@@ -27,7 +28,7 @@ public static class DispatchFeature
 
     public static IEndpointRouteBuilder MapDispatch(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/dispatch/resume", Resume).WithTags("Dispatch").RequireAuthorization(Policies.Member)
+        app.MapPost("/v1/dispatch/resume", Resume).WithTags("Dispatch").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Resume a run paused for tool calls with their outputs (by toolCallId, or by tool name when unambiguous); JSON or SSE.")
             .Accepts<JsonObject>("application/json");
         return app;

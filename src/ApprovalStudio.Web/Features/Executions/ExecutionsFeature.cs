@@ -4,6 +4,7 @@ using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using ApprovalStudio.Workflows.Execution;
 using ApprovalStudio.Workflows.Expressions;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -65,10 +66,11 @@ public static class ExecutionsFeature
 
     public static IEndpointRouteBuilder MapExecutions(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/workflows/{key}/executions", Start).WithTags("Executions").RequireAuthorization(Policies.Member)
+        app.MapPost("/api/workflows/{key}/executions", Start).WithTags("Executions").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Start a run of the workflow's latest version; it advances in the background.")
             .Accepts<JsonObject>("application/json");
-        var group = app.MapGroup("/api/executions/{executionId}").WithTags("Executions").RequireAuthorization(Policies.Member);
+        var group = app.MapGroup("/api/executions/{executionId}").WithTags("Executions").RequireAuthorization(Policies.Member)
+            .RequireRateLimiting(RateLimits.Api);
         group.MapGet("/status", Status).WithSummary("A run's status, its open waits, output and error (CONTRACT §3).");
         group.MapGet("/nodes", Nodes).WithSummary("The run's node log: every node run with status, times, output and error.");
         return app;

@@ -1,3 +1,4 @@
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.Extensions.FileProviders;
 
 namespace ApprovalStudio.Web.Features.Hub;
@@ -31,7 +32,7 @@ public static class HubFeature
 
     public static IEndpointRouteBuilder MapExecutionHub(this IEndpointRouteBuilder app)
     {
-        app.MapHub<ExecutionHub>(ExecutionHub.Path);
+        app.MapHub<ExecutionHub>(ExecutionHub.Path).RequireRateLimiting(RateLimits.Api);
         return app;
     }
 }

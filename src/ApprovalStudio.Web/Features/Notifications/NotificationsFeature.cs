@@ -3,6 +3,7 @@ using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -33,12 +34,14 @@ public static class NotificationsFeature
 
     public static IEndpointRouteBuilder MapMessageTemplates(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/message-templates").WithTags("Notifications").RequireAuthorization(Policies.Admin);
+        var group = app.MapGroup("/api/message-templates").WithTags("Notifications").RequireAuthorization(Policies.Admin)
+            .RequireRateLimiting(RateLimits.Api);
         group.MapGet("/", List).WithSummary("The tenant's message templates (Liquid): its own where set, else the defaults (admin).");
         group.MapPut("/{name}", Put).WithSummary("Replace one template with the tenant's own {\"source\"}; checked by rendering a sample task (admin).")
             .Accepts<JsonObject>("application/json");
         group.MapDelete("/{name}", Delete).WithSummary("Go back to the default for one template (admin).");
         app.MapGet("/api/tasks/{resId}/notifications", ForTask).WithTags("Notifications").RequireAuthorization(Policies.Admin)
+            .RequireRateLimiting(RateLimits.Api)
             .WithSummary("What was sent about one task, to whom, through which channel, and what failed (admin).");
         return app;
     }

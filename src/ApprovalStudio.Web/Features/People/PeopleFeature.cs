@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ApprovalStudio.Web.Features.People;
@@ -17,7 +18,8 @@ public static class PeopleFeature
 
     public static IEndpointRouteBuilder MapPeople(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/users").WithTags("People").RequireAuthorization(Policies.Admin);
+        var group = app.MapGroup("/api/users").WithTags("People").RequireAuthorization(Policies.Admin)
+            .RequireRateLimiting(RateLimits.Api);
         group.MapPut("/{userId}", Upsert).WithSummary("Create or update a person of the tenant: name, email, groups, Slack id, local password (admin).")
             .Accepts<PersonInput>("application/json");
         group.MapGet("/{userId}", Get).WithSummary("One person of the tenant (admin).");

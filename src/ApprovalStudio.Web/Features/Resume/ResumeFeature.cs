@@ -1,6 +1,7 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ApprovalStudio.Web.Features.Resume;
@@ -20,6 +21,7 @@ public static class ResumeFeature
         app.MapPost("/api/executions/{executionResId}/resume", Resume)
             .WithTags("Resume")
             .RequireAuthorization(Policies.Member)
+            .RequireRateLimiting(RateLimits.Api)
             .WithSummary("Answer a suspended task (CONTRACT §4.1); the run continues in the background.")
             .Accepts<System.Text.Json.Nodes.JsonObject>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)

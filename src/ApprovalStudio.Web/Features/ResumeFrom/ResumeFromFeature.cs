@@ -4,6 +4,7 @@ using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -44,7 +45,7 @@ public static class ResumeFromFeature
 
     public static IEndpointRouteBuilder MapResumeFrom(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/workflows/runs/{runId}/resume-from/{nodeId}", ResumeFrom).WithTags("Resume from").RequireAuthorization(Policies.Member)
+        app.MapPost("/workflows/runs/{runId}/resume-from/{nodeId}", ResumeFrom).WithTags("Resume from").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Start a new run from a completed node of a failed run; answers when it ends or waits, or after 10 s.");
         return app;
     }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -28,7 +29,7 @@ public static class SlackFeature
 
     public static IEndpointRouteBuilder MapSlack(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/integrations/slack/interactions", Interactions).WithTags("Slack").AllowAnonymous().DisableAntiforgery()
+        app.MapPost("/integrations/slack/interactions", Interactions).WithTags("Slack").AllowAnonymous().DisableAntiforgery().RequireRateLimiting(RateLimits.Slack)
             .WithSummary("Slack's interactivity request URL: signed button presses (X-Slack-Signature v0), answered at once; the outcome follows through response_url.");
         return app;
     }

@@ -6,6 +6,7 @@ using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using ApprovalStudio.Workflows.Definitions;
 using ApprovalStudio.Workflows.Execution;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -32,7 +33,7 @@ public static class TasksFeature
 {
     public static IEndpointRouteBuilder MapTasks(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/tasks").WithTags("Tasks").RequireAuthorization(Policies.Member);
+        var group = app.MapGroup("/api/tasks").WithTags("Tasks").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api);
         group.MapGet("/", List).WithSummary("Pending tasks the caller may answer (by user or group; admins: all of the tenant), newest first.");
         group.MapGet("/{resId}", Get).WithSummary("One task: its kind, deadline, assignees, form schema, and who answered it.");
         return app;

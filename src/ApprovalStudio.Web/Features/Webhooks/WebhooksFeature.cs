@@ -7,6 +7,7 @@ using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using ApprovalStudio.Workflows.Definitions;
 using ApprovalStudio.Workflows.Execution;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -29,10 +30,10 @@ public static class WebhooksFeature
 
     public static IEndpointRouteBuilder MapWebhooks(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/runs/{id}/nodes/{nodeId}/resume", Resume).WithTags("Webhooks").AllowAnonymous()
+        app.MapPost("/v1/runs/{id}/nodes/{nodeId}/resume", Resume).WithTags("Webhooks").AllowAnonymous().RequireRateLimiting(RateLimits.Webhooks)
             .WithSummary("Resume a waiting node with the workflow's webhook secret; nodes inside forEach loops are addressed by stack.")
             .Accepts<JsonObject>("application/json");
-        app.MapPost("/api/workflows/{key}/webhook-secret/rotate", Rotate).WithTags("Workflows").RequireAuthorization(Policies.Admin)
+        app.MapPost("/api/workflows/{key}/webhook-secret/rotate", Rotate).WithTags("Workflows").RequireAuthorization(Policies.Admin).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Issue a new webhook secret; the current one stays valid for gracePeriod (ISO 8601, default P1D).");
         return app;
     }

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Security;
 using ApprovalStudio.Workflows.Definitions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -25,7 +26,8 @@ public static class WorkflowsFeature
 
     public static IEndpointRouteBuilder MapWorkflows(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/workflows").WithTags("Workflows").RequireAuthorization(Policies.Member);
+        var group = app.MapGroup("/api/workflows").WithTags("Workflows").RequireAuthorization(Policies.Member)
+            .RequireRateLimiting(RateLimits.Api);
         group.MapPost("/", Create).RequireAuthorization(Policies.Admin)
             .WithSummary("Create a workflow, or a new version of an existing key (admin).")
             .Accepts<JsonObject>("application/json");
