@@ -42,7 +42,7 @@ builder.Services.AddProblemDetails();
 // (by default it is a bodiless 400 outside Development).
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
-builder.Services.AddOpenApi();
+builder.Services.AddApiDocument();
 
 builder.AddPersistence();
 builder.AddAuth();

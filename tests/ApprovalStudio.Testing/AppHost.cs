@@ -25,9 +25,10 @@ public sealed class AppHost : IAsyncDisposable
     private readonly Factory _factory;
     private readonly bool _ownsDatabase;
 
-    private AppHost(Factory factory, TestDatabase database, bool ownsDatabase, string signingKey, Uri address)
+    private AppHost(Factory factory, ApiAnswers answers, TestDatabase database, bool ownsDatabase, string signingKey, Uri address)
     {
         _factory = factory;
+        Answers = answers;
         _ownsDatabase = ownsDatabase;
         Database = database;
         SigningKey = signingKey;
@@ -37,6 +38,9 @@ public sealed class AppHost : IAsyncDisposable
     }
 
     public TestDatabase Database { get; }
+
+    /// <summary>What this host answered, checked against its OpenAPI document when it stops.</summary>
+    public ApiAnswers Answers { get; }
     public string SigningKey { get; }
     public Uri Address { get; }
     public TokenIssuer Tokens { get; }
@@ -60,11 +64,16 @@ public sealed class AppHost : IAsyncDisposable
             all[key] = value;
         }
 
-        var factory = new Factory(all, services);
+        var answers = new ApiAnswers();
+        var factory = new Factory(all, s =>
+        {
+            answers.Install(s);
+            services?.Invoke(s);
+        });
         factory.UseKestrel(o => o.Listen(IPAddress.Loopback, port));
         await Task.Run(factory.StartServer);
         var address = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new AppHost(factory, database, ownsDatabase, signingKey, new Uri(address));
+        return new AppHost(factory, answers, database, ownsDatabase, signingKey, new Uri(address));
     }
 
     public static string NewSigningKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
@@ -154,7 +163,10 @@ public sealed class AppHost : IAsyncDisposable
 
     private int _disposed;
 
-    /// <summary>Stops the app (a test may do it early, to see what clients do when the server is gone); once.</summary>
+    /// <summary>
+    /// Stops the app (a test may do it early, to see what clients do when the server is gone); once. Fails when the app
+    /// answered a status its OpenAPI document does not declare for that operation.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -162,12 +174,15 @@ public sealed class AppHost : IAsyncDisposable
             return;
         }
 
+        var undocumented = await Answers.UndocumentedAsync(Anonymous);
         Anonymous.Dispose();
         await _factory.DisposeAsync();
         if (_ownsDatabase)
         {
             await Database.DisposeAsync();
         }
+
+        Assert.True(undocumented.Count == 0, "The OpenAPI document is not the truth:\n" + string.Join("\n", undocumented));
     }
 
     private sealed class Factory(IDictionary<string, string?> settings, Action<IServiceCollection>? services) : WebApplicationFactory<Program>

@@ -33,9 +33,11 @@ public static class ApiKeysFeature
     {
         var group = app.MapGroup("/api/api-keys").WithTags("API keys").RequireAuthorization(Policies.Admin)
             .RequireRateLimiting(RateLimits.Api);
-        group.MapPost("/", Create).WithSummary("Create an API key for the tenant; the key is in this answer only.");
+        group.MapPost("/", Create).WithSummary("Create an API key for the tenant; the key is in this answer only.")
+            .Accepts<JsonObject>("application/json");
         group.MapGet("/", List).WithSummary("The tenant's API keys (never the keys themselves).");
-        group.MapDelete("/{id}", Revoke).WithSummary("Revoke an API key at once.");
+        group.MapDelete("/{id}", Revoke).WithSummary("Revoke an API key at once.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

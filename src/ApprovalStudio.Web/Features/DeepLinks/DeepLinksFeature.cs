@@ -22,7 +22,9 @@ public static class DeepLinksFeature
     public static IEndpointRouteBuilder MapDeepLinks(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/tasks/{resId}/links", Create).WithTags("Tasks").RequireAuthorization(Policies.Admin).RequireRateLimiting(RateLimits.Api)
-            .WithSummary("A signed link for one assignee to answer one task without signing in (admin); expires with the task, else in 7 days.");
+            .WithSummary("A signed link for one assignee to answer one task without signing in (admin); expires with the task, else in 7 days.")
+            .Accepts<JsonObject>("application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

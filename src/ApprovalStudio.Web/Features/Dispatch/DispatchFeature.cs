@@ -30,7 +30,11 @@ public static class DispatchFeature
     {
         app.MapPost("/v1/dispatch/resume", Resume).WithTags("Dispatch").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Resume a run paused for tool calls with their outputs (by toolCallId, or by tool name when unambiguous); JSON or SSE.")
-            .Accepts<JsonObject>("application/json");
+            .Accepts<JsonObject>("application/json")
+            .Produces<JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status410Gone);
         return app;
     }
 

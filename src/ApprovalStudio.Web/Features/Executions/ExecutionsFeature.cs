@@ -68,11 +68,14 @@ public static class ExecutionsFeature
     {
         app.MapPost("/api/workflows/{key}/executions", Start).WithTags("Executions").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Start a run of the workflow's latest version; it advances in the background.")
-            .Accepts<JsonObject>("application/json");
+            .Accepts<JsonObject>("application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         var group = app.MapGroup("/api/executions/{executionId}").WithTags("Executions").RequireAuthorization(Policies.Member)
             .RequireRateLimiting(RateLimits.Api);
-        group.MapGet("/status", Status).WithSummary("A run's status, its open waits, output and error (CONTRACT §3).");
-        group.MapGet("/nodes", Nodes).WithSummary("The run's node log: every node run with status, times, output and error.");
+        group.MapGet("/status", Status).WithSummary("A run's status, its open waits, output and error (CONTRACT §3).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/nodes", Nodes).WithSummary("The run's node log: every node run with status, times, output and error.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -38,11 +38,14 @@ public static class NotificationsFeature
             .RequireRateLimiting(RateLimits.Api);
         group.MapGet("/", List).WithSummary("The tenant's message templates (Liquid): its own where set, else the defaults (admin).");
         group.MapPut("/{name}", Put).WithSummary("Replace one template with the tenant's own {\"source\"}; checked by rendering a sample task (admin).")
-            .Accepts<JsonObject>("application/json");
-        group.MapDelete("/{name}", Delete).WithSummary("Go back to the default for one template (admin).");
+            .Accepts<JsonObject>("application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{name}", Delete).WithSummary("Go back to the default for one template (admin).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapGet("/api/tasks/{resId}/notifications", ForTask).WithTags("Notifications").RequireAuthorization(Policies.Admin)
             .RequireRateLimiting(RateLimits.Api)
-            .WithSummary("What was sent about one task, to whom, through which channel, and what failed (admin).");
+            .WithSummary("What was sent about one task, to whom, through which channel, and what failed (admin).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -22,7 +22,8 @@ public static class PeopleFeature
             .RequireRateLimiting(RateLimits.Api);
         group.MapPut("/{userId}", Upsert).WithSummary("Create or update a person of the tenant: name, email, groups, Slack id, local password (admin).")
             .Accepts<PersonInput>("application/json");
-        group.MapGet("/{userId}", Get).WithSummary("One person of the tenant (admin).");
+        group.MapGet("/{userId}", Get).WithSummary("One person of the tenant (admin).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

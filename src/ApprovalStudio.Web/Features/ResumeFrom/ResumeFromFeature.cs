@@ -46,7 +46,9 @@ public static class ResumeFromFeature
     public static IEndpointRouteBuilder MapResumeFrom(this IEndpointRouteBuilder app)
     {
         app.MapPost("/workflows/runs/{runId}/resume-from/{nodeId}", ResumeFrom).WithTags("Resume from").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
-            .WithSummary("Start a new run from a completed node of a failed run; answers when it ends or waits, or after 10 s.");
+            .WithSummary("Start a new run from a completed node of a failed run; answers when it ends or waits, or after 10 s.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 

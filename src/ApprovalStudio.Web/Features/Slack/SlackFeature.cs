@@ -30,7 +30,13 @@ public static class SlackFeature
     public static IEndpointRouteBuilder MapSlack(this IEndpointRouteBuilder app)
     {
         app.MapPost("/integrations/slack/interactions", Interactions).WithTags("Slack").AllowAnonymous().DisableAntiforgery().RequireRateLimiting(RateLimits.Slack)
-            .WithSummary("Slack's interactivity request URL: signed button presses (X-Slack-Signature v0), answered at once; the outcome follows through response_url.");
+            .WithSummary("Slack's interactivity request URL: signed button presses (X-Slack-Signature v0), answered at once; the outcome follows through response_url.")
+            .Accepts<IFormCollection>("application/x-www-form-urlencoded")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         return app;
     }
 

@@ -35,7 +35,8 @@ public static class TasksFeature
     {
         var group = app.MapGroup("/api/tasks").WithTags("Tasks").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api);
         group.MapGet("/", List).WithSummary("Pending tasks the caller may answer (by user or group; admins: all of the tenant), newest first.");
-        group.MapGet("/{resId}", Get).WithSummary("One task: its kind, deadline, assignees, form schema, and who answered it.");
+        group.MapGet("/{resId}", Get).WithSummary("One task: its kind, deadline, assignees, form schema, and who answered it.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

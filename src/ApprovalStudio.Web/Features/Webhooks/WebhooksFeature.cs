@@ -32,9 +32,13 @@ public static class WebhooksFeature
     {
         app.MapPost("/v1/runs/{id}/nodes/{nodeId}/resume", Resume).WithTags("Webhooks").AllowAnonymous().RequireRateLimiting(RateLimits.Webhooks)
             .WithSummary("Resume a waiting node with the workflow's webhook secret; nodes inside forEach loops are addressed by stack.")
-            .Accepts<JsonObject>("application/json");
+            .Accepts<JsonObject>("application/json")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapPost("/api/workflows/{key}/webhook-secret/rotate", Rotate).WithTags("Workflows").RequireAuthorization(Policies.Admin).RequireRateLimiting(RateLimits.Api)
-            .WithSummary("Issue a new webhook secret; the current one stays valid for gracePeriod (ISO 8601, default P1D).");
+            .WithSummary("Issue a new webhook secret; the current one stays valid for gracePeriod (ISO 8601, default P1D).")
+            .Accepts<JsonObject>("application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -30,10 +30,13 @@ public static class WorkflowsFeature
             .RequireRateLimiting(RateLimits.Api);
         group.MapPost("/", Create).RequireAuthorization(Policies.Admin)
             .WithSummary("Create a workflow, or a new version of an existing key (admin).")
-            .Accepts<JsonObject>("application/json");
+            .Accepts<JsonObject>("application/json")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/", List).WithSummary("The tenant's workflows.");
-        group.MapGet("/{key}", Latest).WithSummary("The latest version of a workflow's definition.");
-        group.MapGet("/{key}/versions/{version:int}", Version).WithSummary("One version of a workflow's definition.");
+        group.MapGet("/{key}", Latest).WithSummary("The latest version of a workflow's definition.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{key}/versions/{version:int}", Version).WithSummary("One version of a workflow's definition.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
