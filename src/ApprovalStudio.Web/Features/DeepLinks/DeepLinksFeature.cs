@@ -52,7 +52,7 @@ public static class DeepLinksFeature
 
         var person = await people.FindAsync(actor.TenantId, userId, cancellationToken);
         var recipient = PeopleDirectory.AsAssignee(actor.TenantId, userId, person);
-        if (!ResumePipeline.MayAnswer(task, recipient))
+        if (!Answerers.May(recipient, task))
         {
             return Problems.Validation("userId", $"'{userId}' is not an assignee of this task (by user, or by a group of the directory).");
         }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Authorization;
@@ -86,31 +87,16 @@ public static class HubGroups
 {
     public static string Execution(string executionId) => $"execution:{executionId}";
 
-    public static string User(string tenant, string user) => $"inbox:{tenant}:user:{user}";
+    /// <summary>The inbox group of one audience of a tenant (a person, a group, the admins).</summary>
+    public static string Inbox(string tenant, Audience audience) => audience.Kind == Audience.AdminsKind
+        ? $"inbox:{tenant}:admins"
+        : $"inbox:{tenant}:{audience.Kind}:{audience.Value}";
 
-    public static string Group(string tenant, string group) => $"inbox:{tenant}:group:{group}";
+    /// <summary>The inbox groups a connection of <paramref name="actor"/> joins.</summary>
+    public static IEnumerable<string> InboxOf(Actor actor) => Answerers.Of(actor).Select(a => Inbox(actor.TenantId, a));
 
-    public static string Admins(string tenant) => $"inbox:{tenant}:admins";
-
-    public static IEnumerable<string> InboxOf(Actor actor)
-    {
-        yield return User(actor.TenantId, actor.UserId);
-        foreach (var group in actor.Groups)
-        {
-            yield return Group(actor.TenantId, group);
-        }
-
-        if (actor.IsAdmin)
-        {
-            yield return Admins(actor.TenantId);
-        }
-    }
-
-    public static IReadOnlyList<string> InboxesFor(TaskRecord task) =>
-    [
-        .. task.Assignees.Select(a => a.Kind == AssigneeKinds.User ? User(task.TenantId, a.Value) : Group(task.TenantId, a.Value)),
-        Admins(task.TenantId),
-    ];
+    /// <summary>The inbox groups a change of <paramref name="task"/> goes to: those who may answer it.</summary>
+    public static IReadOnlyList<string> InboxesFor(TaskRecord task) => [.. Answerers.Of(task.Assignees).Select(a => Inbox(task.TenantId, a))];
 }
 
 /// <summary>Reads a run's persisted events for the hub, within the caller's tenant.</summary>

@@ -1,20 +1,16 @@
 using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 
 namespace ApprovalStudio.Web.Features.Inbox;
 
 /// <summary>A task that appeared in or left the inbox, with who may see it.</summary>
-public sealed record InboxChange(InboxTaskMessage Task, string TenantId, IReadOnlyList<string> Users, IReadOnlyList<string> Groups, bool Created)
+public sealed record InboxChange(InboxTaskMessage Task, string TenantId, IReadOnlyList<Audience> Audiences, bool Created)
 {
-    public static InboxChange From(TaskRecord task, bool created) => new(
-        InboxTaskMessage.From(task), task.TenantId,
-        [.. task.Assignees.Where(a => a.Kind == AssigneeKinds.User).Select(a => a.Value)],
-        [.. task.Assignees.Where(a => a.Kind == AssigneeKinds.Group).Select(a => a.Value)],
-        created);
+    public static InboxChange From(TaskRecord task, bool created) => new(InboxTaskMessage.From(task), task.TenantId, Answerers.Of(task.Assignees), created);
 
-    public bool IsFor(Actor actor) =>
-        actor.TenantId == TenantId && (actor.IsAdmin || Users.Contains(actor.UserId) || Groups.Any(actor.Groups.Contains));
+    public bool IsFor(Actor actor) => Answerers.May(actor, TenantId, Audiences);
 }
 
 /// <summary>

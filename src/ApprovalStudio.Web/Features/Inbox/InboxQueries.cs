@@ -2,7 +2,7 @@ using System.Linq.Expressions;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.People;
-using ApprovalStudio.Web.Features.Tasks;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -104,7 +104,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        return await TasksFeature.Answerable(db, actor).CountAsync(t => t.Status == TaskStatuses.Pending, cancellationToken);
+        return await db.Tasks.AsNoTracking().AnswerableBy(actor).CountAsync(t => t.Status == TaskStatuses.Pending, cancellationToken);
     }
 
     public async Task<InboxSlice> ListAsync(Actor actor, InboxFilter filter, int page, int pageSize, CancellationToken cancellationToken)
@@ -112,7 +112,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
-        var query = TasksFeature.Answerable(db, actor).Where(t => t.Status == TaskStatuses.Pending);
+        var query = db.Tasks.AsNoTracking().AnswerableBy(actor).Where(t => t.Status == TaskStatuses.Pending);
         if (!string.IsNullOrEmpty(filter.Kind))
         {
             query = query.Where(t => t.Kind == filter.Kind);
@@ -223,7 +223,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        return await TasksFeature.Answerable(db, actor)
+        return await db.Tasks.AsNoTracking().AnswerableBy(actor)
             .Where(t => t.Status == TaskStatuses.Pending && t.ResId != exceptResId)
             .OrderByDescending(t => t.CreatedAt).ThenBy(t => t.ResId)
             .Select(t => t.ResId).FirstOrDefaultAsync(cancellationToken);

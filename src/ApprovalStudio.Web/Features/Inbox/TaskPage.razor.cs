@@ -127,7 +127,7 @@ public sealed partial class TaskPage
         TaskStatuses.Resolved => Already(task.ResolvedByName ?? task.ResolvedBy, task.ResolvedAt, task.Channel),
         TaskStatuses.Expired => new Outcome(Severity.Warning, "This task expired at ", task.ExpiresAt, " before anyone answered it."),
         TaskStatuses.Cancelled => new Outcome(Severity.Info, "The run ended before this task was answered."),
-        _ when assigneeChecked && !ResumePipeline.MayAnswer(task, actor) => new Outcome(Severity.Error, "This task is not yours: you are not one of its assignees."),
+        _ when assigneeChecked && !Answerers.May(actor, task) => new Outcome(Severity.Error, "This task is not yours: you are not one of its assignees."),
         _ => null,
     };
 

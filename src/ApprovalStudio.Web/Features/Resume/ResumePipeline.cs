@@ -64,7 +64,7 @@ public sealed class ResumePipeline(
             return new ResumeOutcome.Forbidden("This task belongs to another tenant.");
         }
 
-        if (!command.AuthorizedByChannel && !MayAnswer(task, actor))
+        if (!command.AuthorizedByChannel && !Answerers.May(actor, task))
         {
             ResumeLog.Refused(log, task.ExecutionId, task.NodeId, actor.UserId, "not an assignee");
             return new ResumeOutcome.Forbidden("You are not an assignee of this task.");
@@ -132,10 +132,6 @@ public sealed class ResumePipeline(
         await notifier.TaskChangedAsync(task, created: false);
         return new ResumeOutcome.Accepted(task.ExecutionId);
     }
-
-    public static bool MayAnswer(TaskRecord task, Actor actor) =>
-        actor.IsAdmin || task.Assignees.Any(a =>
-            (a.Kind == AssigneeKinds.User && a.Value == actor.UserId) || (a.Kind == AssigneeKinds.Group && actor.Groups.Contains(a.Value)));
 
     private static ResumeOutcome? Closed(TaskRecord task, DateTime now) => task.Status switch
     {

@@ -41,19 +41,6 @@ public static class TasksFeature
     }
 
     /// <summary>The tasks of <paramref name="actor"/>'s tenant that it may answer.</summary>
-    public static IQueryable<TaskRecord> Answerable(AppDbContext db, Actor actor)
-    {
-        var tasks = db.Tasks.AsNoTracking().Where(t => t.TenantId == actor.TenantId);
-        if (actor.IsAdmin)
-        {
-            return tasks;
-        }
-
-        var groups = actor.Groups.ToArray();
-        return tasks.Where(t => t.Assignees.Any(a =>
-            (a.Kind == AssigneeKinds.User && a.Value == actor.UserId) || (a.Kind == AssigneeKinds.Group && groups.Contains(a.Value))));
-    }
-
     private static async Task<Results<Ok<TaskPage>, ProblemHttpResult>> List(
         HttpContext context, AppDbContext db, CancellationToken cancellationToken,
         [Description("1-based page")] int page = 1,
@@ -72,7 +59,7 @@ public static class TasksFeature
         }
 
         var actor = Actor.From(context.User)!;
-        var pending = Answerable(db, actor).Where(t => t.Status == TaskStatuses.Pending);
+        var pending = db.Tasks.AsNoTracking().AnswerableBy(actor).Where(t => t.Status == TaskStatuses.Pending);
         var total = await pending.CountAsync(cancellationToken);
         var items = await pending.OrderByDescending(t => t.CreatedAt).ThenBy(t => t.ResId)
             .Skip((int)skip).Take(pageSize).ToListAsync(cancellationToken);
@@ -92,7 +79,7 @@ public static class TasksFeature
             return Problems.NotFound("The task");
         }
 
-        if (task.TenantId != actor.TenantId || !ResumePipeline.MayAnswer(task, actor))
+        if (task.TenantId != actor.TenantId || !Answerers.May(actor, task))
         {
             return Problems.Status(StatusCodes.Status403Forbidden, "You may not see this task.",
                 task.TenantId != actor.TenantId ? "This task belongs to another tenant." : "You are not an assignee of this task.");
