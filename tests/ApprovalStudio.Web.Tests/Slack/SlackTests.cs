@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.DeepLinks;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -72,7 +73,11 @@ public sealed class SlackTests
         Assert.All(buttons.Take(2), b => Assert.Equal(resId, (string?)b!["value"]));
         var link = (string)buttons[2]!["url"]!;
         Assert.StartsWith($"{channels.Host.Address.ToString().TrimEnd('/')}/links/", link, StringComparison.Ordinal);
-        Assert.EndsWith("?via=slack", link, StringComparison.Ordinal);
+        // The link says it came through Slack inside its signature, not in a query string anyone could change.
+        Assert.DoesNotContain("?", link, StringComparison.Ordinal);
+        var (grant, refusal) = await channels.Host.Services.GetRequiredService<DeepLinkTokens>().ReadAsync(link[(link.LastIndexOf('/') + 1)..]);
+        Assert.Null(refusal);
+        Assert.Equal(("mia", NotificationChannels.Slack), (grant!.UserId, grant.Channel));
         Assert.NotEqual(link, (string?)Buttons(max)[2]!["url"]);
     }
 

@@ -1,12 +1,16 @@
 using System.Security.Claims;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ApprovalStudio.Web.Features.DeepLinks;
 
-/// <summary>What a deep link grants: one recipient may answer one task, until it expires.</summary>
-public sealed record DeepLinkGrant(string ResId, string TenantId, string UserId, string Name, DateTime ExpiresAt);
+/// <summary>
+/// What a deep link grants: one recipient may answer one task, until it expires. <paramref name="Channel"/> is the channel
+/// the link was sent through (email, slack): signed into the link, so the answer is recorded as coming from it.
+/// </summary>
+public sealed record DeepLinkGrant(string ResId, string TenantId, string UserId, string Name, DateTime ExpiresAt, string Channel = NotificationChannels.Email);
 
 /// <summary>
 /// Signed, expiring deep-link tokens (a JWT of the local key with its own audience, so neither kind of
@@ -16,22 +20,26 @@ public sealed class DeepLinkTokens(SymmetricSecurityKey key, TimeProvider clock)
 {
     public const string Audience = "approval-studio/deep-link";
 
+    private const string ChannelClaim = "via";
+
     public string Issue(DeepLinkGrant grant) =>
         new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = LocalAuthOptions.Issuer,
             Audience = Audience,
             Subject = new ClaimsIdentity([new Claim(ActorClaims.Subject, grant.UserId)]),
-            Claims = new Dictionary<string, object> { ["res"] = grant.ResId, [ActorClaims.Tenant] = grant.TenantId, [ActorClaims.Name] = grant.Name },
+            Claims = new Dictionary<string, object>
+            {
+                ["res"] = grant.ResId, [ActorClaims.Tenant] = grant.TenantId, [ActorClaims.Name] = grant.Name, [ChannelClaim] = grant.Channel,
+            },
             IssuedAt = clock.GetUtcNow().UtcDateTime,
             NotBefore = clock.GetUtcNow().UtcDateTime.AddMinutes(-1),
             Expires = grant.ExpiresAt,
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
         });
 
-    /// <summary>The link a recipient follows: <c>{baseUrl}/links/{token}</c>; <paramref name="via"/> names the channel it was sent through (slack).</summary>
-    public string Link(string baseUrl, DeepLinkGrant grant, string? via = null) =>
-        $"{baseUrl.TrimEnd('/')}/links/{Issue(grant)}{(via is null ? string.Empty : $"?via={Uri.EscapeDataString(via)}")}";
+    /// <summary>The link a recipient follows: <c>{baseUrl}/links/{token}</c>.</summary>
+    public string Link(string baseUrl, DeepLinkGrant grant) => $"{baseUrl.TrimEnd('/')}/links/{Issue(grant)}";
 
     /// <summary>The grant, or why the token is refused (tampered, expired, not a deep link).</summary>
     public async Task<(DeepLinkGrant? Grant, string? Refusal)> ReadAsync(string token)
@@ -52,6 +60,8 @@ public sealed class DeepLinkTokens(SymmetricSecurityKey key, TimeProvider clock)
         }
 
         var jwt = (JsonWebToken)result.SecurityToken;
-        return (new DeepLinkGrant(jwt.GetClaim("res").Value, jwt.GetClaim(ActorClaims.Tenant).Value, jwt.Subject, jwt.GetClaim(ActorClaims.Name).Value, jwt.ValidTo), null);
+        // Links signed before the channel was part of them were email links, or said ?via=slack unsigned: email it is.
+        var channel = jwt.TryGetClaim(ChannelClaim, out var via) ? via.Value : NotificationChannels.Email;
+        return (new DeepLinkGrant(jwt.GetClaim("res").Value, jwt.GetClaim(ActorClaims.Tenant).Value, jwt.Subject, jwt.GetClaim(ActorClaims.Name).Value, jwt.ValidTo, channel), null);
     }
 }

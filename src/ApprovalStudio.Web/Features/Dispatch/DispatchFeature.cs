@@ -127,7 +127,7 @@ public static class DispatchFeature
 
         // The pipeline checks the outputs against the task's pending calls (as for every channel).
         var answer = new JsonObject { ["toolOutputs"] = request["toolOutputs"]?.DeepClone() ?? new JsonObject(), ["messages"] = request["messages"]?.DeepClone() };
-        var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, Channel, answer, AuthorizedByChannel: true), cancellationToken);
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, new AnswerGrant.AgentRuntime(actor), Channel, answer), cancellationToken);
         return outcome is ResumeOutcome.Accepted
             ? new Accepted(executionId, run.LastSequence, stream, null)
             : Fail(ResumeFeature.ToResult(outcome).Result as Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult

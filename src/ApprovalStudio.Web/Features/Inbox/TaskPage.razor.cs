@@ -179,7 +179,7 @@ public sealed partial class TaskPage
         {
             await using var scope = Scopes.CreateAsyncScope();
             var pipeline = scope.ServiceProvider.GetRequiredService<ResumePipeline>();
-            var outcome = await pipeline.ResumeAsync(new ResumeCommand(ResId, _actor, Channel, body), CancellationToken.None);
+            var outcome = await pipeline.ResumeAsync(new ResumeCommand(ResId, new AnswerGrant.Assignee(_actor), Channel, body), CancellationToken.None);
             _errors = outcome is ResumeOutcome.Invalid invalid ? invalid.Errors : new Dictionary<string, string[]>();
             if (outcome is ResumeOutcome.Invalid)
             {

@@ -57,9 +57,9 @@ public sealed class NotificationDelivery(
 
         var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == task.ExecutionId, cancellationToken);
         var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinksFeature.DefaultLifetime;
-        var grant = new DeepLinkGrant(task.ResId, task.TenantId, person.UserId, person.DisplayName, expires);
-        var via = row.Channel == NotificationChannels.Slack ? NotificationChannels.Slack : null;
-        var subject = new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(app.Value.PublicBaseUrl!, grant, via),
+        var grant = new DeepLinkGrant(task.ResId, task.TenantId, person.UserId, person.DisplayName, expires,
+            row.Channel == NotificationChannels.Slack ? NotificationChannels.Slack : NotificationChannels.Email);
+        var subject = new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(app.Value.PublicBaseUrl!, grant),
             row.Kind == NotificationKinds.Reminder);
 
         if (row.Channel == NotificationChannels.Email)

@@ -41,7 +41,7 @@ public static class ResumeFeature
             return problem;
         }
 
-        var outcome = await pipeline.ResumeAsync(new ResumeCommand(executionResId, Actor.From(context.User)!, ApiChannel, body), cancellationToken);
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(executionResId, new AnswerGrant.Assignee(Actor.From(context.User)!), ApiChannel, body), cancellationToken);
         return ToResult(outcome);
     }
 

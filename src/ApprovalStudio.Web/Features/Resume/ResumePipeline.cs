@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Notifications;
+using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -14,14 +15,12 @@ using Microsoft.EntityFrameworkCore;
 namespace ApprovalStudio.Web.Features.Resume;
 
 /// <summary>
-/// An answer to one suspension, from any channel (api, inbox, email, slack, webhook…).
-/// <paramref name="AuthorizedByChannel"/>: the channel already authorized the caller for this run (the
-/// workflow's webhook secret; an agent runtime answering its own tool calls), which stands for the
-/// assignee check (wait and tool-call nodes have no assignees). <paramref name="AnsweredOn"/>: the channel's own message the
-/// answer was given on (Slack's <c>channel/ts</c>), which that channel replaces itself; the task's other messages are
-/// replaced through the notifications outbox.
+/// An answer to one suspension, from any channel (api, inbox, email, slack, webhook…), with the <paramref name="Grant"/>
+/// that says why the caller may answer. <paramref name="AnsweredOn"/>: the channel's own message the answer was given on
+/// (Slack's <c>channel/ts</c>), which that channel replaces itself; the task's other messages are replaced through the
+/// notifications outbox.
 /// </summary>
-public sealed record ResumeCommand(string ResId, Actor Actor, string Channel, JsonNode? Body, bool AuthorizedByChannel = false, string? AnsweredOn = null);
+public sealed record ResumeCommand(string ResId, AnswerGrant Grant, string Channel, JsonNode? Body, string? AnsweredOn = null);
 
 public abstract record ResumeOutcome
 {
@@ -45,7 +44,8 @@ public abstract record ResumeOutcome
 /// record and the continuation's queue row. A rejected answer changes nothing.
 /// </summary>
 public sealed class ResumePipeline(
-    AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, ExecutionNotifier notifier, TimeProvider clock, ILogger<ResumePipeline> log)
+    AppDbContext db, WorkflowCatalog catalog, PeopleDirectory people, QueueSignal signal, ExecutionNotifier notifier, TimeProvider clock,
+    ILogger<ResumePipeline> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
@@ -57,17 +57,11 @@ public sealed class ResumePipeline(
             return new ResumeOutcome.NotFound();
         }
 
-        var actor = command.Actor;
-        if (task.TenantId != actor.TenantId)
+        var (actor, refusal) = await AuthorizeAsync(task, command.Grant, cancellationToken);
+        if (refusal is not null)
         {
-            ResumeLog.Refused(log, task.ExecutionId, task.NodeId, actor.UserId, "tenant");
-            return new ResumeOutcome.Forbidden("This task belongs to another tenant.");
-        }
-
-        if (!command.AuthorizedByChannel && !Answerers.May(actor, task))
-        {
-            ResumeLog.Refused(log, task.ExecutionId, task.NodeId, actor.UserId, "not an assignee");
-            return new ResumeOutcome.Forbidden("You are not an assignee of this task.");
+            ResumeLog.Refused(log, task.ExecutionId, task.NodeId, command.Grant.Name, refusal);
+            return new ResumeOutcome.Forbidden(refusal);
         }
 
         var now = clock.GetUtcNow();
@@ -113,7 +107,7 @@ public sealed class ResumePipeline(
         db.Audit.Add(new AuditRecord
         {
             TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,
-            Action = "Resumed", Actor = actor.UserId, ActorName = actor.Name, Channel = command.Channel, At = at,
+            Action = "Resumed", Actor = actor.UserId, ActorName = actor.Name, Channel = command.Channel, Grant = command.Grant.Name, At = at,
             PayloadJson = check.Output?.ToJsonString(),
         });
         db.Queue.Add(new QueueItem
@@ -123,7 +117,7 @@ public sealed class ResumePipeline(
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         signal.Notify();
-        ResumeLog.Accepted(log, task.ExecutionId, task.NodeId, actor.UserId, command.Channel);
+        ResumeLog.Accepted(log, task.ExecutionId, task.NodeId, actor.UserId, command.Channel, command.Grant.Name);
         task.Status = TaskStatuses.Resolved;
         task.ResolvedBy = actor.UserId;
         task.ResolvedByName = actor.Name;
@@ -131,6 +125,38 @@ public sealed class ResumePipeline(
         task.Channel = command.Channel;
         await notifier.TaskChangedAsync(task, created: false);
         return new ResumeOutcome.Accepted(task.ExecutionId);
+    }
+
+    /// <summary>Why <paramref name="grant"/> may not answer <paramref name="task"/> (read with its assignees), or null: for a page to say so before anyone answers.</summary>
+    public async Task<string?> RefusalAsync(TaskRecord task, AnswerGrant grant, CancellationToken cancellationToken) =>
+        (await AuthorizeAsync(task, grant, cancellationToken)).Refusal;
+
+    /// <summary>Who answers, by the grant's own rule; or why the grant does not reach this task.</summary>
+    private async Task<(Actor Answerer, string? Refusal)> AuthorizeAsync(TaskRecord task, AnswerGrant grant, CancellationToken cancellationToken)
+    {
+        var none = new Actor(grant.TenantId, grant.Name, grant.Name, new HashSet<string>(), new HashSet<string>());
+        if (task.TenantId != grant.TenantId)
+        {
+            return (none, "This task belongs to another tenant.");
+        }
+
+        switch (grant)
+        {
+            case AnswerGrant.Assignee { Actor: var actor }:
+                return (actor, Answerers.May(actor, task) ? null : "You are not an assignee of this task.");
+            case AnswerGrant.DeepLink link:
+                var recipient = PeopleDirectory.AsAssignee(link.Tenant, link.UserId, await people.FindAsync(link.Tenant, link.UserId, cancellationToken));
+                return (recipient, Answerers.May(recipient, task) ? null : "You are no longer one of its assignees.");
+            case AnswerGrant.WebhookSecret secret:
+                var webhook = new Actor(task.TenantId, "webhook", "Webhook", new HashSet<string>(), new HashSet<string>());
+                return (webhook, task.WorkflowKey == secret.WorkflowKey && task.Kind == nameof(WaitKind.Wait)
+                    ? null
+                    : "A webhook secret answers the wait nodes of its own workflow only.");
+            case AnswerGrant.AgentRuntime { Actor: var agent }:
+                return (agent, task.Kind == nameof(WaitKind.ToolCall) ? null : "An agent runtime answers tool calls only.");
+            default:
+                return (none, $"Unknown grant '{grant.Name}'.");
+        }
     }
 
     private static ResumeOutcome? Closed(TaskRecord task, DateTime now) => task.Status switch
@@ -145,9 +171,9 @@ public sealed class ResumePipeline(
 
 internal static partial class ResumeLog
 {
-    [LoggerMessage(Level = LogLevel.Information, Message = "Resume of {NodeId} in run {ExecutionId} accepted from {Actor} via {Channel}")]
-    public static partial void Accepted(ILogger logger, string executionId, string nodeId, string actor, string channel);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Resume of {NodeId} in run {ExecutionId} accepted from {Actor} via {Channel} (grant {Grant})")]
+    public static partial void Accepted(ILogger logger, string executionId, string nodeId, string actor, string channel, string grant);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Resume of {NodeId} in run {ExecutionId} refused for {Actor}: {Reason}")]
-    public static partial void Refused(ILogger logger, string executionId, string nodeId, string actor, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Resume of {NodeId} in run {ExecutionId} refused for grant {Grant}: {Reason}")]
+    public static partial void Refused(ILogger logger, string executionId, string nodeId, string grant, string reason);
 }

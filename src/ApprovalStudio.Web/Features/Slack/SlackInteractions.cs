@@ -90,7 +90,7 @@ public sealed class SlackInteractions(
             var pressedOn = (string?)payload["container"]?["channel_id"] is { } channel && (string?)payload["container"]?["message_ts"] is { } ts
                 ? $"{channel}/{ts}"
                 : null;
-            var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, actor, NotificationChannels.Slack, body, AnsweredOn: pressedOn), cancellationToken);
+            var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, new AnswerGrant.Assignee(actor), NotificationChannels.Slack, body, AnsweredOn: pressedOn), cancellationToken);
             reply = await ReplyAsync(task, outcome, cancellationToken);
         }
 

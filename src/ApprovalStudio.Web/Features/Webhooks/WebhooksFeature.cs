@@ -92,8 +92,8 @@ public static class WebhooksFeature
             return TypedResults.Ok(Skipped(execution, tasks, nodeId, stackKey));
         }
 
-        var actor = new Actor(execution.TenantId, "webhook", "Webhook", new HashSet<string>(), new HashSet<string>());
-        var outcome = await pipeline.ResumeAsync(new ResumeCommand(pending.ResId, actor, Channel, data ?? new JsonObject(), AuthorizedByChannel: true), cancellationToken);
+        var grant = new AnswerGrant.WebhookSecret(execution.TenantId, execution.WorkflowKey);
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(pending.ResId, grant, Channel, data ?? new JsonObject()), cancellationToken);
         return outcome switch
         {
             ResumeOutcome.Accepted => TypedResults.Ok(new WebhookResumeResult("resumed")),

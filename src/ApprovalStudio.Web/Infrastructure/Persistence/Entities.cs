@@ -176,6 +176,10 @@ public sealed class AuditRecord
     public required string Actor { get; set; }
     public string? ActorName { get; set; }
     public required string Channel { get; set; }
+
+    /// <summary>Why the answerer could answer (assignee, webhook-secret, deep-link, agent-runtime); null on records before grants.</summary>
+    public string? Grant { get; set; }
+
     public string? PayloadJson { get; set; }
     public DateTime At { get; set; }
 }

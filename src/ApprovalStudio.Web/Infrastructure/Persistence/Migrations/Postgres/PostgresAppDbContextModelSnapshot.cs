@@ -200,6 +200,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<string>("Grant")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
                     b.Property<string>("NodeId")
                         .IsRequired()
                         .HasMaxLength(200)

@@ -193,6 +193,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Grant")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("NodeId")
                         .IsRequired()
                         .HasMaxLength(200)
