@@ -35,8 +35,7 @@ public sealed class ExpressionEvaluator
 
         try
         {
-            Engine.PrepareScript(Wrap(expression));
-            return null;
+            return SandboxSyntax.Check(Engine.PrepareScript(Wrap(expression)).Program, Wrap(expression)).Problem;
         }
         catch (ScriptPreparationException ex)
         {
@@ -110,6 +109,16 @@ public sealed class ExpressionEvaluator
         try
         {
             script = Engine.PrepareScript(Wrap(expression));
+            var (problem, guarded) = SandboxSyntax.Check(script.Program, Wrap(expression));
+            if (problem is not null)
+            {
+                throw new ExpressionException(expression, problem);
+            }
+
+            if (guarded is not null)
+            {
+                script = Engine.PrepareScript(guarded);
+            }
         }
         catch (ScriptPreparationException ex)
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Jint;
 using Jint.Native;
 using Jint.Native.Object;
@@ -7,7 +8,7 @@ namespace ApprovalStudio.Workflows.Expressions;
 
 // A string seen as an object has a property per character, and Jint lists them all (about 80 bytes each) before it
 // checks MaxArraySize: Object.keys of a 4M-character string allocated 343 MB, getOwnPropertyDescriptors 3.3 GB.
-// These refuse a string longer than MaxArrayLength at once. Intl: ListFormat joins a list of strings, Segmenter lists
+// These refuse a string longer than MaxArrayLength at once (and SandboxSyntax sends object spreads and for-in here). Intl: ListFormat joins a list of strings, Segmenter lists
 // every segment of its text up front.
 internal sealed partial class SandboxBuiltins
 {
@@ -21,6 +22,14 @@ internal sealed partial class SandboxBuiltins
                 foreach (var arg in name == "assign" ? args.Skip(1) : args.Take(1))
                 {
                     CheckCharacters(arg, $"Object.{name}");
+                }
+
+                // A descriptor object per property, about 870 bytes each: an eighth of the elements.
+                if (name == "getOwnPropertyDescriptors" && Arg(args, 0) is ObjectInstance target
+                    && target.GetOwnPropertyKeys(Types.String).Count is var count && count > _maxArray / 8)
+                {
+                    throw new JavaScriptException(_rangeError, string.Create(CultureInfo.InvariantCulture,
+                        $"Object.getOwnPropertyDescriptors would describe {count:N0} properties; the limit is {_maxArray / 8:N0}"));
                 }
 
                 return original.Call(thisObj, args);

@@ -54,6 +54,12 @@ internal sealed partial class SandboxBuiltins
             engine.Global.RemoveOwnProperty(name);
         }
 
+        var guard = new ClrFunction(engine, "enumerable", (_, args) =>
+        {
+            builtins.CheckCharacters(Arg(args, 0), "Copying a string into an object");
+            return Arg(args, 0);
+        });
+        engine.Global.DefineOwnProperty(SandboxSyntax.Guard, new PropertyDescriptor(guard, writable: false, enumerable: false, configurable: false));
         builtins.InstallStrings();
         builtins.InstallRegExps();
         builtins.InstallArrays();

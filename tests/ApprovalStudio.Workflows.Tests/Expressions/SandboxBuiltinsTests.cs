@@ -59,6 +59,11 @@ public sealed class SandboxBuiltinsTests
     [InlineData("Object.keys('x'.repeat(1e6)).length")]
     [InlineData("Object.getOwnPropertyDescriptors('x'.repeat(1e6))")]
     [InlineData("[...new Intl.Segmenter().segment('x'.repeat(1e6))].length")]
+    [InlineData("Object.getOwnPropertyDescriptors(Array(131072).fill(1)) !== null")]
+    // Syntax that copies a string character by character into an object
+    [InlineData("({...'x'.repeat(1e6)}) !== null")]
+    [InlineData("(() => { for (const k in 'x'.repeat(1e6)) { return k } })()")]
+    [InlineData("(() => { const {...r} = new String('x'.repeat(1e6)); return 1 })()")]
     // Binary buffers and typed arrays are not in the sandbox, nor ShadowRealm's unchecked built-ins.
     [InlineData("new ArrayBuffer(2**28).byteLength")]
     [InlineData("new SharedArrayBuffer(2**28).byteLength")]
@@ -105,6 +110,14 @@ public sealed class SandboxBuiltinsTests
     [Fact]
     public void A_script_can_catch_a_refusal_as_a_RangeError() =>
         Assert.Equal("RangeError", _evaluator.Evaluate("(() => { try { return 'x'.repeat(2**28) } catch (e) { return e.name } })()", [])!.GetValue<string>());
+
+    [Theory]
+    [InlineData("(({...rest}) => rest)(input)", false)]
+    [InlineData("__sandbox_enumerable__", false)]
+    [InlineData("({...input, ok: true})", true)]
+    [InlineData("(() => { for (const k in input) { return k } })()", true)]
+    public void Object_rest_patterns_and_the_guards_name_are_refused_when_a_definition_is_saved(string expression, bool valid) =>
+        Assert.Equal(valid, ExpressionEvaluator.SyntaxError(expression) is null);
 
     [Fact]
     public void Expressions_cannot_compile_strings() =>
@@ -176,6 +189,8 @@ public sealed class SandboxBuiltinsTests
     [InlineData("String.raw`a\\n${1}b` + String.raw({raw: ['x', 'y', 'z']}, 1)", "a\\n1bx1yz")]
     [InlineData("'x'.anchor('a\"b')", "<a name=\"a&quot;b\">x</a>")]
     [InlineData("[...new Intl.Segmenter('en', {granularity: 'word'}).segment('hi there')].length", "3")]
+    [InlineData("({...{a: 1}, ...[2], ...'b', c: 3, ...(null), ...(1 > 0 && {d: 4})})", """{"0":"b","a":1,"c":3,"d":4}""")]
+    [InlineData("(() => { const keys = []; for (const k in {x: 1, ...'ab'}) keys.push(k); for (const i in [5]) keys.push(i); return keys })()", """["0","1","x","0"]""")]
     [InlineData("[typeof ArrayBuffer, typeof Uint8Array, typeof ShadowRealm, typeof Atomics]", """["undefined","undefined","undefined","undefined"]""")]
     [InlineData("[String.prototype.repeat.name, String.prototype.repeat.length, RegExp.prototype[Symbol.replace].name, Object.keys(String.prototype).length]", """["repeat",1,"[Symbol.replace]",0]""")]
     public void Everyday_expressions_answer_as_before(string expression, string expected)
