@@ -62,7 +62,8 @@ internal sealed partial class SandboxBuiltins
             };
             if ((double)text.Length * factor > _maxString && !text.IsNormalized(normalization))
             {
-                throw TooLong($"String.prototype.normalize('{form}') of a string of {text.Length:N0} characters", (double)text.Length * factor);
+                throw TooLong(string.Create(CultureInfo.InvariantCulture, $"String.prototype.normalize('{form}') of a string of {text.Length:N0} characters"),
+                    (double)text.Length * factor);
             }
 
             return original.Call(text, [form]);
@@ -119,11 +120,11 @@ internal sealed partial class SandboxBuiltins
         return original.Call(text, [length, filler]);
     }
 
-    /// <summary>A text whose characters all stay as they are costs nothing to check; otherwise each counts at its worst.</summary>
+    /// <summary>Letters and digits stay as they are; every other character counts at its worst (RegExp.escape writes a leading letter as \xHH).</summary>
     private JsValue Encode(JsValue original, string what, JsValue[] args, Func<char, int> worst)
     {
         var text = TypeConverter.ToString(Arg(args, 0));
-        double length = 0;
+        double length = 3;
         foreach (var c in text)
         {
             length += char.IsAsciiLetterOrDigit(c) ? 1 : worst(c);
@@ -158,16 +159,16 @@ internal sealed partial class SandboxBuiltins
     }
 
     /// <summary>
-    /// String.prototype.replace/replaceAll. A search value with its own <c>Symbol.replace</c> (a RegExp) goes there, and
-    /// the RegExp one is checked too. For a string search: the result's length is known when the replacement has no
-    /// <c>$</c> patterns; otherwise, and for a replacer function, the original builds through a replacer that counts.
+    /// String.prototype.replace/replaceAll. A search value with a <c>Symbol.replace</c> (a RegExp) is left to the
+    /// original, which calls it, and the RegExp one is checked too. For a string search the result's length is worked
+    /// out exactly from the occurrences; with a replacer function the original builds through a replacer that counts.
     /// </summary>
     private JsValue ReplaceString(JsValue original, JsValue thisObj, JsValue[] args, bool all)
     {
         TypeConverter.RequireObjectCoercible(_engine, thisObj);
         var searchValue = Arg(args, 0);
         var replaceValue = Arg(args, 1);
-        if (searchValue.IsObject() && searchValue.Get(GlobalSymbolRegistry.Replace).IsCallable())
+        if (searchValue.IsObject() && searchValue.Get(GlobalSymbolRegistry.Replace) is var method && !method.IsUndefined() && !method.IsNull())
         {
             return original.Call(thisObj, args);
         }
@@ -218,7 +219,7 @@ internal sealed partial class SandboxBuiltins
         var named = regex.GetGroupNames().Any(name => !int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out _));
         var shape = Shape.Of(template, regex.GetGroupNumbers().Length - 1, named);
         double n = text.Length;
-        var length = n + (regExp.Sticky ? shape.Longest(n + 3, 0, n) : 0);
+        var length = n + (regExp.Sticky ? shape.Worst(n) : 0);
         foreach (var match in regex.EnumerateMatches(text))
         {
             length += shape.Longest(match.Length, match.Index, n) - match.Length;
@@ -239,6 +240,10 @@ internal sealed partial class SandboxBuiltins
         public double Longest(double length, double index, double text) =>
             Literal + ((Match + Named) * length) + (Before * index) + (After * Math.Max(0, text - index - length))
             + (OneDigit * Math.Max(2, length)) + (TwoDigits * Math.Max(3, length + 1));
+
+        /// <summary>The longest expansion at any match in a text of <paramref name="text"/> characters.</summary>
+        public double Worst(double text) =>
+            Literal + ((Match + Named + Before + After) * text) + (OneDigit * Math.Max(2, text)) + (TwoDigits * Math.Max(3, text + 1));
 
         public static Shape Of(string template, int groups, bool named)
         {

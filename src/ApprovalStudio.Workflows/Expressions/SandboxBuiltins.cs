@@ -125,8 +125,6 @@ internal sealed partial class SandboxBuiltins
     {
         private readonly StringBuilder _text = new();
 
-        public int Length => _text.Length;
-
         public void Append(string piece)
         {
             if (start + _text.Length + piece.Length > owner._maxString)

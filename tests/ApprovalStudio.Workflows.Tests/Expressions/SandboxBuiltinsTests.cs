@@ -157,6 +157,8 @@ public sealed class SandboxBuiltinsTests
     [InlineData("'abc'.replace(/(b)/, '[$0|$1|$01|$10|$&|$`|$\\'|$$|$<x>|$]')", "a[$0|b|b|b0|b|a|c|$|$<x>|$]c")]
     [InlineData("'abc'.replace(/(?<x>b)/, '[$<x>|$<y>|$<x]')", "a[b||$<x]c")]
     [InlineData("'ab'.repeat(1e3).replace(/(a)(b)/g, '$2$1').slice(0, 6)", "bababa")]
+    [InlineData("(() => { const r = /b/y; r.lastIndex = 1; return 'ab'.replace(r, '[$`|$\\']') })()", "a[a|]")]
+    [InlineData("'abc'.replace({[Symbol.replace]: (s, r) => s + r}, '!') + 'abc'.replace({toString: () => 'b'}, '!')", "abc!a!c")]
     // A regexp with its own exec goes through the counting replacer, which expands templates itself.
     [InlineData("(() => { class R extends RegExp { exec(s) { return super.exec(s) } } return 'abc'.replace(new R('(b)'), '[$0|$1|$01|$10|$&|$`|$\\'|$$|$<x>|$]') })()", "a[$0|b|b|b0|b|a|c|$|$<x>|$]c")]
     [InlineData("'1-2 3-4'.replace(/(?<a>\\d)-(?<b>\\d)/g, '$<b>$<a>$<c>$2')", "212 434")]
