@@ -78,5 +78,7 @@ public sealed record StackFrame(string ParentNodeId, int Index, int Total)
 
 internal static class Json
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+    // A state nests its outputs under scopes and loops (seven levels a forEach); the default of 64 refused the state
+    // of a run whose node output was 62 levels deep, and every retry of the step failed the same way.
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { MaxDepth = 256 };
 }

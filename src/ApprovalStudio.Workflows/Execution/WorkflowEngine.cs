@@ -19,6 +19,25 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
     /// <summary>Node runs allowed in one run, so that a cycle without a wait cannot spin forever.</summary>
     public int MaxSteps { get; init; } = 10_000;
 
+    /// <summary>The largest output a node may produce, as stored (UTF-8 JSON); a larger one fails the node.</summary>
+    public int MaxNodeOutputBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// How deep a node output's JSON may nest. The node log and the run's events write an output inside an object
+    /// or two with System.Text.Json's default limit of 64 levels; a JSON value an expression, a response or an answer
+    /// yields can already be 64 deep.
+    /// </summary>
+    public int MaxNodeOutputDepth { get; init; } = 32;
+
+    /// <summary>The largest run state (input, outputs, loops, transcript) a step may leave; a node that would pass it fails.</summary>
+    public int MaxStateBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// The node outputs one step may record (the node log and the run's events keep each): a cycle without a wait
+    /// that overwrites one output keeps the state small but would record it once per turn.
+    /// </summary>
+    public long MaxStepOutputBytes { get; init; } = 32L * 1024 * 1024;
+
     public Task<AdvanceResult> StartAsync(WorkflowDefinition definition, JsonNode? input, CancellationToken cancellationToken)
     {
         var state = new RunState { Input = input?.DeepClone() ?? new JsonObject() };
@@ -50,18 +69,7 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
     public Task<AdvanceResult> ResumeAsync(
         WorkflowDefinition definition, RunState state, string nodeId, IReadOnlyList<StackFrame> stack, JsonNode? output,
         CancellationToken cancellationToken, JsonArray? messages = null) =>
-        AdvanceAsync(definition, state, step =>
-        {
-            if (messages is not null)
-            {
-                foreach (var message in messages)
-                {
-                    state.Transcript.Add(message?.DeepClone());
-                }
-            }
-
-            return step.CompleteWaitAsync(nodeId, stack, output);
-        }, cancellationToken);
+        AdvanceAsync(definition, state, step => step.CompleteWaitAsync(nodeId, stack, output, messages), cancellationToken);
 
     /// <summary>The deadline of the waiting node passed: follow its expiry policy.</summary>
     public Task<AdvanceResult> ExpireAsync(
@@ -83,7 +91,11 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
         WorkflowDefinition definition, RunState state, Func<Step, Task>? first, CancellationToken cancellationToken)
     {
         var step = new Step(this, definition, state, cancellationToken);
-        if (first is not null)
+        if (step.Budget.StateBytes > MaxStateBytes)
+        {
+            step.Fail(null, [], $"The run's state is {ByteSize.OverLimit(step.Budget.StateBytes, MaxStateBytes)}.");
+        }
+        else if (first is not null)
         {
             await first(step);
         }
@@ -106,13 +118,14 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
         public RunError? Error { get; private set; }
         public List<WaitRequest> Waits { get; } = [];
         public List<NodeRunRecord> NodeRuns { get; } = [];
+        public RunBudget Budget { get; } = new(state);
 
         private DateTimeOffset Now => engine._clock.GetUtcNow();
 
         public void Fail(string? nodeId, IReadOnlyList<StackFrame> stack, string message) =>
             Error ??= new RunError(message, nodeId, stack);
 
-        public async Task CompleteWaitAsync(string nodeId, IReadOnlyList<StackFrame> stack, JsonNode? output)
+        public async Task CompleteWaitAsync(string nodeId, IReadOnlyList<StackFrame> stack, JsonNode? output, JsonArray? messages = null)
         {
             var scope = state.Find(stack);
             if (scope is null || !scope.Waiting.Remove(nodeId, out var since))
@@ -120,7 +133,21 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
                 throw new NotWaitingException(nodeId, stack);
             }
 
-            await CompleteAsync(definition.Node(nodeId), scope, stack, output, since);
+            var node = definition.Node(nodeId);
+            if (messages is not null)
+            {
+                if (!Grow(node, stack, since, messages.Sum(m => Budget.Size(m) + 1), "the messages of the answer"))
+                {
+                    return;
+                }
+
+                foreach (var message in messages)
+                {
+                    state.Transcript.Add(message?.DeepClone());
+                }
+            }
+
+            await CompleteAsync(node, scope, stack, output, since);
         }
 
         public Task FollowEdgesAsync(string nodeId) => FollowEdgesAsync(definition.Node(nodeId), state.Root, []);
@@ -245,8 +272,27 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
 
         private void FailNode(NodeDefinition node, IReadOnlyList<StackFrame> stack, DateTimeOffset started, string message, JsonNode? output = null)
         {
+            // A failed http node keeps its response when there is room for it.
+            var size = output is null ? 0 : Budget.Size(output);
+            if (output is not null && (size > engine.MaxNodeOutputBytes || Depth(output) > engine.MaxNodeOutputDepth || !Budget.Record(size, engine.MaxStepOutputBytes)))
+            {
+                output = null;
+            }
+
             Record(node, stack, NodeRunStatus.Failed, output, message, started);
             Fail(node.Id, stack, message);
+        }
+
+        /// <summary>Whether the run state may grow by <paramref name="bytes"/>; when it may not, the node fails, saying so.</summary>
+        private bool Grow(NodeDefinition node, IReadOnlyList<StackFrame> stack, DateTimeOffset started, long bytes, string what)
+        {
+            if (Budget.Grow(bytes, engine.MaxStateBytes) is not { } size)
+            {
+                return true;
+            }
+
+            FailNode(node, stack, started, $"With {what} of node '{node.Id}' the run's state would be {ByteSize.OverLimit(size, engine.MaxStateBytes)}.");
+            return false;
         }
 
         private void StartLoop(ForEachNode loop, Scope scope, IReadOnlyList<StackFrame> stack, DateTimeOffset started)
@@ -255,6 +301,12 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
             if (items is not JsonArray array)
             {
                 FailNode(loop, stack, started, $"forEach '{loop.Id}': items '{loop.Items}' did not yield an array.");
+                return;
+            }
+
+            // The items, and per iteration a scope: {"outputs":{},"ready":["body"],"waiting":{},"loops":{},"lastNodeId":null,"lastOutput":null}
+            if (!Grow(loop, stack, started, Budget.Size(array) + loop.Id.Length + 96 + (array.Count * (128L + loop.Body.Length)), "the items"))
+            {
                 return;
             }
 
@@ -276,6 +328,11 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
 
         private void Suspend(WaitingNodeDefinition node, Scope scope, IReadOnlyList<StackFrame> stack, DateTimeOffset since)
         {
+            if (!Grow(node, stack, since, node.Id.Length + 40, "the wait"))
+            {
+                return;
+            }
+
             if (!scope.Waiting.TryAdd(node.Id, since))
             {
                 return;
@@ -299,9 +356,37 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
 
         private async Task CompleteAsync(NodeDefinition node, Scope scope, IReadOnlyList<StackFrame> stack, JsonNode? output, DateTimeOffset started)
         {
-            scope.Outputs[node.Id] = output?.DeepClone();
+            var size = Budget.Size(output);
+            if (size > engine.MaxNodeOutputBytes)
+            {
+                FailNode(node, stack, started, $"The output of node '{node.Id}' is {ByteSize.OverLimit(size, engine.MaxNodeOutputBytes)}.");
+                return;
+            }
+
+            if (Depth(output) is var depth && depth > engine.MaxNodeOutputDepth)
+            {
+                FailNode(node, stack, started, $"The output of node '{node.Id}' nests {depth} levels deep; the limit is {engine.MaxNodeOutputDepth}.");
+                return;
+            }
+
+            if (!Budget.Record(size, engine.MaxStepOutputBytes))
+            {
+                FailNode(node, stack, started,
+                    $"With the output of node '{node.Id}' the outputs recorded in this step would be {ByteSize.OverLimit(Budget.RecordedBytes + size, engine.MaxStepOutputBytes)}. Does a cycle without a wait produce them?");
+                return;
+            }
+
+            // The state keeps the output twice (outputs[id] and lastOutput) and the id as lastNodeId.
+            var growth = (scope.Outputs.TryGetValue(node.Id, out var previous) ? size - Budget.Size(previous) : size + node.Id.Length + 4)
+                + size - Budget.Size(scope.LastOutput) + node.Id.Length - (scope.LastNodeId?.Length ?? 2);
+            if (!Grow(node, stack, started, growth, "the output"))
+            {
+                return;
+            }
+
+            scope.Outputs[node.Id] = Budget.Sized(output?.DeepClone(), size);
             scope.LastNodeId = node.Id;
-            scope.LastOutput = output?.DeepClone();
+            scope.LastOutput = Budget.Sized(output?.DeepClone(), size);
             Record(node, stack, NodeRunStatus.Completed, output, null, started);
             await FollowEdgesAsync(node, scope, stack);
         }
@@ -375,6 +460,13 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
 
         private void Record(NodeDefinition node, IReadOnlyList<StackFrame> stack, NodeRunStatus status, JsonNode? output, string? error, DateTimeOffset started, bool completed = true) =>
             NodeRuns.Add(new NodeRunRecord(node.Id, node.Type, stack, status, output?.DeepClone(), error, started, completed ? Now : null));
+
+        private static int Depth(JsonNode? node) => node switch
+        {
+            JsonObject obj => 1 + obj.Select(p => Depth(p.Value)).DefaultIfEmpty(0).Max(),
+            JsonArray array => 1 + array.Select(Depth).DefaultIfEmpty(0).Max(),
+            _ => 0,
+        };
 
         private static string NewToolCallId() => "call_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
     }

@@ -256,6 +256,113 @@ public sealed class WorkflowEngineTests
         Assert.Equal(["c"], result.NodeRuns.Select(r => r.NodeId));
     }
 
+    [Fact]
+    public async Task An_output_over_the_node_limit_fails_the_node_and_the_run_and_is_not_kept()
+    {
+        var engine = new WorkflowEngine(new ExpressionEvaluator(), _http, _clock) { MaxNodeOutputBytes = 1000 };
+        var definition = Define("""
+            {"key":"big","start":"small","nodes":[{"id":"small","type":"set","values":{"s":"'ok'"}},{"id":"big","type":"set","values":{"v":"'x'.repeat(2000)"}},
+              {"id":"after","type":"set","values":{"n":"1"}}],
+             "edges":[{"from":"small","to":"big"},{"from":"big","to":"after"}]}
+            """);
+
+        var result = await engine.StartAsync(definition, null, default);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Equal(("big", "The output of node 'big' is 2 KB; the limit is 1,000 bytes."), (result.Error!.NodeId, result.Error.Message));
+        Assert.Equal([("small", NodeRunStatus.Completed), ("big", NodeRunStatus.Failed)], result.NodeRuns.Select(r => (r.NodeId, r.Status)));
+        Assert.Null(result.NodeRuns[1].Output);
+        Assert.Equal(["small"], Stored(result).Root.Outputs.Keys);
+    }
+
+    [Fact]
+    public async Task An_output_nested_deeper_than_the_limit_fails_its_node_and_the_state_still_serialises()
+    {
+        // 62 levels: the value passes JSON's 64, and under outputs in the state it used to fail every retry of the step.
+        var definition = Define("""{"key":"k","start":"a","nodes":[{"id":"a","type":"set","values":{"v":"JSON.parse('['.repeat(61) + ']'.repeat(61))"}}]}""");
+
+        var result = await _engine.StartAsync(definition, null, default);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Equal("The output of node 'a' nests 62 levels deep; the limit is 32.", result.Error!.Message);
+        Assert.NotNull(RunState.Deserialize(result.State.Serialize()));
+    }
+
+    [Fact]
+    public async Task A_response_over_the_node_limit_fails_the_http_node()
+    {
+        var engine = new WorkflowEngine(new ExpressionEvaluator(), _http, _clock) { MaxNodeOutputBytes = 1000 };
+        _http.Answer = _ => new HttpNodeResult(200, "OK", JsonValue.Create(new string('x', 5000)));
+        var definition = Define("""{"key":"call","start":"call","nodes":[{"id":"call","type":"http","method":"GET","url":"https://example.test/x"}]}""");
+
+        var result = await engine.StartAsync(definition, null, default);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Equal("The output of node 'call' is 4.9 KB; the limit is 1,000 bytes.", result.Error!.Message);
+    }
+
+    [Fact]
+    public async Task The_node_that_would_take_the_run_state_past_its_limit_fails_and_the_state_stays_within_it()
+    {
+        var engine = new WorkflowEngine(new ExpressionEvaluator(), _http, _clock) { MaxNodeOutputBytes = 3000, MaxStateBytes = 6000 };
+        var definition = Define("""
+            {"key":"grow","start":"a","nodes":[{"id":"a","type":"set","values":{"v":"'a'.repeat(1500)"}},{"id":"b","type":"set","values":{"v":"'b'.repeat(1500)"}},
+              {"id":"c","type":"set","values":{"v":"'c'.repeat(1500)"}}],
+             "edges":[{"from":"a","to":"b"},{"from":"b","to":"c"}]}
+            """);
+
+        var result = await engine.StartAsync(definition, null, default);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Equal("c", result.Error!.NodeId);
+        Assert.Equal("With the output of node 'c' the run's state would be 6 KB; the limit is 5.9 KB.", result.Error.Message);
+        Assert.InRange(result.State.Serialize().Length, 4000, 6000);
+    }
+
+    [Fact]
+    public async Task A_cycle_without_a_wait_cannot_record_more_outputs_than_the_step_limit()
+    {
+        var engine = new WorkflowEngine(new ExpressionEvaluator(), _http, _clock) { MaxStepOutputBytes = 20_000 };
+        var definition = Define("""
+            {"key":"spin","start":"a","nodes":[{"id":"a","type":"set","values":{"v":"'a'.repeat(1000)"}},{"id":"b","type":"set","values":{"v":"'b'.repeat(1000)"}}],
+             "edges":[{"from":"a","to":"b"},{"from":"b","to":"a"}]}
+            """);
+
+        var result = await engine.StartAsync(definition, null, default);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Equal(
+            "With the output of node 'b' the outputs recorded in this step would be 19.7 KB; the limit is 19.5 KB. Does a cycle without a wait produce them?",
+            result.Error!.Message);
+        Assert.Equal(20, result.NodeRuns.Count);
+        Assert.True(result.State.Serialize().Length < 5000);
+    }
+
+    [Fact]
+    public async Task An_input_over_the_state_limit_fails_the_run_before_any_node_runs()
+    {
+        var engine = new WorkflowEngine(new ExpressionEvaluator(), _http, _clock) { MaxStateBytes = 100 };
+        var definition = Define("""{"key":"k","start":"a","nodes":[{"id":"a","type":"set","values":{"n":"1"}}]}""");
+
+        var result = await engine.StartAsync(definition, new JsonObject { ["s"] = new string('x', 200) }, default);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Equal("The run's state is 340 bytes; the limit is 100 bytes.", result.Error!.Message);
+        Assert.Empty(result.NodeRuns);
+    }
+
+    [Fact]
+    public async Task An_expression_that_would_allocate_past_the_sandbox_fails_its_node()
+    {
+        var definition = Define("""{"key":"k","start":"a","nodes":[{"id":"a","type":"set","values":{"v":"'x'.repeat(2**28)"}}]}""");
+
+        var result = await _engine.StartAsync(definition, null, default);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Equal("a", result.Error!.NodeId);
+        Assert.Contains("String.prototype.repeat would build a string of 268,435,456 characters; the limit is 1,000,000", result.Error.Message, StringComparison.Ordinal);
+    }
+
     private sealed class FakeHttp : IHttpNodeInvoker
     {
         public List<HttpNodeRequest> Requests { get; } = [];

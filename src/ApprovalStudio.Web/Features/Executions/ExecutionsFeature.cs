@@ -34,7 +34,11 @@ public static class ExecutionsFeature
         builder.Services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
         builder.Services.AddSingleton<QueueSignal>();
-        builder.Services.AddSingleton(new ExpressionEvaluator());
+        builder.Services.AddOptions<ExpressionOptions>().BindConfiguration(ExpressionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ExpressionOptions>, ExpressionOptionsValidator>();
+        builder.Services.AddSingleton(services => new ExpressionEvaluator(services.GetRequiredService<IOptions<ExpressionOptions>>().Value.ToLimits()));
+        builder.Services.AddOptions<RunOptions>().BindConfiguration(RunOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<RunOptions>, RunOptionsValidator>();
         builder.Services.AddOptions<HttpNodeOptions>().BindConfiguration(HttpNodeOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<HttpNodeOptions>, HttpNodeOptionsValidator>();
         builder.Services.AddSingleton<OutboundGuard>();
@@ -58,7 +62,17 @@ public static class ExecutionsFeature
                 };
             });
         builder.Services.AddSingleton<IHttpNodeInvoker, HttpNodeInvoker>();
-        builder.Services.AddSingleton<WorkflowEngine>();
+        builder.Services.AddSingleton(services =>
+        {
+            var runs = services.GetRequiredService<IOptions<RunOptions>>().Value;
+            return new WorkflowEngine(
+                services.GetRequiredService<ExpressionEvaluator>(), services.GetRequiredService<IHttpNodeInvoker>(), services.GetRequiredService<TimeProvider>())
+            {
+                MaxNodeOutputBytes = runs.MaxNodeOutputBytes,
+                MaxStateBytes = runs.MaxStateBytes,
+                MaxStepOutputBytes = runs.MaxStepOutputBytes,
+            };
+        });
         builder.Services.AddScoped<ExecutionProcessor>();
         builder.Services.AddHostedService<ExecutionWorker>();
         return builder;
