@@ -55,6 +55,8 @@ public sealed class ExpressionEvaluator
                 .MaxStatements(Limits.MaxStatements)
                 .LimitRecursion(Limits.MaxRecursion);
             o.Constraints.MaxArraySize = (uint)Limits.MaxArrayLength;
+            // A regular expression runs inside one call, where the statement timeout is not checked: it gets the same budget.
+            o.Constraints.RegexTimeout = Limits.Timeout;
             // eval and new Function: not needed by an expression, and Function(...args) joins its arguments unchecked.
             o.Host.StringCompilationAllowed = false;
         });

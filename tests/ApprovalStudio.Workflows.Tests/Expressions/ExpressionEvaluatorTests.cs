@@ -37,6 +37,17 @@ public sealed class ExpressionEvaluatorTests
         Assert.Throws<ExpressionException>(() => _evaluator.Evaluate(expression, []));
 
     [Fact]
+    public void A_catastrophic_regular_expression_gets_the_expression_timeout_not_jints_own_ten_seconds()
+    {
+        var failure = Assert.Throws<ExpressionException>(() => _evaluator.Evaluate("/(a+)+$/.test('a'.repeat(28) + 'b')", []));
+
+        var timeout = Assert.IsType<System.Text.RegularExpressions.RegexMatchTimeoutException>(Innermost(failure));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), timeout.MatchTimeout);
+    }
+
+    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+
+    [Fact]
     public void A_statement_list_is_not_an_expression() =>
         Assert.NotNull(ExpressionEvaluator.SyntaxError("a = 1; b = 2"));
 
