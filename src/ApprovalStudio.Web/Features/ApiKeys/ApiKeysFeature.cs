@@ -54,7 +54,7 @@ public static class ApiKeysFeature
     }
 
     private static async Task<Results<Created<ApiKeyCreated>, ProblemHttpResult>> Create(
-        HttpRequest request, HttpContext context, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        HttpRequest request, Actor actor, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
@@ -67,7 +67,6 @@ public static class ApiKeysFeature
             return Problems.Validation("name", "name is required (1–200 characters): say who or what uses the key.");
         }
 
-        var actor = Actor.From(context.User)!;
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var key = $"{Prefix}{id}_{Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32))}";
         var now = clock.GetUtcNow().UtcDateTime;
@@ -76,18 +75,16 @@ public static class ApiKeysFeature
         return TypedResults.Created($"/api/api-keys/{id}", new ApiKeyCreated(id, name.Trim(), key, now));
     }
 
-    private static async Task<Ok<ApiKeyView[]>> List(HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    private static async Task<Ok<ApiKeyView[]>> List(Actor actor, AppDbContext db, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var keys = await db.ApiKeys.AsNoTracking().Where(k => k.TenantId == actor.TenantId).OrderBy(k => k.CreatedAt)
             .Select(k => new ApiKeyView(k.Id, k.Name, k.CreatedBy, k.CreatedAt, k.RevokedAt, k.LastUsedAt)).ToArrayAsync(cancellationToken);
         return TypedResults.Ok(keys);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(
-        string id, HttpContext context, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        string id, Actor actor, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var revoked = await db.ApiKeys.Where(k => k.Id == id && k.TenantId == actor.TenantId && k.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, clock.GetUtcNow().UtcDateTime), cancellationToken);
         return revoked == 1 || await db.ApiKeys.AnyAsync(k => k.Id == id && k.TenantId == actor.TenantId, cancellationToken)

@@ -29,7 +29,7 @@ public static class DeepLinksFeature
     }
 
     private static async Task<Results<Created<DeepLinkCreated>, ProblemHttpResult>> Create(
-        string resId, HttpRequest request, HttpContext context, AppDbContext db, PeopleDirectory people, DeepLinkTokens tokens,
+        string resId, HttpRequest request, Actor actor, AppDbContext db, PeopleDirectory people, DeepLinkTokens tokens,
         IOptions<AppOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
@@ -43,7 +43,6 @@ public static class DeepLinksFeature
             return Problems.Validation("userId", "userId names the assignee the link is for.");
         }
 
-        var actor = Actor.From(context.User)!;
         var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefaultAsync(t => t.ResId == resId && t.TenantId == actor.TenantId, cancellationToken);
         if (task is null)
         {

@@ -38,7 +38,7 @@ public static class DispatchFeature
         return app;
     }
 
-    private static async Task Resume(HttpContext context, AppDbContext db, ResumePipeline pipeline, CancellationToken cancellationToken)
+    private static async Task Resume(Actor actor, HttpContext context, AppDbContext db, ResumePipeline pipeline, CancellationToken cancellationToken)
     {
         var (body, problem) = await Problems.ReadJsonAsync(context.Request, cancellationToken);
         if (problem is not null)
@@ -47,7 +47,6 @@ public static class DispatchFeature
             return;
         }
 
-        var actor = Actor.From(context.User)!;
         var result = await AcceptAsync(body, actor, db, pipeline, cancellationToken);
         if (result.Problem is not null)
         {

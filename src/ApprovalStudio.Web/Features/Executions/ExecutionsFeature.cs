@@ -94,10 +94,9 @@ public static class ExecutionsFeature
     }
 
     private static async Task<Results<Accepted<ExecutionAccepted>, ProblemHttpResult>> Start(
-        string key, HttpRequest request, HttpContext context, AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, TimeProvider clock,
+        string key, HttpRequest request, Actor actor, AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, TimeProvider clock,
         CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
         {
@@ -143,9 +142,8 @@ public static class ExecutionsFeature
     }
 
     private static async Task<Results<Ok<ExecutionStatusView>, ProblemHttpResult>> Status(
-        string executionId, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+        string executionId, Actor actor, AppDbContext db, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var execution = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
         if (execution is null)
         {
@@ -165,9 +163,8 @@ public static class ExecutionsFeature
     }
 
     private static async Task<Results<Ok<NodeRunView[]>, ProblemHttpResult>> Nodes(
-        string executionId, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+        string executionId, Actor actor, AppDbContext db, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         if (!await db.Executions.AnyAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken))
         {
             return Problems.NotFound($"Execution '{executionId}'");

@@ -49,11 +49,11 @@ public static class NotificationsFeature
         return app;
     }
 
-    private static async Task<Ok<List<MessageTemplateView>>> List(HttpContext context, MessageTemplates templates, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await templates.ListAsync(Actor.From(context.User)!.TenantId, cancellationToken));
+    private static async Task<Ok<List<MessageTemplateView>>> List(Actor actor, MessageTemplates templates, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await templates.ListAsync(actor.TenantId, cancellationToken));
 
     private static async Task<Results<Ok<MessageTemplateView>, ProblemHttpResult>> Put(
-        string name, HttpRequest request, HttpContext context, MessageTemplates templates, CancellationToken cancellationToken)
+        string name, HttpRequest request, Actor actor, MessageTemplates templates, CancellationToken cancellationToken)
     {
         if (!MessageTemplates.Defaults.ContainsKey(name))
         {
@@ -67,26 +67,25 @@ public static class NotificationsFeature
         }
 
         var source = body?["source"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
-        var actor = Actor.From(context.User)!;
         var (saved, failure) = await templates.SaveAsync(actor.TenantId, actor.UserId, name, source, cancellationToken);
         return saved is null ? Problems.Validation("source", failure!) : TypedResults.Ok(saved);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string name, HttpContext context, MessageTemplates templates, CancellationToken cancellationToken)
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string name, Actor actor, MessageTemplates templates, CancellationToken cancellationToken)
     {
         if (!MessageTemplates.Defaults.ContainsKey(name))
         {
             return UnknownName(name);
         }
 
-        await templates.ResetAsync(Actor.From(context.User)!.TenantId, name, cancellationToken);
+        await templates.ResetAsync(actor.TenantId, name, cancellationToken);
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<List<NotificationView>>, ProblemHttpResult>> ForTask(
-        string resId, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+        string resId, Actor actor, AppDbContext db, CancellationToken cancellationToken)
     {
-        var tenant = Actor.From(context.User)!.TenantId;
+        var tenant = actor.TenantId;
         if (!await db.Tasks.AnyAsync(t => t.ResId == resId && t.TenantId == tenant, cancellationToken))
         {
             return Problems.NotFound("The task");

@@ -28,7 +28,7 @@ public static class PeopleFeature
     }
 
     private static async Task<Results<Ok<PersonView>, Created<PersonView>, ProblemHttpResult>> Upsert(
-        string userId, HttpRequest request, HttpContext context, PeopleDirectory people, CancellationToken cancellationToken)
+        string userId, HttpRequest request, Actor actor, PeopleDirectory people, CancellationToken cancellationToken)
     {
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
@@ -51,7 +51,6 @@ public static class PeopleFeature
             return Problems.Validation("$", "The body is a JSON object {name, email, groups, slackUserId, password}.");
         }
 
-        var actor = Actor.From(context.User)!;
         var (person, created, errors) = await people.UpsertAsync(actor.TenantId, userId, input, cancellationToken);
         if (person is null)
         {
@@ -62,9 +61,8 @@ public static class PeopleFeature
     }
 
     private static async Task<Results<Ok<PersonView>, ProblemHttpResult>> Get(
-        string userId, HttpContext context, PeopleDirectory people, CancellationToken cancellationToken)
+        string userId, Actor actor, PeopleDirectory people, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var user = await people.FindAsync(actor.TenantId, userId, cancellationToken);
         return user is null ? Problems.NotFound($"Person '{userId}'") : TypedResults.Ok(PeopleDirectory.View(user));
     }

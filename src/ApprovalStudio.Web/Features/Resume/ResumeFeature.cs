@@ -33,7 +33,7 @@ public static class ResumeFeature
     }
 
     private static async Task<Results<Accepted<ExecutionAccepted>, ProblemHttpResult>> Resume(
-        string executionResId, HttpRequest request, HttpContext context, ResumePipeline pipeline, CancellationToken cancellationToken)
+        string executionResId, HttpRequest request, Actor actor, ResumePipeline pipeline, CancellationToken cancellationToken)
     {
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
@@ -41,7 +41,7 @@ public static class ResumeFeature
             return problem;
         }
 
-        var outcome = await pipeline.ResumeAsync(new ResumeCommand(executionResId, new AnswerGrant.Assignee(Actor.From(context.User)!), ApiChannel, body), cancellationToken);
+        var outcome = await pipeline.ResumeAsync(new ResumeCommand(executionResId, new AnswerGrant.Assignee(actor), ApiChannel, body), cancellationToken);
         return ToResult(outcome);
     }
 

@@ -53,9 +53,8 @@ public static class ResumeFromFeature
     }
 
     private static async Task<Results<Ok<ResumeFromResponse>, ProblemHttpResult>> ResumeFrom(
-        string runId, string nodeId, HttpContext context, ResumeFromService service, AppDbContext db, CancellationToken cancellationToken)
+        string runId, string nodeId, Actor actor, ResumeFromService service, AppDbContext db, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var outcome = await service.StartAsync(actor, runId, nodeId, cancellationToken);
         switch (outcome)
         {

@@ -42,7 +42,7 @@ public static class TasksFeature
 
     /// <summary>The tasks of <paramref name="actor"/>'s tenant that it may answer.</summary>
     private static async Task<Results<Ok<TaskPage>, ProblemHttpResult>> List(
-        HttpContext context, AppDbContext db, CancellationToken cancellationToken,
+        Actor actor, AppDbContext db, CancellationToken cancellationToken,
         [Description("1-based page")] int page = 1,
         [Description("1–200")] int pageSize = 50)
     {
@@ -58,7 +58,6 @@ public static class TasksFeature
             return Problems.Validation("page", $"page is at most {(int.MaxValue / pageSize) + 1} with pageSize {pageSize}.");
         }
 
-        var actor = Actor.From(context.User)!;
         var pending = db.Tasks.AsNoTracking().AnswerableBy(actor).Where(t => t.Status == TaskStatuses.Pending);
         var total = await pending.CountAsync(cancellationToken);
         var items = await pending.OrderByDescending(t => t.CreatedAt).ThenBy(t => t.ResId)
@@ -70,9 +69,8 @@ public static class TasksFeature
     }
 
     private static async Task<Results<Ok<TaskDetail>, ProblemHttpResult>> Get(
-        string resId, HttpContext context, AppDbContext db, WorkflowCatalog catalog, CancellationToken cancellationToken)
+        string resId, Actor actor, AppDbContext db, WorkflowCatalog catalog, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefaultAsync(t => t.ResId == resId, cancellationToken);
         if (task is null)
         {

@@ -170,7 +170,7 @@ public static class WebhooksFeature
     }
 
     private static async Task<Results<Ok<RotatedSecret>, ProblemHttpResult>> Rotate(
-        string key, HttpRequest request, HttpContext context, WorkflowCatalog catalog, CancellationToken cancellationToken)
+        string key, HttpRequest request, Actor actor, WorkflowCatalog catalog, CancellationToken cancellationToken)
     {
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
@@ -196,7 +196,6 @@ public static class WebhooksFeature
             }
         }
 
-        var actor = Actor.From(context.User)!;
         var rotated = await catalog.RotateSecretAsync(actor.TenantId, key, grace, cancellationToken);
         return rotated is { } r ? TypedResults.Ok(new RotatedSecret(r.Secret, r.PreviousValidUntil)) : Problems.NotFound($"Workflow '{key}'");
     }

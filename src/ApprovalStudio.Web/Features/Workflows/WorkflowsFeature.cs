@@ -41,9 +41,8 @@ public static class WorkflowsFeature
     }
 
     private static async Task<Results<Created<WorkflowCreated>, ProblemHttpResult>> Create(
-        HttpRequest request, HttpContext context, WorkflowCatalog catalog, CancellationToken cancellationToken)
+        HttpRequest request, Actor actor, WorkflowCatalog catalog, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
         {
@@ -68,9 +67,8 @@ public static class WorkflowsFeature
         }
     }
 
-    private static async Task<Ok<WorkflowSummary[]>> List(HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+    private static async Task<Ok<WorkflowSummary[]>> List(Actor actor, AppDbContext db, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var list = await db.Workflows.AsNoTracking().Where(w => w.TenantId == actor.TenantId).OrderBy(w => w.Key)
             .Select(w => new WorkflowSummary(w.Key, w.Name, w.LatestVersion, w.CreatedAt, w.UpdatedAt))
             .ToArrayAsync(cancellationToken);
@@ -78,17 +76,16 @@ public static class WorkflowsFeature
     }
 
     private static Task<Results<Ok<WorkflowVersionView>, ProblemHttpResult>> Latest(
-        string key, HttpContext context, AppDbContext db, CancellationToken cancellationToken) =>
-        FindVersion(key, null, context, db, cancellationToken);
+        string key, Actor actor, AppDbContext db, CancellationToken cancellationToken) =>
+        FindVersion(key, null, actor, db, cancellationToken);
 
     private static Task<Results<Ok<WorkflowVersionView>, ProblemHttpResult>> Version(
-        string key, int version, HttpContext context, AppDbContext db, CancellationToken cancellationToken) =>
-        FindVersion(key, version, context, db, cancellationToken);
+        string key, int version, Actor actor, AppDbContext db, CancellationToken cancellationToken) =>
+        FindVersion(key, version, actor, db, cancellationToken);
 
     private static async Task<Results<Ok<WorkflowVersionView>, ProblemHttpResult>> FindVersion(
-        string key, int? version, HttpContext context, AppDbContext db, CancellationToken cancellationToken)
+        string key, int? version, Actor actor, AppDbContext db, CancellationToken cancellationToken)
     {
-        var actor = Actor.From(context.User)!;
         var found = await db.WorkflowVersions.AsNoTracking()
             .Where(v => v.TenantId == actor.TenantId && v.Key == key && (version == null || v.Version == version))
             .OrderByDescending(v => v.Version)

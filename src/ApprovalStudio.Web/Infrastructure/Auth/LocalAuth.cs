@@ -138,6 +138,12 @@ public sealed record Actor(string TenantId, string UserId, string Name, IReadOnl
 
     public bool IsAdmin => Roles.Contains(AdminRole);
 
+    /// <summary>
+    /// Binds an endpoint's <see cref="Actor"/> parameter from the signed-in caller. Every route that takes one requires the
+    /// member or admin policy, which already refused a caller without a tenant: minimal APIs answer 400 if it were missing.
+    /// </summary>
+    public static ValueTask<Actor?> BindAsync(HttpContext context) => ValueTask.FromResult(From(context.User));
+
     public static Actor? From(ClaimsPrincipal principal)
     {
         // Entra's stable user id is `oid` (its `sub` differs per app); local tokens and cookies carry `sub`.
