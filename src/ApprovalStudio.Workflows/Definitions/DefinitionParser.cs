@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml;
 using ApprovalStudio.Workflows.Expressions;
+using ApprovalStudio.Workflows.Json;
 
 namespace ApprovalStudio.Workflows.Definitions;
 
@@ -44,6 +45,12 @@ public static partial class DefinitionParser
         if (json is not JsonObject root)
         {
             return (null, [new DefinitionProblem("$", "A definition is a JSON object.")]);
+        }
+
+        // A property given twice or a lone surrogate would throw wherever it is first read: refused here, naming where it is.
+        if (UnreadableJson.Find(root) is { } unreadable)
+        {
+            return (null, [new DefinitionProblem(unreadable.Path.StartsWith("$.", StringComparison.Ordinal) ? unreadable.Path[2..] : unreadable.Path, unreadable.Problem)]);
         }
 
         var key = RequiredString(root, "key", "key", problems);

@@ -7,7 +7,8 @@ namespace ApprovalStudio.Web.Tests.Api;
 
 /// <summary>
 /// Every JSON body is read in one place (Problems.ReadJsonAsync): text that parses but is not valid UTF-16 (an escaped
-/// lone surrogate, in a value or a property name) is a 400 naming where it is, on every route, and changes nothing.
+/// lone surrogate, in a value or a property name), or an object that gives a property twice, is a 400 naming where it is, on
+/// every route, and changes nothing.
 /// </summary>
 public sealed class JsonBodyTests : IAsyncLifetime
 {
@@ -56,6 +57,37 @@ public sealed class JsonBodyTests : IAsyncLifetime
         }
 
         using var accepted = await ann.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true,"comment":"\ud83d\ude00 fine"}""");
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_property_given_twice_is_a_400_naming_it_not_a_500_and_changes_nothing()
+    {
+        var executionId = await _host.StartRunAsync("review-flow", """{"doc":"Q3"}""");
+        var resId = await _host.WaitForTaskAsync(executionId);
+        var ann = _host.Client(_host.Token("ann", ["ops"]));
+        var routes = new (HttpClient Client, string Path, string Body, string Field)[]
+        {
+            (ann, $"/api/executions/{resId}/resume", """{"acknowledged":true,"acknowledged":false}""", "$.acknowledged"),
+            (ann, $"/api/executions/{resId}/resume", """{"acknowledged":true,"extra":[{"a":1,"a":2}]}""", "$.extra[0].a"),
+            (_host.Admin(), "/api/workflows", """{"key":"twice","start":"w","nodes":[{"id":"w","type":"wait","type":"set"}]}""", "$.nodes[0].type"),
+        };
+
+        foreach (var (client, path, body, field) in routes)
+        {
+            var (status, problem, type) = await AppHost.SendAsync(client, HttpMethod.Post, path, body);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{path}: {(int)status} {problem?.ToJsonString()}");
+            Assert.Equal("application/problem+json", type);
+            Assert.Contains("twice", (string?)problem!["errors"]![field]![0], StringComparison.Ordinal);
+        }
+
+        await using (var db = _host.Database.OpenContext())
+        {
+            Assert.Equal(TaskStatuses.Pending, (await db.Tasks.SingleAsync(t => t.ResId == resId)).Status);
+            Assert.False(await db.Workflows.AnyAsync(w => w.Key == "twice"));
+        }
+
+        using var accepted = await ann.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}""");
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
     }
 
