@@ -72,7 +72,8 @@ public static partial class DefinitionParser
         {
             for (var i = 0; i < nodeArray.Count; i++)
             {
-                if (nodeArray[i]?["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var declaredId) && !declared.Add(declaredId))
+                if (nodeArray[i] is JsonObject candidate && candidate["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var declaredId)
+                    && !declared.Add(declaredId))
                 {
                     problems.Add(new($"nodes[{i}].id", $"Duplicate node id '{declaredId}'."));
                     continue;

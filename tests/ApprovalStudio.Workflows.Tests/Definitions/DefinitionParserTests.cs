@@ -85,6 +85,7 @@ public sealed class DefinitionParserTests
     [InlineData("""{"key":"k","start":"t","nodes":[{"id":"t","type":"toolCall","tools":[]}]}""", "nodes[0].tools", "non-empty")]
     [InlineData("""{"key":"k","start":"a","nodes":[]}""", "nodes", "non-empty")]
     [InlineData("""[1,2]""", "$", "JSON object")]
+    [InlineData("""{"key":"k","start":"a","nodes":[1,{"id":"a","type":"wait"}]}""", "nodes[0]", "is an object")]
     [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"wait","id":"b"}]}""", "nodes[0].id", "twice")]
     [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"wait","title":"\ud800"}]}""", "nodes[0].title", "surrogate")]
     public void A_broken_definition_names_the_problem(string json, string path, string fragment)
