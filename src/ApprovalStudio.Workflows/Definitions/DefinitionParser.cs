@@ -164,6 +164,10 @@ public static partial class DefinitionParser
                     {
                         problems.Add(new($"nodes[{index[id]}].body", $"forEach '{id}' cannot be its own body."));
                     }
+                    else if (!nodes.ContainsKey(loop.Body))
+                    {
+                        problems.Add(new($"nodes[{index[id]}].body", $"The body node '{loop.Body}' is not among the nodes."));
+                    }
                     else
                     {
                         pendingScopes.Enqueue((loop.Id, loop.Body));

@@ -76,6 +76,7 @@ public sealed class DefinitionParserTests
     [InlineData("""{"key":"k","start":"zz","nodes":[{"id":"a","type":"set","values":{}}]}""", "start", "not among the nodes")]
     [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"forEach","items":"[1]","body":"b"},{"id":"b","type":"set","values":{}}],"edges":[{"from":"a","to":"b"}]}""", "nodes[1]", "reachable both")]
     [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"forEach","items":"[1]","body":"a"}]}""", "nodes[0].body", "own body")]
+    [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"forEach","items":"[1]","body":"nowhere"}]}""", "nodes[0].body", "'nowhere' is not among the nodes")]
     [InlineData("""{"key":"k","start":"input","nodes":[{"id":"input","type":"set","values":{}}]}""", "nodes[0].id", "reserved")]
     [InlineData("""{"key":"k","start":"my-node","nodes":[{"id":"my-node","type":"set","values":{}}]}""", "nodes[0].id", "identifier")]
     [InlineData("""{"key":"k","start":"f","nodes":[{"id":"f","type":"form","assignees":{"users":["u"]},"schema":{"type":"object","properties":{"a":{"type":"string"}},"required":["b"]}}]}""", "nodes[0].schema.required", "'b'")]
