@@ -91,6 +91,45 @@ public sealed class JsonBodyTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("false")]
+    [InlineData("\"text\"")]
+    [InlineData("[{\"name\":\"x\"}]")]
+    public async Task Every_json_route_answers_a_body_that_is_not_an_object_with_a_400_not_a_500(string body)
+    {
+        var executionId = await _host.StartRunAsync("review-flow", """{"doc":"Q3"}""");
+        var resId = await _host.WaitForTaskAsync(executionId);
+        var hookRun = await _host.StartRunAsync("hook");
+        await _host.WaitForTaskAsync(hookRun);
+        var admin = _host.Admin();
+        var routes = new (HttpClient Client, HttpMethod Method, string Path)[]
+        {
+            (admin, HttpMethod.Post, $"/api/executions/{resId}/resume"),
+            (admin, HttpMethod.Post, "/api/workflows"),
+            (admin, HttpMethod.Post, "/api/workflows/review-flow/executions"),
+            (admin, HttpMethod.Post, "/v1/dispatch/resume"),
+            (admin, HttpMethod.Post, $"/api/tasks/{resId}/links"),
+            (admin, HttpMethod.Put, "/api/users/zed"),
+            (admin, HttpMethod.Post, "/api/api-keys"),
+            (admin, HttpMethod.Put, "/api/message-templates/email.subject"),
+            (admin, HttpMethod.Post, "/api/workflows/hook/webhook-secret/rotate"),
+            (_host.Anonymous, HttpMethod.Post, $"/v1/runs/{hookRun}/nodes/wait/resume?secret={Uri.EscapeDataString(_secret)}"),
+        };
+
+        foreach (var (client, method, path) in routes)
+        {
+            var (status, problem, type) = await AppHost.SendAsync(client, method, path, body);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{method} {path.Split('?')[0]}: {(int)status} {problem?.ToJsonString()}");
+            Assert.Equal("application/problem+json", type);
+            Assert.NotEmpty(problem!["errors"]!.AsObject());
+        }
+
+        await using var db = _host.Database.OpenContext();
+        Assert.Equal(TaskStatuses.Pending, (await db.Tasks.SingleAsync(t => t.ResId == resId)).Status);
+        Assert.Equal(TaskStatuses.Pending, (await db.Tasks.SingleAsync(t => t.ExecutionId == hookRun)).Status);
+    }
+
     [Fact]
     public async Task Every_json_route_answers_a_lone_surrogate_with_a_400_not_a_500()
     {
