@@ -91,6 +91,29 @@ public sealed class JsonBodyTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
     }
 
+    [Fact]
+    public async Task A_body_that_is_not_utf8_is_a_400_and_the_task_stays_answerable()
+    {
+        var executionId = await _host.StartRunAsync("review-flow", """{"doc":"Q3"}""");
+        var resId = await _host.WaitForTaskAsync(executionId);
+        var ann = _host.Client(_host.Token("ann", ["ops"]));
+        using var content = new ByteArrayContent([.. """{"acknowledged":true,"comment":"caf"""u8, 0xE9, .. "\"}"u8]);
+        content.Headers.ContentType = new("application/json");
+
+        using var response = await ann.PostAsync($"/api/executions/{resId}/resume", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("UTF-8", (string?)(await response.ReadJsonAsync())!["errors"]!["$"]![0], StringComparison.Ordinal);
+        await using (var db = _host.Database.OpenContext())
+        {
+            Assert.Equal(TaskStatuses.Pending, (await db.Tasks.SingleAsync(t => t.ResId == resId)).Status);
+        }
+
+        using var accepted = await ann.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true,"comment":"café"}""");
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+    }
+
     [Theory]
     [InlineData("1")]
     [InlineData("false")]

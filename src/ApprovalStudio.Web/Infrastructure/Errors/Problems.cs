@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Workflows.Definitions;
@@ -36,9 +37,12 @@ public static class Problems
 
     public static ProblemHttpResult NotFound(string what) => Status(StatusCodes.Status404NotFound, $"{what} was not found.");
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>
-    /// Reads a request body as JSON; malformed JSON becomes a 400 that names the body, and JSON that parses but cannot be read
-    /// (a property given twice, a lone surrogate: <see cref="UnreadableJson"/>) a 400 that names where it is — for every route, once.
+    /// Reads a request body as JSON; bytes that are not UTF-8 and malformed JSON become a 400 that names the body, and JSON
+    /// that parses but cannot be read (a property given twice, a lone surrogate: <see cref="UnreadableJson"/>) a 400 that
+    /// names where it is — for every route, once.
     /// </summary>
     public static async Task<(JsonNode? Body, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
     {
@@ -53,9 +57,15 @@ public static class Problems
         }
 
         string text;
-        using (var reader = new StreamReader(request.Body))
+        try
         {
+            using var reader = new StreamReader(request.Body, StrictUtf8);
             text = await reader.ReadToEndAsync(cancellationToken);
+        }
+        catch (DecoderFallbackException)
+        {
+            // JSON is UTF-8 (RFC 8259); read leniently, the bad bytes would become U+FFFD in what is stored.
+            return (null, Validation("$", "The body is not valid UTF-8."));
         }
 
         if (string.IsNullOrWhiteSpace(text))
