@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml;
 using ApprovalStudio.Workflows.Expressions;
+using ApprovalStudio.Workflows.Json;
 
 namespace ApprovalStudio.Workflows.Definitions;
 
@@ -46,6 +47,12 @@ public static partial class DefinitionParser
             return (null, [new DefinitionProblem("$", "A definition is a JSON object.")]);
         }
 
+        // A property given twice or a lone surrogate would throw wherever it is first read: refused here, naming where it is.
+        if (UnreadableJson.Find(root) is { } unreadable)
+        {
+            return (null, [new DefinitionProblem(unreadable.Path.StartsWith("$.", StringComparison.Ordinal) ? unreadable.Path[2..] : unreadable.Path, unreadable.Problem)]);
+        }
+
         var key = RequiredString(root, "key", "key", problems);
         if (key is not null && !KeyPattern().IsMatch(key))
         {
@@ -65,7 +72,8 @@ public static partial class DefinitionParser
         {
             for (var i = 0; i < nodeArray.Count; i++)
             {
-                if (nodeArray[i]?["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var declaredId) && !declared.Add(declaredId))
+                if (nodeArray[i] is JsonObject candidate && candidate["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var declaredId)
+                    && !declared.Add(declaredId))
                 {
                     problems.Add(new($"nodes[{i}].id", $"Duplicate node id '{declaredId}'."));
                     continue;
@@ -155,6 +163,10 @@ public static partial class DefinitionParser
                     if (loop.Body == loop.Id)
                     {
                         problems.Add(new($"nodes[{index[id]}].body", $"forEach '{id}' cannot be its own body."));
+                    }
+                    else if (!nodes.ContainsKey(loop.Body))
+                    {
+                        problems.Add(new($"nodes[{index[id]}].body", $"The body node '{loop.Body}' is not among the nodes."));
                     }
                     else
                     {

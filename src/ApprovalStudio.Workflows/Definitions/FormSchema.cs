@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using NJsonSchema;
@@ -120,6 +121,12 @@ public static class FormSchema
             return new() { ["$"] = ["The form's answer is a JSON object of field → value."] };
         }
 
+        // Json.NET reads an integer beyond 64 bits as a BigInteger, on which NJsonSchema's checks throw: refused here, by field.
+        if (HugeIntegerAt(fields, string.Empty) is { } huge)
+        {
+            return new() { [huge] = [$"{huge} is too large a number."] };
+        }
+
         var parsed = Parse(schema.ToJsonString());
         foreach (var error in Flatten(parsed.Validate(fields.ToJsonString())))
         {
@@ -134,6 +141,15 @@ public static class FormSchema
 
         return errors.ToDictionary(p => p.Key, p => p.Value.Distinct().ToArray(), StringComparer.Ordinal);
     }
+
+    private static string? HugeIntegerAt(JsonNode? node, string path) => node switch
+    {
+        JsonObject o => o.Select(p => HugeIntegerAt(p.Value, path.Length == 0 ? p.Key : $"{path}.{p.Key}")).FirstOrDefault(found => found is not null),
+        JsonArray a => a.Select((item, i) => HugeIntegerAt(item, $"{path}[{i}]")).FirstOrDefault(found => found is not null),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && !v.TryGetValue<long>(out _)
+            && v.ToJsonString().TrimStart('-').All(char.IsAsciiDigit) => path,
+        _ => null,
+    };
 
     private static IEnumerable<ValidationError> Flatten(IEnumerable<ValidationError> errors) =>
         errors.SelectMany(e => e is ChildSchemaValidationError child

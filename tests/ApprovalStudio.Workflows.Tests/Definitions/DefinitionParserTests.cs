@@ -76,6 +76,7 @@ public sealed class DefinitionParserTests
     [InlineData("""{"key":"k","start":"zz","nodes":[{"id":"a","type":"set","values":{}}]}""", "start", "not among the nodes")]
     [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"forEach","items":"[1]","body":"b"},{"id":"b","type":"set","values":{}}],"edges":[{"from":"a","to":"b"}]}""", "nodes[1]", "reachable both")]
     [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"forEach","items":"[1]","body":"a"}]}""", "nodes[0].body", "own body")]
+    [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"forEach","items":"[1]","body":"nowhere"}]}""", "nodes[0].body", "'nowhere' is not among the nodes")]
     [InlineData("""{"key":"k","start":"input","nodes":[{"id":"input","type":"set","values":{}}]}""", "nodes[0].id", "reserved")]
     [InlineData("""{"key":"k","start":"my-node","nodes":[{"id":"my-node","type":"set","values":{}}]}""", "nodes[0].id", "identifier")]
     [InlineData("""{"key":"k","start":"f","nodes":[{"id":"f","type":"form","assignees":{"users":["u"]},"schema":{"type":"object","properties":{"a":{"type":"string"}},"required":["b"]}}]}""", "nodes[0].schema.required", "'b'")]
@@ -85,6 +86,9 @@ public sealed class DefinitionParserTests
     [InlineData("""{"key":"k","start":"t","nodes":[{"id":"t","type":"toolCall","tools":[]}]}""", "nodes[0].tools", "non-empty")]
     [InlineData("""{"key":"k","start":"a","nodes":[]}""", "nodes", "non-empty")]
     [InlineData("""[1,2]""", "$", "JSON object")]
+    [InlineData("""{"key":"k","start":"a","nodes":[1,{"id":"a","type":"wait"}]}""", "nodes[0]", "is an object")]
+    [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"wait","id":"b"}]}""", "nodes[0].id", "twice")]
+    [InlineData("""{"key":"k","start":"a","nodes":[{"id":"a","type":"wait","title":"\ud800"}]}""", "nodes[0].title", "surrogate")]
     public void A_broken_definition_names_the_problem(string json, string path, string fragment)
     {
         var (definition, problems) = Parse(json);

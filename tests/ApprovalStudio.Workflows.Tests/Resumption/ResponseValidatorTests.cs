@@ -91,6 +91,9 @@ public sealed class ResponseValidatorTests
     [InlineData("""{"employeeName":"Jane","startDate":"2026-06-01","salary":2000000}""", "salary")]
     [InlineData("""{"employeeName":"Jane","startDate":"2026-06-01","salary":1.5}""", "salary")]
     [InlineData("""{"employeeName":"Jane","startDate":"first of June"}""", "startDate")]
+    [InlineData("""{"employeeName":"Jane","startDate":"2026-06-01","salary":9223372036854775808}""", "salary")]
+    [InlineData("""{"employeeName":-123456789012345678901234567890,"startDate":"2026-06-01"}""", "employeeName")]
+    [InlineData("""{"employeeName":"Jane","startDate":"2026-06-01","extra":[1,{"n":18446744073709551616}]}""", "extra[1].n")]
     public void Bounds_types_and_formats_are_checked(string json, string field)
     {
         var check = Check("f", json);

@@ -62,7 +62,7 @@ public static class ApiKeysFeature
             return problem;
         }
 
-        if (body?["name"] is not JsonValue v || !v.TryGetValue<string>(out var name) || string.IsNullOrWhiteSpace(name) || name.Length > 200)
+        if ((body as JsonObject)?["name"] is not JsonValue v || !v.TryGetValue<string>(out var name) || string.IsNullOrWhiteSpace(name) || name.Length > 200)
         {
             return Problems.Validation("name", "name is required (1–200 characters): say who or what uses the key.");
         }

@@ -38,7 +38,7 @@ public static class DeepLinksFeature
             return problem;
         }
 
-        if (body?["userId"] is not JsonValue v || !v.TryGetValue<string>(out var userId) || string.IsNullOrWhiteSpace(userId))
+        if ((body as JsonObject)?["userId"] is not JsonValue v || !v.TryGetValue<string>(out var userId) || string.IsNullOrWhiteSpace(userId))
         {
             return Problems.Validation("userId", "userId names the assignee the link is for.");
         }

@@ -66,7 +66,7 @@ public static class NotificationsFeature
             return problem;
         }
 
-        var source = body?["source"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
+        var source = (body as JsonObject)?["source"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
         var (saved, failure) = await templates.SaveAsync(actor.TenantId, actor.UserId, name, source, cancellationToken);
         return saved is null ? Problems.Validation("source", failure!) : TypedResults.Ok(saved);
     }

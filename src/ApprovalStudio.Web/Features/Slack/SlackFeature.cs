@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Security;
+using ApprovalStudio.Workflows.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -84,6 +85,11 @@ public static class SlackFeature
         if (payload is null)
         {
             return Problems.Validation("payload", "payload is the interaction as a JSON object (application/x-www-form-urlencoded).");
+        }
+
+        if (UnreadableJson.Find(payload, "payload") is { } unreadable)
+        {
+            return Problems.Validation(unreadable.Path, unreadable.Problem);
         }
 
         await interactions.HandleAsync(payload, cancellationToken);

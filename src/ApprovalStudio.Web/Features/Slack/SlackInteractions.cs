@@ -46,13 +46,13 @@ public sealed class SlackInteractions(
 
     public async Task HandleAsync(JsonObject payload, CancellationToken cancellationToken)
     {
-        if ((string?)payload["type"] != "block_actions" || payload["actions"] is not JsonArray { Count: > 0 } actions)
+        if (Text(payload["type"]) != "block_actions" || payload["actions"] is not JsonArray { Count: > 0 } actions || actions[0] is not JsonObject action)
         {
             return;
         }
 
-        var actionId = (string?)actions[0]?["action_id"];
-        var resId = (string?)actions[0]?["value"];
+        var actionId = Text(action["action_id"]);
+        var resId = Text(action["value"]);
         var body = actionId switch
         {
             SlackMessages.Approve => new JsonObject { ["decision"] = "Approved" },
@@ -60,8 +60,8 @@ public sealed class SlackInteractions(
             SlackMessages.Acknowledge => new JsonObject { ["acknowledged"] = true },
             _ => null, // "Open" and anything else: a link button, nothing to decide here.
         };
-        var responseUrl = (string?)payload["response_url"];
-        var slackUser = (string?)payload["user"]?["id"];
+        var responseUrl = Text(payload["response_url"]);
+        var slackUser = Text((payload["user"] as JsonObject)?["id"]);
         if (body is null || resId is null || slackUser is null || !Uri.TryCreate(responseUrl, UriKind.Absolute, out var responseUri)
             || responseUri.Scheme is not ("https" or "http"))
         {
@@ -87,7 +87,8 @@ public sealed class SlackInteractions(
         {
             var actor = PeopleDirectory.AsAssignee(task.TenantId, person.UserId, person);
             // The pressed message is replaced through its response_url below, so the accept queues no chat.update for it.
-            var pressedOn = (string?)payload["container"]?["channel_id"] is { } channel && (string?)payload["container"]?["message_ts"] is { } ts
+            var container = payload["container"] as JsonObject;
+            var pressedOn = Text(container?["channel_id"]) is { } channel && Text(container?["message_ts"]) is { } ts
                 ? $"{channel}/{ts}"
                 : null;
             var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, new AnswerGrant.Assignee(actor), NotificationChannels.Slack, body, AnsweredOn: pressedOn), cancellationToken);
@@ -104,6 +105,9 @@ public sealed class SlackInteractions(
         await db.SaveChangesAsync(cancellationToken);
         signal.Notify();
     }
+
+    /// <summary>A field of Slack's payload as text; null when it is absent or not a string (then it is not a press of ours).</summary>
+    private static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 
     private async Task<JsonObject> ReplyAsync(TaskRecord task, ResumeOutcome outcome, CancellationToken cancellationToken) => outcome switch
     {

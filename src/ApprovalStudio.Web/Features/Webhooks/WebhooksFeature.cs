@@ -178,6 +178,11 @@ public static class WebhooksFeature
             return problem;
         }
 
+        if (body is not null and not JsonObject)
+        {
+            return Problems.Validation("$", "The body is a JSON object {\"gracePeriod\"?}, or nothing.");
+        }
+
         var grace = TimeSpan.FromDays(1);
         if (body?["gracePeriod"] is JsonNode text)
         {

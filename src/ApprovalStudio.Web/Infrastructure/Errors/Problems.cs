@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -35,7 +37,13 @@ public static class Problems
 
     public static ProblemHttpResult NotFound(string what) => Status(StatusCodes.Status404NotFound, $"{what} was not found.");
 
-    /// <summary>Reads a request body as JSON; malformed JSON becomes a 400 that names the body.</summary>
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Reads a request body as JSON; bytes that are not UTF-8 and malformed JSON become a 400 that names the body, and JSON
+    /// that parses but cannot be read (a property given twice, a lone surrogate: <see cref="UnreadableJson"/>) a 400 that
+    /// names where it is — for every route, once.
+    /// </summary>
     public static async Task<(JsonNode? Body, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         if (request.ContentLength == 0)
@@ -49,9 +57,15 @@ public static class Problems
         }
 
         string text;
-        using (var reader = new StreamReader(request.Body))
+        try
         {
+            using var reader = new StreamReader(request.Body, StrictUtf8);
             text = await reader.ReadToEndAsync(cancellationToken);
+        }
+        catch (DecoderFallbackException)
+        {
+            // JSON is UTF-8 (RFC 8259); read leniently, the bad bytes would become U+FFFD in what is stored.
+            return (null, Validation("$", "The body is not valid UTF-8."));
         }
 
         if (string.IsNullOrWhiteSpace(text))
@@ -71,63 +85,10 @@ public static class Problems
         catch (InvalidOperationException)
         {
             // A property name that is not valid text (a lone surrogate) is refused by the parser itself.
-            return (null, Validation("$", InvalidText));
+            return (null, Validation("$", UnreadableJson.LoneSurrogate));
         }
 
-        return InvalidTextAt(body, "$") is { } path ? (null, Validation(path, InvalidText)) : (body, null);
-    }
-
-    private const string InvalidText = "Not valid text: a string holds an unpaired UTF-16 surrogate (\\uD800–\\uDFFF).";
-
-    /// <summary>
-    /// The JSON path of the first string or property name that is not valid UTF-16 (an escaped lone surrogate such as
-    /// <c>"\ud800"</c> parses, but reading it as text throws later, deep in a feature): refused here, once, for every route.
-    /// </summary>
-    private static string? InvalidTextAt(JsonNode? node, string path)
-    {
-        switch (node)
-        {
-            case JsonObject o:
-                try
-                {
-                    foreach (var (name, value) in o)
-                    {
-                        if (InvalidTextAt(value, $"{path}.{name}") is { } found)
-                        {
-                            return found;
-                        }
-                    }
-                }
-                catch (InvalidOperationException)
-                {
-                    return path;
-                }
-
-                return null;
-            case JsonArray a:
-                for (var i = 0; i < a.Count; i++)
-                {
-                    if (InvalidTextAt(a[i], $"{path}[{i}]") is { } found)
-                    {
-                        return found;
-                    }
-                }
-
-                return null;
-            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
-                try
-                {
-                    _ = v.GetValue<string>();
-                    return null;
-                }
-                catch (InvalidOperationException)
-                {
-                    return path;
-                }
-
-            default:
-                return null;
-        }
+        return UnreadableJson.Find(body) is { } unreadable ? (null, Validation(unreadable.Path, unreadable.Problem)) : (body, null);
     }
 }
 
