@@ -5,7 +5,7 @@ using Microsoft.Playwright;
 namespace ApprovalStudio.E2E;
 
 /// <summary>Deep links: a signed link answers one task for one person without signing in; opening it decides nothing.</summary>
-public sealed class DeepLinkTests(Browser browser) : IClassFixture<Browser>
+public sealed class DeepLinkTests(Browser browser, SharedHost shared) : IClassFixture<Browser>, IClassFixture<SharedHost>
 {
     private const string Expense = """
         {"key":"expense","start":"manager",
@@ -14,9 +14,9 @@ public sealed class DeepLinkTests(Browser browser) : IClassFixture<Browser>
          "edges":[{"from":"manager","to":"book"}]}
         """;
 
-    private static async Task<string> LinkAsync(AppHost host, string resId, string userId)
+    private static async Task<string> LinkAsync(AppHost host, string tenant, string resId, string userId)
     {
-        using var response = await host.Admin().PostAsync($"/api/tasks/{resId}/links", AppHost.Json($$"""{"userId":"{{userId}}"}"""));
+        using var response = await host.Admin(tenant).PostAsync($"/api/tasks/{resId}/links", AppHost.Json($$"""{"userId":"{{userId}}"}"""));
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Created, body);
         return (string)JsonNode.Parse(body)!["url"]!;
@@ -32,12 +32,13 @@ public sealed class DeepLinkTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task Opening_a_link_decides_nothing_and_pressing_approve_resumes_the_run_as_the_recipient()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        var run = await host.StartRunAsync("expense", """{"amount":90}""");
-        var resId = await host.WaitForTaskAsync(run);
-        var url = await LinkAsync(host, resId, "mia");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        var run = await host.StartRunAsync("expense", """{"amount":90}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+        var url = await LinkAsync(host, tenant, resId, "mia");
 
         var page = await OpenAsync(url);
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Approve 90 EUR" })).ToBeVisibleAsync();
@@ -47,12 +48,12 @@ public sealed class DeepLinkTests(Browser browser) : IClassFixture<Browser>
             Assert.Equal(HttpStatusCode.OK, (await prefetch.GetAsync(url)).StatusCode);
         }
 
-        Assert.Equal("Suspended", (string?)(await host.StatusAsync(run))["status"]);
+        Assert.Equal("Suspended", (string?)(await host.StatusAsync(run, tenant: tenant))["status"]);
         await page.GetByLabel("Comment").FillAsync("ok from my mail");
         await page.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
 
         await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Resuming");
-        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed", tenant: tenant);
         Assert.Equal("Approved", (string?)done["output"]!["booked"]);
         await using var db = host.Database.OpenContext();
         var audit = db.Audit.Single(a => a.ExecutionId == run);
@@ -63,14 +64,15 @@ public sealed class DeepLinkTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task A_second_link_after_the_first_answer_shows_who_answered_and_a_tampered_link_is_refused()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        await Session.AddPersonAsync(host, "max", "managers");
-        var run = await host.StartRunAsync("expense", """{"amount":12}""");
-        var resId = await host.WaitForTaskAsync(run);
-        var miaLink = await LinkAsync(host, resId, "mia");
-        var maxLink = await LinkAsync(host, resId, "max");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        await Session.AddPersonAsync(host, "max", "managers", tenant: tenant);
+        var run = await host.StartRunAsync("expense", """{"amount":12}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+        var miaLink = await LinkAsync(host, tenant, resId, "mia");
+        var maxLink = await LinkAsync(host, tenant, resId, "max");
 
         var mia = await OpenAsync(miaLink);
         await mia.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
@@ -90,21 +92,22 @@ public sealed class DeepLinkTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task An_expired_link_says_so_and_links_are_only_for_assignees()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense.Replace("P1D", "PT2S", StringComparison.Ordinal));
-        await Session.AddPersonAsync(host, "mia", "managers");
-        await Session.AddPersonAsync(host, "sal", "sales");
-        var run = await host.StartRunAsync("expense", """{"amount":5}""");
-        var resId = await host.WaitForTaskAsync(run);
-        var url = await LinkAsync(host, resId, "mia");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense.Replace("P1D", "PT2S", StringComparison.Ordinal), tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        await Session.AddPersonAsync(host, "sal", "sales", tenant: tenant);
+        var run = await host.StartRunAsync("expense", """{"amount":5}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+        var url = await LinkAsync(host, tenant, resId, "mia");
 
-        using (var notAssignee = await host.Admin().PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"sal"}""")))
+        using (var notAssignee = await host.Admin(tenant).PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"sal"}""")))
         {
             Assert.Equal(HttpStatusCode.BadRequest, notAssignee.StatusCode);
             Assert.Contains("userId", await notAssignee.Content.ReadAsStringAsync());
         }
 
-        using (var member = await host.Client(host.Token("mia", ["managers"])).PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"mia"}""")))
+        using (var member = await host.Client(host.Token("mia", ["managers"], tenant: tenant)).PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"mia"}""")))
         {
             Assert.Equal(HttpStatusCode.Forbidden, member.StatusCode);
         }

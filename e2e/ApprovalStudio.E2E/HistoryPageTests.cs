@@ -7,7 +7,7 @@ using Microsoft.Playwright;
 namespace ApprovalStudio.E2E;
 
 /// <summary>History: what you answered, newest first, paged by the server, searched and bounded by date.</summary>
-public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
+public sealed class HistoryPageTests(Browser browser, SharedHost shared) : IClassFixture<Browser>, IClassFixture<SharedHost>
 {
     private const string Expense = """
         {"key":"expense","name":"Travel expenses","start":"manager",
@@ -21,16 +21,18 @@ public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
          "edges":[]}
         """;
 
-    private static async Task<AppHost> HostWithAnswersAsync()
+    /// <summary>Mia's 73 answers in a tenant of their own; returns the tenant.</summary>
+    private async Task<string> AnswersAsync()
     {
-        var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await host.CreateWorkflowAsync(Onboarding);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        var mia = host.Client(host.Token("mia", ["managers"]));
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant);
+        await host.CreateWorkflowAsync(Onboarding, tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant);
+        var mia = host.Client(host.Token("mia", ["managers"], tenant: tenant));
         async Task AnswerAsync(string key, string input, string answer)
         {
-            var resId = await host.WaitForTaskAsync(await host.StartRunAsync(key, input));
+            var resId = await host.WaitForTaskAsync(await host.StartRunAsync(key, input, tenant), tenant: tenant);
             var (status, _, _) = await AppHost.SendAsync(mia, HttpMethod.Post, $"/api/executions/{resId}/resume", answer);
             Assert.Equal(HttpStatusCode.Accepted, status);
         }
@@ -47,7 +49,7 @@ public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
             var at = today.AddDays(-i).AddHours(12);
             db.Tasks.Add(new TaskRecord
             {
-                ResId = $"old-{i:D3}", ExecutionId = $"old-run-{i:D3}", TenantId = AppHost.Tenant, WorkflowKey = "expense", WorkflowVersion = 1,
+                ResId = $"old-{tenant}-{i:D3}", ExecutionId = $"old-run-{tenant}-{i:D3}", TenantId = tenant, WorkflowKey = "expense", WorkflowVersion = 1,
                 NodeId = "manager", StackJson = "[]", StackKey = string.Empty, Kind = "Approval", Title = $"Old claim {i}",
                 Status = TaskStatuses.Resolved, CreatedAt = at.AddHours(-2), ResolvedAt = at, ResolvedBy = "mia", ResolvedByName = "Mia", Channel = "email",
                 OutputJson = new JsonObject { ["decision"] = "Approved", ["comment"] = $"fine {i}", ["actor"] = "mia", ["at"] = at }.ToJsonString(),
@@ -55,14 +57,15 @@ public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
         }
 
         await db.SaveChangesAsync();
-        return host;
+        return tenant;
     }
 
     [Fact]
     public async Task History_pages_through_73_answers_newest_first_in_plain_words_and_finds_by_comment_and_date()
     {
-        await using var host = await HostWithAnswersAsync();
-        var page = await Viewer.SignInAsync(browser, host, "mia", "/history");
+        var host = shared.Host;
+        var tenant = await AnswersAsync();
+        var page = await Viewer.SignInAsync(browser, host, $"mia@{tenant}", "/history");
         var table = page.GetByRole(AriaRole.Table, new() { Name = "Answered tasks" });
         var links = table.GetByRole(AriaRole.Link);
         await Assertions.Expect(links).ToHaveCountAsync(25);
@@ -119,15 +122,16 @@ public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task History_reads_on_a_phone_and_in_dark_mode()
     {
-        await using var host = await HostWithAnswersAsync();
+        var host = shared.Host;
+        var tenant = await AnswersAsync();
 
-        var phone = await Viewer.SignInAsync(browser, host, "mia", "/history", width: 390, height: 844);
+        var phone = await Viewer.SignInAsync(browser, host, $"mia@{tenant}", "/history", width: 390, height: 844);
         await Assertions.Expect(phone.GetByRole(AriaRole.Link, new() { Name = "Approve 999 EUR" })).ToBeVisibleAsync();
         await phone.ScreenshotAsync(new() { Path = Viewer.Shot("history-phone"), FullPage = false });
         await Viewer.AssertFitsAsync(phone, 390);
         await Accessibility.AssertNoSeriousViolationsAsync(phone, "history on a phone");
 
-        var dark = await Viewer.SignInAsync(browser, host, "mia", "/history", scheme: ColorScheme.Dark);
+        var dark = await Viewer.SignInAsync(browser, host, $"mia@{tenant}", "/history", scheme: ColorScheme.Dark);
         await Assertions.Expect(dark.GetByRole(AriaRole.Link, new() { Name = "Approve 999 EUR" })).ToBeVisibleAsync();
         await Accessibility.AssertNoSeriousViolationsAsync(dark, "history, dark");
         await dark.ScreenshotAsync(new() { Path = Viewer.Shot("history-desktop-dark"), FullPage = true });
@@ -136,9 +140,10 @@ public sealed class HistoryPageTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task Someone_who_answered_nothing_is_told_so()
     {
-        await using var host = await AppHost.StartAsync();
-        await Session.AddPersonAsync(host, "newbie", "ops");
-        var page = await Viewer.SignInAsync(browser, host, "newbie", "/history");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await Session.AddPersonAsync(host, "newbie", "ops", tenant: tenant);
+        var page = await Viewer.SignInAsync(browser, host, $"newbie@{tenant}", "/history");
         await Assertions.Expect(page.GetByText("You have not answered any task yet.")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Clear filters" })).ToHaveCountAsync(0);
     }

@@ -5,7 +5,7 @@ using Microsoft.Playwright;
 namespace ApprovalStudio.E2E;
 
 /// <summary>The inbox list as an approver reads it: names not ids, empty states, a stable order, and a phone's compact list.</summary>
-public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
+public sealed class InboxListTests(Browser browser, SharedHost shared) : IClassFixture<Browser>, IClassFixture<SharedHost>
 {
     private const string Expense = """
         {"key":"expense","name":"Expense","start":"manager",
@@ -27,9 +27,9 @@ public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
         """;
 
     /// <summary>Starts a run as a person of the directory (the requester the inbox names).</summary>
-    private static async Task<string> StartAsAsync(AppHost host, string user, string key, string input)
+    private static async Task<string> StartAsAsync(AppHost host, string user, string key, string input, string tenant)
     {
-        var (status, body, _) = await AppHost.SendAsync(host.Client(host.Token(user)), HttpMethod.Post, $"/api/workflows/{key}/executions", $$"""{"input":{{input}}}""");
+        var (status, body, _) = await AppHost.SendAsync(host.Client(host.Token(user, tenant: tenant)), HttpMethod.Post, $"/api/workflows/{key}/executions", $$"""{"input":{{input}}}""");
         Assert.Equal(HttpStatusCode.Accepted, status);
         return (string)body!["executionId"]!;
     }
@@ -37,21 +37,22 @@ public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task Rows_name_people_workflows_and_kinds_in_words_and_a_search_without_matches_offers_to_clear_the_filters()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await host.CreateWorkflowAsync(Onboarding);
-        await host.CreateWorkflowAsync(Agent);
-        await Session.AddPersonAsync(host, "mia", "managers", admin: true);
-        using (var person = await host.Admin().PutAsync("/api/users/jdoe", AppHost.Json("""{"name":"Jane Doe","groups":["staff"]}""")))
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await host.CreateWorkflowAsync(Onboarding, tenant: tenant);
+        await host.CreateWorkflowAsync(Agent, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", admin: true, tenant: tenant);
+        using (var person = await host.Admin(tenant).PutAsync("/api/users/jdoe", AppHost.Json("""{"name":"Jane Doe","groups":["staff"]}""")))
         {
             Assert.True(person.IsSuccessStatusCode);
         }
 
-        await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "expense", """{"amount":1840,"employee":"Jane"}"""));
-        await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "onboarding", """{"name":"Sam"}"""));
-        await host.WaitForTaskAsync(await host.StartRunAsync("agent", """{"topic":"tariffs"}"""));
+        await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "expense", """{"amount":1840,"employee":"Jane"}""", tenant: tenant), tenant: tenant);
+        await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "onboarding", """{"name":"Sam"}""", tenant: tenant), tenant: tenant);
+        await host.WaitForTaskAsync(await host.StartRunAsync("agent", """{"topic":"tariffs"}""", tenant: tenant), tenant: tenant);
 
-        var page = await Viewer.SignInAsync(browser, host, "mia");
+        var page = await Viewer.SignInAsync(browser, host, $"mia@{tenant}");
         var table = page.GetByRole(AriaRole.Table, new() { Name = "Pending tasks" });
         var expense = table.GetByRole(AriaRole.Row).Filter(new() { HasText = "Approve 1840 EUR for Jane" });
         await Assertions.Expect(expense).ToContainTextAsync("Jane Doe");
@@ -100,7 +101,7 @@ public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
         await Assertions.Expect(page.GetByLabel("Kind")).ToHaveValueAsync("");
         await Assertions.Expect(empty).ToHaveCountAsync(0);
 
-        var dark = await Viewer.SignInAsync(browser, host, "mia", scheme: ColorScheme.Dark);
+        var dark = await Viewer.SignInAsync(browser, host, $"mia@{tenant}", scheme: ColorScheme.Dark);
         await Assertions.Expect(dark.GetByRole(AriaRole.Link, new() { Name = "Look up tariffs" })).ToBeVisibleAsync();
         await Accessibility.AssertNoSeriousViolationsAsync(dark, "inbox, dark");
         await dark.ScreenshotAsync(new() { Path = Viewer.Shot("inbox-desktop-dark"), FullPage = true });
@@ -109,11 +110,12 @@ public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task An_empty_inbox_says_nothing_is_waiting_and_offers_no_filters_to_clear()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "olga", "ops");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "olga", "ops", tenant: tenant);
 
-        var page = await Viewer.SignInAsync(browser, host, "olga");
+        var page = await Viewer.SignInAsync(browser, host, $"olga@{tenant}");
 
         await Assertions.Expect(page.GetByText("Nothing is waiting for you.")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Clear filters" })).ToHaveCountAsync(0);
@@ -167,23 +169,24 @@ public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task On_a_phone_the_inbox_is_a_compact_list_and_the_filters_wait_behind_a_button()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await host.CreateWorkflowAsync(Onboarding);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        using (var person = await host.Admin().PutAsync("/api/users/jdoe", AppHost.Json("""{"name":"Jane Doe","groups":["staff"]}""")))
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await host.CreateWorkflowAsync(Onboarding, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        using (var person = await host.Admin(tenant).PutAsync("/api/users/jdoe", AppHost.Json("""{"name":"Jane Doe","groups":["staff"]}""")))
         {
             Assert.True(person.IsSuccessStatusCode);
         }
 
         for (var i = 1; i <= 8; i++)
         {
-            await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "expense", $$"""{"amount":{{i * 100}},"employee":"Employee number {{i}} with a long name"}"""));
+            await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "expense", $$"""{"amount":{{i * 100}},"employee":"Employee number {{i}} with a long name"}""", tenant: tenant), tenant: tenant);
         }
 
-        await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "onboarding", """{"name":"Sam"}"""));
+        await host.WaitForTaskAsync(await StartAsAsync(host, "jdoe", "onboarding", """{"name":"Sam"}""", tenant: tenant), tenant: tenant);
 
-        var page = await Viewer.SignInAsync(browser, host, "mia", width: 390, height: 844);
+        var page = await Viewer.SignInAsync(browser, host, $"mia@{tenant}", width: 390, height: 844);
         var list = page.GetByRole(AriaRole.List, new() { Name = "Pending tasks" });
         var items = list.GetByRole(AriaRole.Listitem);
         await Assertions.Expect(items).ToHaveCountAsync(9);
@@ -220,7 +223,7 @@ public sealed class InboxListTests(Browser browser) : IClassFixture<Browser>
         await first.ClickAsync(new() { Position = new() { X = 300, Y = 40 } });
         await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/tasks/"));
 
-        var dark = await Viewer.SignInAsync(browser, host, "mia", width: 390, height: 844, scheme: ColorScheme.Dark);
+        var dark = await Viewer.SignInAsync(browser, host, $"mia@{tenant}", width: 390, height: 844, scheme: ColorScheme.Dark);
         await Assertions.Expect(dark.GetByRole(AriaRole.List, new() { Name = "Pending tasks" }).GetByRole(AriaRole.Listitem)).ToHaveCountAsync(9);
         await Accessibility.AssertNoSeriousViolationsAsync(dark, "inbox on a phone, dark");
         await dark.ScreenshotAsync(new() { Path = Viewer.Shot("inbox-compact-phone-dark"), FullPage = false });

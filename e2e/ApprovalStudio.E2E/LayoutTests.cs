@@ -5,7 +5,7 @@ using Microsoft.Playwright;
 namespace ApprovalStudio.E2E;
 
 /// <summary>The frame of every page: not-found pages, the kept dark-mode choice, the landmark, the app bar's badge.</summary>
-public sealed class LayoutTests(Browser browser) : IClassFixture<Browser>
+public sealed class LayoutTests(Browser browser, SharedHost shared) : IClassFixture<Browser>, IClassFixture<SharedHost>
 {
     private const string Review = """
         {"key":"look","name":"Look","start":"ask",
@@ -15,8 +15,9 @@ public sealed class LayoutTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task An_unknown_address_gives_a_browser_a_page_and_an_api_client_problem_json()
     {
-        await using var host = await AppHost.StartAsync();
-        await Session.AddPersonAsync(host, "olga", "ops");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await Session.AddPersonAsync(host, "olga", "ops", tenant: tenant);
 
         var anonymous = await browser.Chromium.NewPageAsync();
         var response = await anonymous.GotoAsync($"{host.Address}no/such/page");
@@ -24,7 +25,7 @@ public sealed class LayoutTests(Browser browser) : IClassFixture<Browser>
         await Assertions.Expect(anonymous.GetByRole(AriaRole.Heading, new() { Name = "Page not found" })).ToBeVisibleAsync();
         Assert.DoesNotContain("\"status\":404", await anonymous.ContentAsync(), StringComparison.Ordinal);
 
-        var page = await Session.SignInAsync(browser, host, "olga");
+        var page = await Session.SignInAsync(browser, host, $"olga@{tenant}");
         response = await page.GotoAsync("/tasks-typo");
         Assert.Equal(404, response!.Status);
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Page not found" })).ToBeVisibleAsync();
@@ -42,9 +43,10 @@ public sealed class LayoutTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task The_dark_mode_choice_is_kept_across_reloads_and_pages()
     {
-        await using var host = await AppHost.StartAsync();
-        await Session.AddPersonAsync(host, "olga", "ops");
-        var page = await Session.SignInAsync(browser, host, "olga");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await Session.AddPersonAsync(host, "olga", "ops", tenant: tenant);
+        var page = await Session.SignInAsync(browser, host, $"olga@{tenant}");
         var light = await Background(page);
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Switch to dark mode" }).ClickAsync();
@@ -71,17 +73,18 @@ public sealed class LayoutTests(Browser browser) : IClassFixture<Browser>
     [Fact]
     public async Task Every_app_page_has_one_main_landmark_and_the_pending_badge_fits_in_the_app_bar()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Review);
-        await Session.AddPersonAsync(host, "olga", "ops");
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Review, tenant: tenant);
+        await Session.AddPersonAsync(host, "olga", "ops", tenant: tenant);
         for (var n = 1; n <= 12; n++)
         {
-            await host.StartRunAsync("look", $$"""{"n":{{n}}}""");
+            await host.StartRunAsync("look", $$"""{"n":{{n}}}""", tenant: tenant);
         }
 
         foreach (var (width, height) in new[] { (1280, 900), (390, 844) })
         {
-            var page = await Session.SignInAsync(browser, host, "olga", width: width, height: height);
+            var page = await Session.SignInAsync(browser, host, $"olga@{tenant}", width: width, height: height);
             await Assertions.Expect(page.GetByRole(AriaRole.Main)).ToHaveCountAsync(1);
             var badge = page.Locator(".mud-appbar .mud-badge");
             await Assertions.Expect(badge).ToHaveTextAsync("12");

@@ -9,7 +9,7 @@ namespace ApprovalStudio.E2E;
 /// The security headers on pages, API answers and files, and the Content-Security-Policy that the inbox (Blazor Server
 /// and MudBlazor) works under in chromium: no violation while signing in, opening and answering a task, or on a deep link.
 /// </summary>
-public sealed class SecurityHeadersTests(Browser browser) : IClassFixture<Browser>
+public sealed class SecurityHeadersTests(Browser browser, SharedHost shared) : IClassFixture<Browser>, IClassFixture<SharedHost>
 {
     private const string Expense = """
         {"key":"expense","name":"Expense","start":"manager",
@@ -21,11 +21,12 @@ public sealed class SecurityHeadersTests(Browser browser) : IClassFixture<Browse
     [Fact]
     public async Task The_inbox_works_under_the_content_security_policy_and_every_answer_carries_the_headers()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        var run = await host.StartRunAsync("expense", """{"amount":90}""");
-        await host.WaitForTaskAsync(run);
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        var run = await host.StartRunAsync("expense", """{"amount":90}""", tenant: tenant);
+        await host.WaitForTaskAsync(run, tenant: tenant);
         var violations = new ConcurrentQueue<string>();
         var documents = new ConcurrentQueue<IResponse>();
 
@@ -33,13 +34,13 @@ public sealed class SecurityHeadersTests(Browser browser) : IClassFixture<Browse
         var page = await context.NewPageAsync();
         Watch(page, violations, documents);
         await page.GotoAsync("/");
-        await page.GetByLabel("User name").FillAsync("mia");
+        await page.GetByLabel("User name").FillAsync($"mia@{tenant}");
         await page.GetByLabel("Password").FillAsync(Session.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
         await page.GetByRole(AriaRole.Link, new() { Name = "Approve 90 EUR" }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Approve", Exact = true }).ClickAsync();
-        await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        await host.WaitForAsync(run, s => (string?)s["status"] == "Completed", tenant: tenant);
         await page.GetByRole(AriaRole.Button, new() { Name = "Switch to dark mode" }).ClickAsync();
         await page.GotoAsync("/history");
         await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
@@ -58,7 +59,7 @@ public sealed class SecurityHeadersTests(Browser browser) : IClassFixture<Browse
         // API answers (success and problem) and files carry them too.
         foreach (var (client, path) in new[]
         {
-            (host.Client(host.Token("mia", ["managers"])), "/api/tasks"), (host.Anonymous, "/api/tasks"), (host.Anonymous, "/api/no-such"),
+            (host.Client(host.Token("mia", ["managers"], tenant: tenant)), "/api/tasks"), (host.Anonymous, "/api/tasks"), (host.Anonymous, "/api/no-such"),
             (host.Anonymous, "/assets/app.js"), (host.Anonymous, "/_framework/blazor.web.js"),
         })
         {
@@ -71,12 +72,13 @@ public sealed class SecurityHeadersTests(Browser browser) : IClassFixture<Browse
     [Fact]
     public async Task A_deep_link_page_sends_no_referrer_and_works_under_the_policy()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        var run = await host.StartRunAsync("expense", """{"amount":90}""");
-        var resId = await host.WaitForTaskAsync(run);
-        using var created = await host.Admin().PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"mia"}"""));
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        var run = await host.StartRunAsync("expense", """{"amount":90}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+        using var created = await host.Admin(tenant).PostAsync($"/api/tasks/{resId}/links", AppHost.Json("""{"userId":"mia"}"""));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var url = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["url"]!;
         var violations = new ConcurrentQueue<string>();
@@ -87,7 +89,7 @@ public sealed class SecurityHeadersTests(Browser browser) : IClassFixture<Browse
         await page.GotoAsync(url);
         await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
         await page.GetByRole(AriaRole.Button, new() { Name = "Approve", Exact = true }).ClickAsync();
-        await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        await host.WaitForAsync(run, s => (string?)s["status"] == "Completed", tenant: tenant);
 
         Assert.Empty(violations);
         var headers = await Assert.Single(documents).AllHeadersAsync();

@@ -8,7 +8,7 @@ namespace ApprovalStudio.E2E;
 /// The task page as an approver uses it: a form that always says what is wrong, a receipt after answering, a page
 /// that updates itself when the task is answered elsewhere, keyboard shortcuts, readable names, and a phone layout.
 /// </summary>
-public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Browser>
+public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : IClassFixture<Browser>, IClassFixture<SharedHost>
 {
     private const string Expense = """
         {"key":"expense","name":"Expense claim","start":"prepare",
@@ -43,13 +43,14 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
     [Fact]
     public async Task A_form_shows_the_servers_errors_on_every_submit_checks_limits_while_typing_and_links_a_summary_to_each_field()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Order);
-        await Session.AddPersonAsync(host, "bea", "buyers");
-        var executionId = await host.StartRunAsync("order", """{"team":"Ops"}""");
-        var resId = await host.WaitForTaskAsync(executionId);
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Order, tenant: tenant);
+        await Session.AddPersonAsync(host, "bea", "buyers", tenant: tenant);
+        var executionId = await host.StartRunAsync("order", """{"team":"Ops"}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(executionId, tenant: tenant);
 
-        var page = await Session.SignInAsync(browser, host, "bea", $"/tasks/{resId}");
+        var page = await Session.SignInAsync(browser, host, $"bea@{tenant}", $"/tasks/{resId}");
         var submit = page.GetByRole(AriaRole.Button, new() { Name = "Submit" });
         var summary = page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "Please fix" });
         await submit.ClickAsync();
@@ -70,7 +71,7 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
         await Assertions.Expect(summary).ToContainTextAsync("Please fix 3 problems");
         await Assertions.Expect(page.Locator("#field-item")).ToContainTextAsync("Item must have at least 3 characters.");
         await Assertions.Expect(page.Locator("#field-quantity")).ToContainTextAsync("Quantity must be at most 10.");
-        using (var api = await host.Client(host.Token("bea", ["buyers"])).PostAsync($"/api/executions/{resId}/resume",
+        using (var api = await host.Client(host.Token("bea", ["buyers"], tenant: tenant)).PostAsync($"/api/executions/{resId}/resume",
             AppHost.Json("""{"item":"ab","quantity":50,"code":"x1"}""")))
         {
             Assert.Equal(HttpStatusCode.BadRequest, api.StatusCode);
@@ -79,7 +80,7 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
             Assert.Contains("Quantity must be at most 10.", problem);
         }
 
-        Assert.Equal("Suspended", (string?)(await host.StatusAsync(executionId))["status"]);
+        Assert.Equal("Suspended", (string?)(await host.StatusAsync(executionId, tenant: tenant))["status"]);
         await Accessibility.AssertNoSeriousViolationsAsync(page, "form task with errors");
 
         // A summary entry takes the person to its field.
@@ -97,13 +98,13 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
         await Assertions.Expect(summary).ToHaveCountAsync(0);
         await submit.ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You submitted");
-        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed", tenant: tenant);
         Assert.Equal("Laptop stand", (string?)done["output"]?["details"]?["item"] ?? "Laptop stand");
 
         foreach (var look in Looks.Where(l => l.Name != "desktop"))
         {
-            var other = await host.WaitForTaskAsync(await host.StartRunAsync("order", """{"team":"Sales"}"""));
-            var shot = await Session.SignInAsync(browser, host, "bea", $"/tasks/{other}", look.Width, look.Height, look.Scheme);
+            var other = await host.WaitForTaskAsync(await host.StartRunAsync("order", """{"team":"Sales"}""", tenant: tenant), tenant: tenant);
+            var shot = await Session.SignInAsync(browser, host, $"bea@{tenant}", $"/tasks/{other}", look.Width, look.Height, look.Scheme);
             await shot.GetByRole(AriaRole.Button, new() { Name = "Submit" }).ClickAsync();
             await Assertions.Expect(shot.GetByRole(AriaRole.Alert).Filter(new() { HasText = "Please fix" })).ToBeVisibleAsync();
             await shot.ScreenshotAsync(new() { Path = Shot($"task-page-form-errors-{look.Name}"), FullPage = true });
@@ -113,16 +114,17 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
     [Fact]
     public async Task Approving_shows_a_receipt_drops_the_deadline_follows_the_run_to_its_end_and_offers_the_next_task()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        await Session.AddPersonAsync(host, "starter", "staff");
-        var first = await host.StartRunAsync("expense", """{"amount":1840,"employee":"Jane"}""");
-        var firstTask = await host.WaitForTaskAsync(first);
-        var second = await host.StartRunAsync("expense", """{"amount":75,"employee":"Joe"}""");
-        var secondTask = await host.WaitForTaskAsync(second);
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        await Session.AddPersonAsync(host, "starter", "staff", tenant: tenant);
+        var first = await host.StartRunAsync("expense", """{"amount":1840,"employee":"Jane"}""", tenant: tenant);
+        var firstTask = await host.WaitForTaskAsync(first, tenant: tenant);
+        var second = await host.StartRunAsync("expense", """{"amount":75,"employee":"Joe"}""", tenant: tenant);
+        var secondTask = await host.WaitForTaskAsync(second, tenant: tenant);
 
-        var page = await Session.SignInAsync(browser, host, "mia", $"/tasks/{firstTask}");
+        var page = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{firstTask}");
         await Assertions.Expect(page.GetByTestId("deadline")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByText("requested by Starter")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByText("Expense claim · requested by")).ToBeVisibleAsync();
@@ -153,8 +155,8 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
 
         foreach (var look in Looks.Where(l => l.Name != "desktop"))
         {
-            var run = await host.StartRunAsync("expense", """{"amount":12,"employee":"Kim"}""");
-            var shot = await Session.SignInAsync(browser, host, "mia", $"/tasks/{await host.WaitForTaskAsync(run)}", look.Width, look.Height, look.Scheme);
+            var run = await host.StartRunAsync("expense", """{"amount":12,"employee":"Kim"}""", tenant: tenant);
+            var shot = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{await host.WaitForTaskAsync(run, tenant: tenant)}", look.Width, look.Height, look.Scheme);
             await shot.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
             await Assertions.Expect(shot.GetByRole(AriaRole.Status, new() { Name = "Progress" })).ToHaveTextAsync("Run completed");
             await shot.ScreenshotAsync(new() { Path = Shot($"task-page-receipt-{look.Name}"), FullPage = true });
@@ -164,15 +166,16 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
     [Fact]
     public async Task Keyboard_shortcuts_approve_and_open_their_help_but_do_nothing_while_typing()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        var run = await host.StartRunAsync("expense", """{"amount":300,"employee":"Ada"}""");
-        var resId = await host.WaitForTaskAsync(run);
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        var run = await host.StartRunAsync("expense", """{"amount":300,"employee":"Ada"}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
 
         foreach (var look in Looks)
         {
-            var page = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}", look.Width, look.Height, look.Scheme);
+            var page = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}", look.Width, look.Height, look.Scheme);
             await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
             await page.ScreenshotAsync(new() { Path = Shot($"task-page-approval-{look.Name}"), FullPage = true });
             await page.Keyboard.PressAsync("?");
@@ -189,17 +192,17 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
             await Assertions.Expect(dialog).ToHaveCountAsync(0);
         }
 
-        var mia = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
+        var mia = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}");
         var comment = mia.GetByLabel("Comment");
         await comment.PressSequentiallyAsync("a r n");
         await Assertions.Expect(comment).ToHaveValueAsync("a r n");
         await Assertions.Expect(mia.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToHaveCountAsync(0);
-        Assert.Equal("Suspended", (string?)(await host.StatusAsync(run))["status"]);
+        Assert.Equal("Suspended", (string?)(await host.StatusAsync(run, tenant: tenant))["status"]);
 
         await mia.GetByRole(AriaRole.Heading, new() { Level = 1 }).ClickAsync();
         await mia.Keyboard.PressAsync("a");
         await Assertions.Expect(mia.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You approved · “a r n” ·");
-        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed", tenant: tenant);
         Assert.True((bool?)done["output"]!["booked"]);
 
         await mia.Keyboard.PressAsync("n");
@@ -209,14 +212,15 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
     [Fact]
     public async Task A_second_tab_on_the_task_updates_itself_when_the_task_is_answered_there_or_through_the_api()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        await Session.AddPersonAsync(host, "max", "managers");
-        var resId = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":40,"employee":"Lou"}"""));
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        await Session.AddPersonAsync(host, "max", "managers", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":40,"employee":"Lou"}""", tenant: tenant), tenant: tenant);
 
-        var first = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
-        var second = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
+        var first = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}");
+        var second = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}");
         await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
         await first.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
 
@@ -226,11 +230,11 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
         await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
         await Assertions.Expect(second.GetByTestId("deadline")).ToHaveCountAsync(0);
 
-        var other = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":41,"employee":"Lou"}"""));
+        var other = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":41,"employee":"Lou"}""", tenant: tenant), tenant: tenant);
         await second.GotoAsync($"/tasks/{other}");
         await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
         await second.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
-        using (var api = await host.Client(host.Token("max", ["managers"])).PostAsync($"/api/executions/{other}/resume", AppHost.Json("""{"decision":"Rejected"}""")))
+        using (var api = await host.Client(host.Token("max", ["managers"], tenant: tenant)).PostAsync($"/api/executions/{other}/resume", AppHost.Json("""{"decision":"Rejected"}""")))
         {
             Assert.Equal(HttpStatusCode.Accepted, api.StatusCode);
         }
@@ -242,17 +246,18 @@ public sealed partial class TaskPageTests(Browser browser) : IClassFixture<Brows
     [Fact]
     public async Task On_a_phone_the_request_comes_before_the_answer_and_on_a_desktop_beside_it()
     {
-        await using var host = await AppHost.StartAsync();
-        await host.CreateWorkflowAsync(Expense);
-        await Session.AddPersonAsync(host, "mia", "managers");
-        var resId = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":9,"employee":"Bo"}"""));
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":9,"employee":"Bo"}""", tenant: tenant), tenant: tenant);
 
-        var phone = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}", width: 390, height: 844);
+        var phone = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}", width: 390, height: 844);
         var request = await phone.GetByRole(AriaRole.Heading, new() { Name = "Request" }).BoundingBoxAsync();
         var approve = await phone.GetByRole(AriaRole.Button, new() { Name = "Approve" }).BoundingBoxAsync();
         Assert.True(request!.Y < approve!.Y, $"request at {request.Y}, approve at {approve.Y}");
 
-        var desktop = await Session.SignInAsync(browser, host, "mia", $"/tasks/{resId}");
+        var desktop = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}");
         request = await desktop.GetByRole(AriaRole.Heading, new() { Name = "Request" }).BoundingBoxAsync();
         var answer = await desktop.GetByRole(AriaRole.Heading, new() { Name = "Your answer" }).BoundingBoxAsync();
         Assert.True(Math.Abs(request!.Y - answer!.Y) < 5 && request.X < answer.X, $"request at {request.X},{request.Y}, answer at {answer.X},{answer.Y}");

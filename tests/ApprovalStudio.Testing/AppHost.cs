@@ -109,12 +109,12 @@ public sealed class AppHost : IAsyncDisposable
     public Task<JsonObject> StatusAsync(string executionId, string tenant = Tenant) => GetStatusAsync(Address, Token("reader", tenant: tenant), executionId);
 
     /// <summary>Polls the status route until <paramref name="until"/> holds (or fails after <paramref name="timeout"/>).</summary>
-    public Task<JsonObject> WaitForAsync(string executionId, Func<JsonObject, bool> until, TimeSpan? timeout = null) =>
-        WaitForAsync(Address, Token("reader"), executionId, until, timeout);
+    public Task<JsonObject> WaitForAsync(string executionId, Func<JsonObject, bool> until, TimeSpan? timeout = null, string tenant = Tenant) =>
+        WaitForAsync(Address, Token("reader", tenant: tenant), executionId, until, timeout);
 
-    public async Task<string> WaitForTaskAsync(string executionId, string? nodeId = null)
+    public async Task<string> WaitForTaskAsync(string executionId, string? nodeId = null, string tenant = Tenant)
     {
-        var status = await WaitForAsync(executionId, s => s["waiting"]!.AsArray().Any(w => nodeId is null || (string?)w!["nodeId"] == nodeId));
+        var status = await WaitForAsync(executionId, s => s["waiting"]!.AsArray().Any(w => nodeId is null || (string?)w!["nodeId"] == nodeId), tenant: tenant);
         return (string)status["waiting"]!.AsArray().First(w => nodeId is null || (string?)w!["nodeId"] == nodeId)!["resId"]!;
     }
 
