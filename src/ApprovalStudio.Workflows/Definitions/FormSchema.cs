@@ -55,6 +55,13 @@ public static class FormSchema
             }
         }
 
+        // NJsonSchema resolves a "$ref" to a URL or file by fetching it: a definition must not make the server do that.
+        if (ExternalReference(schema, path) is { } external)
+        {
+            problems.Add(new(external, "A form schema's $ref points inside the schema only (\"#/...\"), never to a URL or file."));
+            return schema;
+        }
+
         try
         {
             Parse(schema.ToJsonString());
@@ -192,5 +199,42 @@ public static class FormSchema
     }
 
     private static JsonSchema Parse(string json) =>
-        Parsed.GetOrAdd(json, static j => JsonSchema.FromJsonAsync(j).GetAwaiter().GetResult());
+        Parsed.GetOrAdd(json, static j => ExternalReference(JsonNode.Parse(j), "$") is { } external
+            ? throw new InvalidOperationException($"The form schema refers outside itself at {external}.")
+            : JsonSchema.FromJsonAsync(j).GetAwaiter().GetResult());
+
+    /// <summary>The path of the first <c>$ref</c> that is not a pointer into the schema itself (<c>#…</c>), or null.</summary>
+    private static string? ExternalReference(JsonNode? node, string path)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (name, value) in o)
+                {
+                    if (name == "$ref" && !(value is JsonValue v && v.TryGetValue<string>(out var target) && target.StartsWith('#')))
+                    {
+                        return $"{path}.$ref";
+                    }
+
+                    if (ExternalReference(value, $"{path}.{name}") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++)
+                {
+                    if (ExternalReference(a[i], $"{path}[{i}]") is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                return null;
+            default:
+                return null;
+        }
+    }
 }

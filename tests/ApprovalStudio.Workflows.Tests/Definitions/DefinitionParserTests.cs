@@ -97,6 +97,32 @@ public sealed class DefinitionParserTests
         Assert.Contains(problems, p => p.Path == path && p.Message.Contains(fragment, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("http://127.0.0.1:{port}/schema.json")]
+    [InlineData("http://127.0.0.1:{port}/schema.json#/definitions/x")]
+    [InlineData("file:///etc/passwd")]
+    public void A_form_schema_ref_outside_the_schema_is_a_problem_and_is_never_fetched(string target)
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var url = target.Replace("{port}", ((System.Net.IPEndPoint)listener.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+            var (definition, problems) = Parse("""
+                {"key":"k","start":"f","nodes":[{"id":"f","type":"form","assignees":{"users":["u"]},
+                 "schema":{"type":"object","properties":{"a":{"type":"string"},"b":{"$ref":"URL"}}}}]}
+                """.Replace("URL", url, StringComparison.Ordinal));
+
+            Assert.Null(definition);
+            Assert.Contains(problems, p => p.Path == "nodes[0].schema.properties.b.$ref" && p.Message.Contains("inside the schema only", StringComparison.Ordinal));
+            Assert.False(listener.Pending(), "the parser connected to the $ref's address");
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
     [Fact]
     public void Nested_loops_each_own_their_body()
     {
