@@ -85,6 +85,7 @@ public sealed class InboxListTests(Browser browser, SharedHost shared) : IClassF
         await page.GetByLabel("Workflow").ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Option, new() { Name = "Research agent" })).ToBeVisibleAsync();
         await page.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(page.GetByRole(AriaRole.Option, new() { Name = "Research agent" })).ToBeHiddenAsync();
 
         // A search that finds nothing says so and offers to clear search and filters together.
         await page.GetByLabel("Search").FillAsync("nothing like this");
