@@ -134,10 +134,9 @@ public sealed class ResumePipeline(
     /// <summary>Who answers, by the grant's own rule; or why the grant does not reach this task.</summary>
     private async Task<(Actor Answerer, string? Refusal)> AuthorizeAsync(TaskRecord task, AnswerGrant grant, CancellationToken cancellationToken)
     {
-        var none = new Actor(grant.TenantId, grant.Name, grant.Name, new HashSet<string>(), new HashSet<string>());
         if (task.TenantId != grant.TenantId)
         {
-            return (none, "This task belongs to another tenant.");
+            return (Nobody(grant), "This task belongs to another tenant.");
         }
 
         switch (grant)
@@ -155,9 +154,12 @@ public sealed class ResumePipeline(
             case AnswerGrant.AgentRuntime { Actor: var agent }:
                 return (agent, task.Kind == nameof(WaitKind.ToolCall) ? null : "An agent runtime answers tool calls only.");
             default:
-                return (none, $"Unknown grant '{grant.Name}'.");
+                return (Nobody(grant), $"Unknown grant '{grant.Name}'.");
         }
     }
+
+    // Stands in for the answerer of a refused grant; a refusal records no one, so nothing reads it.
+    private static Actor Nobody(AnswerGrant grant) => new(grant.TenantId, grant.Name, grant.Name, new HashSet<string>(), new HashSet<string>());
 
     private static ResumeOutcome? Closed(TaskRecord task, DateTime now) => task.Status switch
     {

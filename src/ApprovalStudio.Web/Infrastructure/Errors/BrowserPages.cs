@@ -32,6 +32,9 @@ public static class BrowserPages
 
     /// <summary>A GET or HEAD whose Accept names text/html: what a browser sends when it navigates; API clients and fetch() do not.</summary>
     public static bool Wants(HttpContext context) =>
-        (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
-        && context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase));
+        (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)) && AcceptsHtml(context);
+
+    /// <summary>Whether the request's Accept names text/html: a person's browser (a page, or a form it posts).</summary>
+    public static bool AcceptsHtml(HttpContext context) =>
+        context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase));
 }

@@ -85,7 +85,7 @@ public static class RateLimits
             : 1;
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         var detail = $"Too many requests from you; try again in {seconds} second{(seconds == 1 ? "" : "s")}.";
-        if (context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase)))
+        if (BrowserPages.AcceptsHtml(context))
         {
             // A person's browser (a deep-link page, the sign-in form): a page to read, not JSON.
             context.Response.ContentType = "text/html; charset=utf-8";
