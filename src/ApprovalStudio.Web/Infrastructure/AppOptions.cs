@@ -18,6 +18,9 @@ public sealed class AppOptions
     /// <summary>Seed the demo tenant's workflows when the database is empty.</summary>
     public bool SeedDemoData { get; set; } = true;
 
+    /// <summary>The Redis connection (<c>Redis:Configuration</c>): set, it carries the hub's backplane and the inbox's changes between instances.</summary>
+    public const string RedisKey = "Redis:Configuration";
+
     public static string ResolveDataDirectory(IConfiguration configuration, string contentRoot)
     {
         var folder = configuration[$"{SectionName}:{nameof(DataDirectory)}"];

@@ -1,5 +1,5 @@
 using System.Net;
-using ApprovalStudio.Web.Features.DeepLinks;
+using ApprovalStudio.Web.Features.Resume;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Web.Tests.Api;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Tests.Api;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -103,9 +104,9 @@ public sealed partial class CookieSignInHubTests
 
         var page = await host.Anonymous.GetStringAsync("/signin");
         Assert.Contains("ann@demo", page);
-        Assert.Contains(Web.Infrastructure.Persistence.DemoData.Password, page);
+        Assert.Contains(Web.Features.Demo.DemoData.Password, page);
 
-        var cookies = await SignInAsync(host, "ann", Web.Infrastructure.Persistence.DemoData.Password);
+        var cookies = await SignInAsync(host, "ann", Web.Features.Demo.DemoData.Password);
         using var api = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = host.Address };
         var deadline = DateTime.UtcNow.AddSeconds(20);
         string tasks;

@@ -18,7 +18,7 @@ public sealed class ExecutionHubTests
          "edges":[{"from":"approve","to":"prepare"},{"from":"prepare","to":"review"},{"from":"review","to":"done"}]}
         """;
 
-    private static string Describe(IEnumerable<Features.Hub.ExecutionEventMessage> events) =>
+    private static string Describe(IEnumerable<Features.Executions.ExecutionEventMessage> events) =>
         string.Join(" ", events.Select(e => e.NodeId is null ? e.Type : $"{e.Type}:{e.NodeId}"));
 
     [Fact]

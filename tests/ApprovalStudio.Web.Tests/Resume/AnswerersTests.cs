@@ -1,3 +1,4 @@
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.Resume;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using ApprovalStudio.Web.Features.DeepLinks;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;

@@ -16,9 +16,6 @@ public sealed record DeepLinkCreated(string Url, DateTime ExpiresAt);
 
 public static class DeepLinksFeature
 {
-    /// <summary>How long a link to a task without a deadline stays valid.</summary>
-    public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(7);
-
     public static IEndpointRouteBuilder MapDeepLinks(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/tasks/{resId}/links", Create).WithTags("Tasks").RequireAuthorization(Policies.Admin).RequireRateLimiting(RateLimits.Api)
@@ -56,7 +53,7 @@ public static class DeepLinksFeature
             return Problems.Validation("userId", $"'{userId}' is not an assignee of this task (by user, or by a group of the directory).");
         }
 
-        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DefaultLifetime;
+        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinkTokens.DefaultLifetime;
         var baseUrl = options.Value.PublicBaseUrl is { Length: > 0 } configured ? configured : $"{request.Scheme}://{request.Host}";
         return TypedResults.Created((string?)null, new DeepLinkCreated(tokens.Link(baseUrl, new DeepLinkGrant(task.ResId, task.TenantId, userId, recipient.Name, expires)), expires));
     }

@@ -2,8 +2,6 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ApprovalStudio.Web.Features.Hub;
-using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
@@ -18,7 +16,7 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// commit leaves the item leased; when the lease runs out another worker does the step again.
 /// </summary>
 public sealed class ExecutionProcessor(
-    AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, ExecutionNotifier notifier, NotificationPlanner notifications, TimeProvider clock,
+    AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, ExecutionNotifier notifier, ITaskOutbox outbox, TimeProvider clock,
     ILogger<ExecutionProcessor> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
@@ -56,7 +54,7 @@ public sealed class ExecutionProcessor(
         var now = clock.GetUtcNow().UtcDateTime;
         Apply(execution, result, now);
         var created = AddTasks(execution, result.NewWaits, now);
-        await notifications.PlanAsync(created, now, cancellationToken);
+        await outbox.CreatedAsync(db, created, now, cancellationToken);
         await AddNodeRunsAsync(execution.Id, result.NodeRuns, cancellationToken);
         var pending = result.Status == RunStatus.Suspended && created.Count == 0
             ? await db.Tasks.CountAsync(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending, cancellationToken)
@@ -68,7 +66,7 @@ public sealed class ExecutionProcessor(
         item.LeasedUntil = null;
         await db.SaveChangesAsync(cancellationToken);
         var cancelled = result.Status is RunStatus.Completed or RunStatus.Failed
-            ? await CancelPendingTasksAsync(db, execution.Id, now, cancellationToken)
+            ? await CancelPendingTasksAsync(db, outbox, execution.Id, now, cancellationToken)
             : [];
         await transaction.CommitAsync(cancellationToken);
         ExecutionLog.Advanced(log, execution.Id, item.Kind, execution.Status, result.NewWaits.Count);
@@ -129,13 +127,13 @@ public sealed class ExecutionProcessor(
     /// created) can no longer be answered. Guarded, so an answer that commits first keeps its task; call it
     /// after SaveChanges, inside the step's transaction. Returns the cancelled tasks, for the inboxes.
     /// </summary>
-    public static async Task<List<TaskRecord>> CancelPendingTasksAsync(AppDbContext db, string executionId, DateTime now, CancellationToken cancellationToken)
+    public static async Task<List<TaskRecord>> CancelPendingTasksAsync(AppDbContext db, ITaskOutbox outbox, string executionId, DateTime now, CancellationToken cancellationToken)
     {
         await db.Tasks.Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending)
             .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
         var cancelled = await db.Tasks.AsNoTracking().Include(t => t.Assignees)
             .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Cancelled).ToListAsync(cancellationToken);
-        await NotificationPlanner.SettledAsync(db, [.. cancelled.Select(t => t.ResId)], now, cancellationToken);
+        await outbox.SettledAsync(db, [.. cancelled.Select(t => t.ResId)], now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         return cancelled;
     }

@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using ApprovalStudio.Web.Features.Hub;
-using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -13,7 +11,7 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// backoff, and dead-letters an item that keeps failing, which fails its run with the last error.
 /// </summary>
 public sealed class ExecutionWorker(
-    IServiceScopeFactory scopes, QueueSignal signal, ExecutionNotifier notifier, IOptions<WorkerOptions> options, TimeProvider clock,
+    IServiceScopeFactory scopes, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox, IOptions<WorkerOptions> options, TimeProvider clock,
     ILogger<ExecutionWorker> log)
     : BackgroundService
 {
@@ -132,7 +130,7 @@ public sealed class ExecutionWorker(
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        var cancelled = failed is null ? [] : await ExecutionProcessor.CancelPendingTasksAsync(db, item.ExecutionId, now, cancellationToken);
+        var cancelled = failed is null ? [] : await ExecutionProcessor.CancelPendingTasksAsync(db, outbox, item.ExecutionId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         if (failed is not null)
         {
@@ -167,7 +165,7 @@ public sealed class ExecutionWorker(
                 continue;
             }
 
-            await NotificationPlanner.SettledAsync(db, [task.ResId], now, cancellationToken);
+            await outbox.SettledAsync(db, [task.ResId], now, cancellationToken);
             db.Queue.Add(new QueueItem
             {
                 ExecutionId = task.ExecutionId, Kind = QueueKinds.Expire, ResId = task.ResId, Status = QueueStatuses.Pending,

@@ -34,6 +34,7 @@ public static class ExecutionsFeature
         builder.Services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
         builder.Services.AddSingleton<QueueSignal>();
+        builder.Services.AddSingleton<ExecutionNotifier>();
         builder.Services.AddOptions<ExpressionOptions>().BindConfiguration(ExpressionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ExpressionOptions>, ExpressionOptionsValidator>();
         builder.Services.AddSingleton(services => new ExpressionEvaluator(services.GetRequiredService<IOptions<ExpressionOptions>>().Value.ToLimits()));

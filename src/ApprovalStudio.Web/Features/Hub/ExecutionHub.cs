@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -7,22 +7,6 @@ using Microsoft.AspNetCore.SignalR;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Hub;
-
-/// <summary>One state change of a run, as clients receive it (CONTRACT §5).</summary>
-public sealed record ExecutionEventMessage(string ExecutionId, long Sequence, string Type, string? NodeId, string? Status, DateTime At, JsonNode? Data)
-{
-    public static ExecutionEventMessage From(ExecutionEventRecord e) =>
-        new(e.ExecutionId, e.Sequence, e.Type, e.NodeId, e.Status, e.At, e.DataJson is null ? null : JsonNode.Parse(e.DataJson));
-}
-
-/// <summary>A task appearing in, or leaving, the inboxes of those who may answer it.</summary>
-public sealed record InboxTaskMessage(
-    string ResId, string ExecutionId, string WorkflowKey, string NodeId, string Kind, string Title, string Status,
-    DateTime CreatedAt, DateTime? ExpiresAt, string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel)
-{
-    public static InboxTaskMessage From(TaskRecord t) =>
-        new(t.ResId, t.ExecutionId, t.WorkflowKey, t.NodeId, t.Kind, t.Title, t.Status, t.CreatedAt, t.ExpiresAt, t.ResolvedBy, t.ResolvedByName, t.ResolvedAt, t.Channel);
-}
 
 /// <summary>What the server calls on its clients.</summary>
 public interface IExecutionClient

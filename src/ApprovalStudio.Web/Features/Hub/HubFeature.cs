@@ -1,3 +1,5 @@
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.Extensions.FileProviders;
 
@@ -5,20 +7,18 @@ namespace ApprovalStudio.Web.Features.Hub;
 
 public static class HubFeature
 {
-    public const string RedisKey = "Redis:Configuration";
-
     /// <summary>SignalR, with the Redis backplane when <c>Redis:Configuration</c> is set.</summary>
     public static IHostApplicationBuilder AddExecutionHub(this IHostApplicationBuilder builder)
     {
         var signalR = builder.Services.AddSignalR();
-        var redis = builder.Configuration[RedisKey];
+        var redis = builder.Configuration[AppOptions.RedisKey];
         if (!string.IsNullOrWhiteSpace(redis))
         {
             signalR.AddStackExchangeRedis(redis, o => o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("approval-studio"));
         }
 
         builder.Services.AddScoped<ExecutionEventReader>();
-        builder.Services.AddSingleton<ExecutionNotifier>();
+        builder.Services.AddSingleton<IExecutionObserver, HubPublisher>();
         return builder;
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
-using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Infrastructure.Persistence;
 using StackExchange.Redis;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -8,40 +9,44 @@ namespace ApprovalStudio.Web.Features.Inbox;
 /// Carries inbox changes and run events to the Blazor circuits of every instance: in-process on one
 /// machine; over Redis pub/sub when <c>Redis:Configuration</c> is set, so a circuit on instance B sees
 /// what the worker on instance A did (the SignalR backplane only reaches hub clients, not circuits).
+/// An observer of the runtime (<see cref="ExecutionNotifier"/>).
 /// </summary>
-public interface IInboxBus
+public sealed class LocalInboxBus(InboxEvents events) : IExecutionObserver
 {
-    Task PublishAsync(InboxChange change);
-
-    Task PublishAsync(ExecutionEventMessage message);
-}
-
-public sealed class LocalInboxBus(InboxEvents events) : IInboxBus
-{
-    public Task PublishAsync(InboxChange change)
+    public Task ExecutionEventsAsync(IReadOnlyList<ExecutionEventMessage> messages)
     {
-        events.Raise(change);
+        foreach (var message in messages)
+        {
+            events.Raise(message);
+        }
+
         return Task.CompletedTask;
     }
 
-    public Task PublishAsync(ExecutionEventMessage message)
+    public Task TaskChangedAsync(TaskRecord task, bool created)
     {
-        events.Raise(message);
+        events.Raise(InboxChange.From(task, created));
         return Task.CompletedTask;
     }
 }
 
 /// <summary>Publishes to one Redis channel; every instance (this one too) raises what arrives on it locally.</summary>
-public sealed class RedisInboxBus(IConnectionMultiplexer redis, InboxEvents events, ILogger<RedisInboxBus> log) : IInboxBus, IHostedService
+public sealed class RedisInboxBus(IConnectionMultiplexer redis, InboxEvents events, ILogger<RedisInboxBus> log) : IExecutionObserver, IHostedService
 {
     private static readonly RedisChannel Channel = RedisChannel.Literal("approval-studio:inbox");
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
     private sealed record Envelope(InboxChange? Change, ExecutionEventMessage? Event);
 
-    public Task PublishAsync(InboxChange change) => PublishAsync(new Envelope(change, null));
+    public async Task ExecutionEventsAsync(IReadOnlyList<ExecutionEventMessage> messages)
+    {
+        foreach (var message in messages)
+        {
+            await PublishAsync(new Envelope(null, message));
+        }
+    }
 
-    public Task PublishAsync(ExecutionEventMessage message) => PublishAsync(new Envelope(null, message));
+    public Task TaskChangedAsync(TaskRecord task, bool created) => PublishAsync(new Envelope(InboxChange.From(task, created), null));
 
     public async Task StartAsync(CancellationToken cancellationToken) =>
         await redis.GetSubscriber().SubscribeAsync(Channel, (_, value) =>

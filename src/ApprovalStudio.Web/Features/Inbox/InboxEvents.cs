@@ -1,4 +1,4 @@
-using ApprovalStudio.Web.Features.Hub;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -15,7 +15,7 @@ public sealed record InboxChange(InboxTaskMessage Task, string TenantId, IReadOn
 
 /// <summary>
 /// In-process notifications for the inbox's components (they subscribe after first render and call
-/// back through InvokeAsync). Raised by <see cref="ExecutionNotifier"/> next to the hub's messages.
+/// back through InvokeAsync). Raised by the inbox bus, an observer of <see cref="ExecutionNotifier"/>.
 /// </summary>
 public sealed class InboxEvents
 {

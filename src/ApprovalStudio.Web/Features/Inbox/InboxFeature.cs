@@ -1,4 +1,6 @@
 using ApprovalStudio.Web.Components;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Infrastructure;
 using MudBlazor.Services;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -12,16 +14,16 @@ public static class InboxFeature
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddMudServices();
         builder.Services.AddSingleton<InboxEvents>();
-        var redis = builder.Configuration[Hub.HubFeature.RedisKey];
+        var redis = builder.Configuration[AppOptions.RedisKey];
         if (string.IsNullOrWhiteSpace(redis))
         {
-            builder.Services.AddSingleton<IInboxBus, LocalInboxBus>();
+            builder.Services.AddSingleton<IExecutionObserver, LocalInboxBus>();
         }
         else
         {
             builder.Services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ => StackExchange.Redis.ConnectionMultiplexer.Connect(redis));
             builder.Services.AddSingleton<RedisInboxBus>();
-            builder.Services.AddSingleton<IInboxBus>(sp => sp.GetRequiredService<RedisInboxBus>());
+            builder.Services.AddSingleton<IExecutionObserver>(sp => sp.GetRequiredService<RedisInboxBus>());
             builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisInboxBus>());
         }
 

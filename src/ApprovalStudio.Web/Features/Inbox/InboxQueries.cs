@@ -229,7 +229,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             .Select(t => t.ResId).FirstOrDefaultAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<Hub.ExecutionEventMessage>> EventsAsync(Actor actor, string executionId, long afterSequence, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ExecutionEventMessage>> EventsAsync(Actor actor, string executionId, long afterSequence, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var reader = scope.ServiceProvider.GetRequiredService<Hub.ExecutionEventReader>();

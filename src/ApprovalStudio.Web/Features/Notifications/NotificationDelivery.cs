@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
-using ApprovalStudio.Web.Features.DeepLinks;
-using ApprovalStudio.Web.Features.Slack;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -56,7 +55,7 @@ public sealed class NotificationDelivery(
         }
 
         var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == task.ExecutionId, cancellationToken);
-        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinksFeature.DefaultLifetime;
+        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinkTokens.DefaultLifetime;
         var grant = new DeepLinkGrant(task.ResId, task.TenantId, person.UserId, person.DisplayName, expires,
             row.Channel == NotificationChannels.Slack ? NotificationChannels.Slack : NotificationChannels.Email);
         var subject = new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(app.Value.PublicBaseUrl!, grant),

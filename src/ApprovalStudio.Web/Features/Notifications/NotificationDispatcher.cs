@@ -1,5 +1,4 @@
 using ApprovalStudio.Web.Features.Executions;
-using ApprovalStudio.Web.Features.Slack;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -11,11 +12,11 @@ namespace ApprovalStudio.Web.Features.Notifications;
 /// address, and by Slack when Slack is on and the person has a slackUserId; plus a reminder before the
 /// deadline. Adds the outbox rows to the step's unit of work, so they commit with the task or not at all.
 /// </summary>
-public sealed class NotificationPlanner(AppDbContext db, IOptions<SmtpOptions> smtp, IOptions<SlackOptions> slack, IOptions<NotificationOptions> options)
+public sealed class NotificationPlanner(IOptions<SmtpOptions> smtp, IOptions<SlackOptions> slack, IOptions<NotificationOptions> options) : ITaskOutbox
 {
     private static readonly string[] PeopleKinds = ["Approval", "UserForm", "Review"];
 
-    public async Task PlanAsync(IReadOnlyList<TaskRecord> created, DateTime now, CancellationToken cancellationToken)
+    public async Task CreatedAsync(AppDbContext db, IReadOnlyList<TaskRecord> created, DateTime now, CancellationToken cancellationToken)
     {
         var email = smtp.Value.Enabled;
         var slackOn = slack.Value.Sends;
@@ -27,22 +28,22 @@ public sealed class NotificationPlanner(AppDbContext db, IOptions<SmtpOptions> s
         foreach (var task in created.Where(t => PeopleKinds.Contains(t.Kind)))
         {
             var reminderAt = task.ExpiresAt is { } expires && options.Value.ReminderBefore > TimeSpan.Zero ? expires - options.Value.ReminderBefore : (DateTime?)null;
-            foreach (var person in await RecipientsAsync(task, cancellationToken))
+            foreach (var person in await RecipientsAsync(db, task, cancellationToken))
             {
                 if (email && !string.IsNullOrWhiteSpace(person.Email))
                 {
-                    Add(task, person, NotificationChannels.Email, person.Email, now, reminderAt);
+                    Add(db, task, person, NotificationChannels.Email, person.Email, now, reminderAt);
                 }
 
                 if (slackOn && !string.IsNullOrWhiteSpace(person.SlackUserId))
                 {
-                    Add(task, person, NotificationChannels.Slack, person.SlackUserId, now, reminderAt);
+                    Add(db, task, person, NotificationChannels.Slack, person.SlackUserId, now, reminderAt);
                 }
             }
         }
     }
 
-    private void Add(TaskRecord task, AppUser person, string channel, string address, DateTime now, DateTime? reminderAt)
+    private static void Add(AppDbContext db, TaskRecord task, AppUser person, string channel, string address, DateTime now, DateTime? reminderAt)
     {
         db.Notifications.Add(Row(task, person, channel, address, NotificationKinds.TaskCreated, now, now));
         if (reminderAt > now)
@@ -64,7 +65,7 @@ public sealed class NotificationPlanner(AppDbContext db, IOptions<SmtpOptions> s
     /// message (<c>channel/ts</c>) the answer was given on, which its channel replaces itself. Call inside the
     /// transaction that settles the tasks.
     /// </summary>
-    public static async Task SettledAsync(
+    public async Task SettledAsync(
         AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken, string? answeredOn = null)
     {
         if (resIds.Count == 0)
@@ -95,7 +96,7 @@ public sealed class NotificationPlanner(AppDbContext db, IOptions<SmtpOptions> s
     private static readonly TimeSpan InFlightMargin = TimeSpan.FromMinutes(1);
 
     /// <summary>The task's assignees as people of the directory, each once; names the directory does not know are skipped.</summary>
-    private async Task<List<AppUser>> RecipientsAsync(TaskRecord task, CancellationToken cancellationToken)
+    private static async Task<List<AppUser>> RecipientsAsync(AppDbContext db, TaskRecord task, CancellationToken cancellationToken)
     {
         var users = task.Assignees.Where(a => a.Kind == AssigneeKinds.User).Select(a => a.Value).ToList();
         var groups = task.Assignees.Where(a => a.Kind == AssigneeKinds.Group).Select(a => a.Value).ToList();

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
@@ -24,10 +25,16 @@ public static class NotificationsFeature
         builder.Services.AddOptions<SmtpOptions>().BindConfiguration(SmtpOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AppOptions>, ChannelOptionsValidator>();
         builder.Services.AddSingleton<NotificationSignal>();
-        builder.Services.AddScoped<NotificationPlanner>();
+        builder.Services.AddSingleton<ITaskOutbox, NotificationPlanner>();
         builder.Services.AddScoped<MessageTemplates>();
         builder.Services.AddScoped<NotificationDelivery>();
         builder.Services.AddSingleton<EmailSender>();
+        builder.Services.AddOptions<SlackOptions>().BindConfiguration(SlackOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHttpClient<SlackClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
+
+        // A response_url carries its capability in the path, which HttpClient's request lines would log:
+        // keep this client's logging at Warning whatever the configuration says.
+        builder.Logging.AddFilter($"System.Net.Http.HttpClient.{nameof(SlackClient)}", LogLevel.Warning);
         builder.Services.AddHostedService<NotificationDispatcher>();
         return builder;
     }

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
-using ApprovalStudio.Web.Features.Hub;
-using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -44,7 +42,7 @@ public abstract record ResumeOutcome
 /// record and the continuation's queue row. A rejected answer changes nothing.
 /// </summary>
 public sealed class ResumePipeline(
-    AppDbContext db, WorkflowCatalog catalog, PeopleDirectory people, QueueSignal signal, ExecutionNotifier notifier, TimeProvider clock,
+    AppDbContext db, WorkflowCatalog catalog, PeopleDirectory people, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox, TimeProvider clock,
     ILogger<ResumePipeline> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
@@ -103,7 +101,7 @@ public sealed class ResumePipeline(
                 .SetProperty(e => e.Status, ExecutionStatuses.Resuming)
                 .SetProperty(e => e.UpdatedAt, at)
                 .SetProperty(e => e.Revision, e => e.Revision + 1), cancellationToken);
-        await NotificationPlanner.SettledAsync(db, [task.ResId], at, cancellationToken, command.AnsweredOn);
+        await outbox.SettledAsync(db, [task.ResId], at, cancellationToken, command.AnsweredOn);
         db.Audit.Add(new AuditRecord
         {
             TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,

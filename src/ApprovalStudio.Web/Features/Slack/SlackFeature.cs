@@ -18,12 +18,6 @@ public static class SlackFeature
 
     public static IHostApplicationBuilder AddSlack(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<SlackOptions>().BindConfiguration(SlackOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddHttpClient<SlackClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
-
-        // A response_url carries its capability in the path, which HttpClient's request lines would log:
-        // keep this client's logging at Warning whatever the configuration says.
-        builder.Logging.AddFilter($"System.Net.Http.HttpClient.{nameof(SlackClient)}", LogLevel.Warning);
         builder.Services.AddScoped<SlackInteractions>();
         return builder;
     }

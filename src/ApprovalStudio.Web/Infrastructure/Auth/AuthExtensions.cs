@@ -1,4 +1,3 @@
-using ApprovalStudio.Web.Features.ApiKeys;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -27,7 +26,7 @@ public static partial class AuthExtensions
         var dataDirectory = AppOptions.ResolveDataDirectory(builder.Configuration, builder.Environment.ContentRootPath);
         var key = SigningKeyStore.Resolve(builder.Configuration, dataDirectory);
         builder.Services.AddSingleton(sp => new TokenIssuer(key, sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(sp => new Features.DeepLinks.DeepLinkTokens(key, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(new LocalSigningKey(key));
 
         var entra = IsEntraConfigured(builder.Configuration);
         var authentication = builder.Services.AddAuthentication(o =>
@@ -79,12 +78,12 @@ public static partial class AuthExtensions
             c.Events.OnRedirectToLogin = context => Answer(context, StatusCodes.Status401Unauthorized);
             c.Events.OnRedirectToAccessDenied = context => Answer(context, StatusCodes.Status403Forbidden);
         }));
-        authentication.AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeysFeature.Scheme, null);
+        authentication.AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeyAuthentication.Scheme, null);
         authentication.AddPolicyScheme(SelectorScheme, "API key, bearer token or inbox cookie", o => o.ForwardDefaultSelector = context =>
         {
-            if (ApiKeysFeature.KeyIn(context.Request) is not null)
+            if (ApiKeyAuthentication.KeyIn(context.Request) is not null)
             {
-                return ApiKeysFeature.Scheme;
+                return ApiKeyAuthentication.Scheme;
             }
 
             var raw = BearerToken(context.Request);

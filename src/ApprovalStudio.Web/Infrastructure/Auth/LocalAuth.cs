@@ -76,6 +76,9 @@ public static class SigningKeyStore
 }
 
 /// <summary>Mints the local issuer's JWTs (the <c>issue-token</c> command, tests, and later local sign-in).</summary>
+/// <summary>The key the local issuer signs with (sign-in tokens, deep links): one per deployment, shared by its instances.</summary>
+public sealed record LocalSigningKey(SymmetricSecurityKey Key);
+
 public sealed class TokenIssuer(SymmetricSecurityKey key, TimeProvider clock)
 {
     public string Issue(TokenRequest request)

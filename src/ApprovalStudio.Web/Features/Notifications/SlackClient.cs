@@ -2,10 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
-using ApprovalStudio.Web.Features.Notifications;
 using Microsoft.Extensions.Options;
 
-namespace ApprovalStudio.Web.Features.Slack;
+namespace ApprovalStudio.Web.Features.Notifications;
 
 /// <summary>Slack refused or failed a call; <see cref="RetryAfter"/> when it asked us to slow down.</summary>
 public sealed class SlackException(string message, TimeSpan? retryAfter = null) : Exception(message)

@@ -1,8 +1,7 @@
 using System.Text.Json.Nodes;
-using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 
-namespace ApprovalStudio.Web.Features.Slack;
+namespace ApprovalStudio.Web.Features.Notifications;
 
 /// <summary>The buttons under a task's message, and the messages that replace it once it is answered.</summary>
 public static class SlackMessages

@@ -4,7 +4,7 @@ using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
-namespace ApprovalStudio.Web.Features.DeepLinks;
+namespace ApprovalStudio.Web.Features.Resume;
 
 /// <summary>
 /// What a deep link grants: one recipient may answer one task, until it expires. <paramref name="Channel"/> is the channel
@@ -19,6 +19,9 @@ public sealed record DeepLinkGrant(string ResId, string TenantId, string UserId,
 public sealed class DeepLinkTokens(SymmetricSecurityKey key, TimeProvider clock)
 {
     public const string Audience = "approval-studio/deep-link";
+
+    /// <summary>How long a link to a task without a deadline stays valid.</summary>
+    public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(7);
 
     private const string ChannelClaim = "via";
 

@@ -1,41 +1,35 @@
-using ApprovalStudio.Web.Features.Inbox;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.SignalR;
 
 namespace ApprovalStudio.Web.Features.Hub;
 
 /// <summary>
-/// Pushes what was just committed to the hub's clients (through the Redis backplane when there is
-/// one). Best effort by design: the events are already stored, so a client that missed one catches
-/// up by sequence, and a hub or backplane that is down never fails a step or a resume.
+/// Pushes what the runtime committed to the hub's clients (through the Redis backplane when there is one): a run's
+/// events to its group, a task change to the inbox groups of those who may answer it. A client that missed an event
+/// catches up by sequence, so a hub or backplane that is down is logged and passed over.
 /// </summary>
-public sealed class ExecutionNotifier(IHubContext<ExecutionHub, IExecutionClient> hub, IInboxBus inbox, ILogger<ExecutionNotifier> log)
+public sealed class HubPublisher(IHubContext<ExecutionHub, IExecutionClient> hub, ILogger<HubPublisher> log) : IExecutionObserver
 {
-    public async Task ExecutionEventsAsync(IEnumerable<ExecutionEventRecord> events)
+    public async Task ExecutionEventsAsync(IReadOnlyList<ExecutionEventMessage> events)
     {
-        foreach (var e in events)
-        {
-            await inbox.PublishAsync(ExecutionEventMessage.From(e));
-        }
-
         foreach (var e in events)
         {
             try
             {
-                await hub.Clients.Group(HubGroups.Execution(e.ExecutionId)).ExecutionEvent(ExecutionEventMessage.From(e));
+                await hub.Clients.Group(HubGroups.Execution(e.ExecutionId)).ExecutionEvent(e);
             }
             catch (Exception ex)
             {
+                // The rest would arrive after a gap: clients fill it by sequence on the next event or reconnect.
                 HubLog.PublishFailed(log, e.ExecutionId, e.Sequence, ex);
                 return;
             }
         }
     }
 
-    /// <summary>A task appeared (<paramref name="created"/>) or left the inbox (answered, expired or cancelled).</summary>
     public async Task TaskChangedAsync(TaskRecord task, bool created)
     {
-        await inbox.PublishAsync(InboxChange.From(task, created));
         try
         {
             var clients = hub.Clients.Groups(HubGroups.InboxesFor(task));

@@ -2,12 +2,14 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Workflows.Definitions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
-namespace ApprovalStudio.Web.Infrastructure.Persistence;
+namespace ApprovalStudio.Web.Features.Demo;
 
 /// <summary>
 /// On an empty database (and <c>App:SeedDemoData</c>, on by default) the tenant <c>demo</c> gets three
