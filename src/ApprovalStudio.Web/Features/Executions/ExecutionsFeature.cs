@@ -35,6 +35,7 @@ public static class ExecutionsFeature
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
         builder.Services.AddSingleton<QueueSignal>();
         builder.Services.AddSingleton<ExecutionNotifier>();
+        builder.Services.AddScoped<ExecutionEventReader>();
         builder.Services.AddOptions<ExpressionOptions>().BindConfiguration(ExpressionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ExpressionOptions>, ExpressionOptionsValidator>();
         builder.Services.AddSingleton(services => new ExpressionEvaluator(services.GetRequiredService<IOptions<ExpressionOptions>>().Value.ToLimits()));

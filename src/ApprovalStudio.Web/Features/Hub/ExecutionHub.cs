@@ -4,7 +4,6 @@ using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
-using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Hub;
 
@@ -81,20 +80,4 @@ public static class HubGroups
 
     /// <summary>The inbox groups a change of <paramref name="task"/> goes to: those who may answer it.</summary>
     public static IReadOnlyList<string> InboxesFor(TaskRecord task) => [.. Answerers.Of(task.Assignees).Select(a => Inbox(task.TenantId, a))];
-}
-
-/// <summary>Reads a run's persisted events for the hub, within the caller's tenant.</summary>
-public sealed class ExecutionEventReader(AppDbContext db)
-{
-    public Task<bool> IsVisibleAsync(string executionId, Actor actor, CancellationToken cancellationToken) =>
-        db.Executions.AnyAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
-
-    public async Task<IReadOnlyList<ExecutionEventMessage>> ReadAsync(string executionId, long afterSequence, CancellationToken cancellationToken)
-    {
-        var records = await db.ExecutionEvents.AsNoTracking()
-            .Where(e => e.ExecutionId == executionId && e.Sequence > afterSequence)
-            .OrderBy(e => e.Sequence)
-            .ToListAsync(cancellationToken);
-        return [.. records.Select(ExecutionEventMessage.From)];
-    }
 }

@@ -17,7 +17,6 @@ public static class HubFeature
             signalR.AddStackExchangeRedis(redis, o => o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal("approval-studio"));
         }
 
-        builder.Services.AddScoped<ExecutionEventReader>();
         builder.Services.AddSingleton<IExecutionObserver, HubPublisher>();
         return builder;
     }

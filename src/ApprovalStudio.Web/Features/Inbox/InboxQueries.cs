@@ -232,7 +232,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
     public async Task<IReadOnlyList<ExecutionEventMessage>> EventsAsync(Actor actor, string executionId, long afterSequence, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var reader = scope.ServiceProvider.GetRequiredService<Hub.ExecutionEventReader>();
+        var reader = scope.ServiceProvider.GetRequiredService<ExecutionEventReader>();
         return await reader.IsVisibleAsync(executionId, actor, cancellationToken)
             ? await reader.ReadAsync(executionId, afterSequence, cancellationToken)
             : [];

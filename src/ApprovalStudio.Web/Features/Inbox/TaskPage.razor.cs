@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
-using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
