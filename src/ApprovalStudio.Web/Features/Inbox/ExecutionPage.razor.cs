@@ -1,3 +1,4 @@
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -77,9 +78,9 @@ public sealed partial class ExecutionPage
 
     private static Color MessageColor(string status) => status switch
     {
-        "Sent" => Color.Success,
-        "Failed" => Color.Error,
-        "Skipped" => Color.Default,
+        NotificationStatuses.Sent => Color.Success,
+        NotificationStatuses.Failed => Color.Error,
+        NotificationStatuses.Skipped => Color.Default,
         _ => Color.Warning,
     };
 
@@ -132,9 +133,9 @@ public sealed partial class ExecutionPage
 
     private static Color StatusColor(string status) => status switch
     {
-        "Completed" => Color.Success,
-        "Failed" => Color.Error,
-        "Suspended" => Color.Warning,
+        ExecutionStatuses.Completed => Color.Success,
+        ExecutionStatuses.Failed => Color.Error,
+        ExecutionStatuses.Suspended => Color.Warning,
         _ => Color.Info,
     };
 

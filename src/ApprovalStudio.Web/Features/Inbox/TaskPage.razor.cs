@@ -4,6 +4,7 @@ using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Resumption;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.JSInterop;
@@ -157,7 +158,7 @@ public sealed partial class TaskPage
         var output = task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson);
         var verb = view.Node switch
         {
-            ApprovalNode => output?["decision"]?.ToString() == "Rejected" ? "rejected" : "approved",
+            ApprovalNode => output?["decision"]?.ToString() == ApprovalDecisions.Rejected ? "rejected" : "approved",
             ReviewNode => "acknowledged",
             FormNode => "submitted",
             _ => "answered",
@@ -297,7 +298,7 @@ public sealed partial class TaskPage
         switch (key)
         {
             case "a" or "r" when Answerable && _approval is not null:
-                await _approval.DecideAsync(key == "a" ? "Approved" : "Rejected");
+                await _approval.DecideAsync(key == "a" ? ApprovalDecisions.Approved : ApprovalDecisions.Rejected);
                 StateHasChanged();
                 break;
             case "n":

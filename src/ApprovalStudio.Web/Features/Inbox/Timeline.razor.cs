@@ -1,6 +1,7 @@
 using System.Globalization;
 using ApprovalStudio.Web.Components.Shared;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Workflows.Execution;
 using Microsoft.AspNetCore.Components;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -8,7 +9,10 @@ namespace ApprovalStudio.Web.Features.Inbox;
 public sealed partial class Timeline
 {
     private static readonly (string Status, string Color)[] Legend =
-        [("Completed", "#2e7d32"), ("Failed", "#c62828"), ("Waiting", "#ef8f00"), ("Running", "#1e88e5")];
+        [
+            (nameof(NodeRunStatus.Completed), "#2e7d32"), (nameof(NodeRunStatus.Failed), "#c62828"),
+            (nameof(NodeRunStatus.Waiting), "#ef8f00"), (nameof(NodeRunStatus.Running), "#1e88e5"),
+        ];
 
     [Parameter, EditorRequired]
     public IReadOnlyList<NodeRunEntity> Nodes { get; set; } = [];
