@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Components;
 
 namespace ApprovalStudio.Web.Features.DeepLinks;
@@ -25,8 +26,9 @@ public sealed partial class DeepLinkPage
     [Inject]
     private InboxQueries Inbox { get; set; } = default!;
 
+    /// <summary>The one resume pipeline, with a scope (and DbContext) per call, not one for the circuit's lifetime.</summary>
     [Inject]
-    private IServiceScopeFactory Scopes { get; set; } = default!;
+    private PerCall<ResumePipeline> Resume { get; set; } = default!;
 
     /// <summary>Set while the page is prerendered: a link that no longer reaches its recipient answers 403.</summary>
     [CascadingParameter]
@@ -46,9 +48,9 @@ public sealed partial class DeepLinkPage
             if (_view is not null && _outcome is null)
             {
                 // The link names its recipient; whether they may still answer is the pipeline's rule, with their groups of now.
-                await using var scope = Scopes.CreateAsyncScope();
-                var refusal = await scope.ServiceProvider.GetRequiredService<ResumePipeline>()
-                    .RefusalAsync(_view.Task, new AnswerGrant.DeepLink(_grant.TenantId, _grant.UserId), CancellationToken.None);
+                var task = _view.Task;
+                var grant = new AnswerGrant.DeepLink(_grant.TenantId, _grant.UserId);
+                var refusal = await Resume.RunAsync(pipeline => pipeline.RefusalAsync(task, grant, CancellationToken.None));
                 if (refusal is not null)
                 {
                     _outcome = TaskPage.Describe(new ResumeOutcome.Forbidden(refusal));
@@ -73,9 +75,8 @@ public sealed partial class DeepLinkPage
         _busy = true;
         try
         {
-            await using var scope = Scopes.CreateAsyncScope();
-            var outcome = await scope.ServiceProvider.GetRequiredService<ResumePipeline>()
-                .ResumeAsync(new ResumeCommand(_grant.ResId, new AnswerGrant.DeepLink(_grant.TenantId, _grant.UserId), _grant.Channel, body), CancellationToken.None);
+            var command = new ResumeCommand(_grant.ResId, new AnswerGrant.DeepLink(_grant.TenantId, _grant.UserId), _grant.Channel, body);
+            var outcome = await Resume.RunAsync(pipeline => pipeline.ResumeAsync(command, CancellationToken.None));
             _errors = outcome is ResumeOutcome.Invalid invalid ? invalid.Errors : new Dictionary<string, string[]>();
             _outcome = TaskPage.Describe(outcome);
         }

@@ -4,6 +4,7 @@ using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.EntityFrameworkCore;
 using MudBlazor;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -28,6 +29,10 @@ public sealed partial class ExecutionPage
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
+
+    /// <summary>A DbContext per read, not one for the circuit's lifetime.</summary>
+    [Inject]
+    private IDbContextFactory<AppDbContext> Databases { get; set; } = default!;
 
     [Inject]
     private IServiceScopeFactory Scopes { get; set; } = default!;
@@ -69,8 +74,8 @@ public sealed partial class ExecutionPage
             return;
         }
 
-        await using var scope = Scopes.CreateAsyncScope();
-        _messages = await NotificationsFeature.ForRunAsync(scope.ServiceProvider.GetRequiredService<AppDbContext>(), _actor.TenantId, ExecutionId, CancellationToken.None);
+        await using var db = await Databases.CreateDbContextAsync();
+        _messages = await NotificationsFeature.ForRunAsync(db, _actor.TenantId, ExecutionId, CancellationToken.None);
     }
 
     /// <summary>Dark text on the theme's status colours: white on them is below WCAG AA contrast (axe).</summary>

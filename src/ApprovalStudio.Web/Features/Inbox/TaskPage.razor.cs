@@ -48,8 +48,9 @@ public sealed partial class TaskPage
     [Inject]
     private InboxEvents Events { get; set; } = default!;
 
+    /// <summary>The one resume pipeline, with a scope (and DbContext) per call, not one for the circuit's lifetime.</summary>
     [Inject]
-    private IServiceScopeFactory Scopes { get; set; } = default!;
+    private PerCall<ResumePipeline> Resume { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -178,9 +179,8 @@ public sealed partial class TaskPage
         var followAfter = _view.LastSequence;
         try
         {
-            await using var scope = Scopes.CreateAsyncScope();
-            var pipeline = scope.ServiceProvider.GetRequiredService<ResumePipeline>();
-            var outcome = await pipeline.ResumeAsync(new ResumeCommand(ResId, new AnswerGrant.Assignee(_actor), Channel, body), CancellationToken.None);
+            var command = new ResumeCommand(ResId, new AnswerGrant.Assignee(_actor), Channel, body);
+            var outcome = await Resume.RunAsync(pipeline => pipeline.ResumeAsync(command, CancellationToken.None));
             _errors = outcome is ResumeOutcome.Invalid invalid ? invalid.Errors : new Dictionary<string, string[]>();
             if (outcome is ResumeOutcome.Invalid)
             {

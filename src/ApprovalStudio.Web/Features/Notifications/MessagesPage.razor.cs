@@ -1,4 +1,5 @@
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 
@@ -15,7 +16,7 @@ public sealed partial class MessagesPage
 
     // A scope (and DbContext) per operation, not one for the circuit's lifetime.
     [Inject]
-    private IServiceScopeFactory Scopes { get; set; } = default!;
+    private PerCall<MessageTemplates> Templates { get; set; } = default!;
 
     [CascadingParameter]
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
@@ -29,7 +30,7 @@ public sealed partial class MessagesPage
     /// <summary>Reads the templates; the editor of <paramref name="only"/> (all at first) shows what is stored, the others keep their unsaved edits.</summary>
     private async Task LoadAsync(string? only = null)
     {
-        _templates = await WithTemplatesAsync(t => t.ListAsync(_actor.TenantId, CancellationToken.None));
+        _templates = await Templates.RunAsync(t => t.ListAsync(_actor.TenantId, CancellationToken.None));
         foreach (var template in _templates.Where(t => only is null || t.Name == only))
         {
             _drafts[template.Name] = template.Source;
@@ -42,7 +43,7 @@ public sealed partial class MessagesPage
         try
         {
             _previews.Remove(name);
-            var (saved, problem) = await WithTemplatesAsync(t => t.SaveAsync(_actor.TenantId, _actor.UserId, name, _drafts[name], CancellationToken.None));
+            var (saved, problem) = await Templates.RunAsync(t => t.SaveAsync(_actor.TenantId, _actor.UserId, name, _drafts[name], CancellationToken.None));
             if (saved is null)
             {
                 _problems[name] = problem!;
@@ -64,7 +65,7 @@ public sealed partial class MessagesPage
         _busy = true;
         try
         {
-            await WithTemplatesAsync(async t => { await t.ResetAsync(_actor.TenantId, name, CancellationToken.None); return true; });
+            await Templates.RunAsync(async t => { await t.ResetAsync(_actor.TenantId, name, CancellationToken.None); return true; });
             _problems.Remove(name);
             _previews.Remove(name);
             await LoadAsync(name);
@@ -73,11 +74,5 @@ public sealed partial class MessagesPage
         {
             _busy = false;
         }
-    }
-
-    private async Task<T> WithTemplatesAsync<T>(Func<MessageTemplates, Task<T>> work)
-    {
-        await using var scope = Scopes.CreateAsyncScope();
-        return await work(scope.ServiceProvider.GetRequiredService<MessageTemplates>());
     }
 }
