@@ -34,8 +34,9 @@ public sealed partial class ExecutionPage
     [Inject]
     private IDbContextFactory<AppDbContext> Databases { get; set; } = default!;
 
+    /// <summary>Resume-from with a scope (and DbContext) per call, not one for the circuit's lifetime.</summary>
     [Inject]
-    private IServiceScopeFactory Scopes { get; set; } = default!;
+    private PerCall<ApprovalStudio.Web.Features.ResumeFrom.ResumeFromService> ResumeFrom { get; set; } = default!;
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -110,9 +111,8 @@ public sealed partial class ExecutionPage
         }
 
         _resuming = true;
-        await using var scope = Scopes.CreateAsyncScope();
-        var outcome = await scope.ServiceProvider.GetRequiredService<ApprovalStudio.Web.Features.ResumeFrom.ResumeFromService>()
-            .StartAsync(_actor, ExecutionId, nodeId, CancellationToken.None);
+        var actor = _actor;
+        var outcome = await ResumeFrom.RunAsync(service => service.StartAsync(actor, ExecutionId, nodeId, CancellationToken.None));
         _resuming = false;
         switch (outcome)
         {
