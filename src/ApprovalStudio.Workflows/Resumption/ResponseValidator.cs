@@ -91,13 +91,13 @@ public static class ResponseValidator
 
         var errors = new Dictionary<string, string[]>();
         string? decision = null;
-        if (obj["decision"] is not JsonValue d || !d.TryGetValue(out decision) || decision is not ("Approved" or "Rejected"))
+        if (obj["decision"] is not JsonValue d || !d.TryGetValue(out decision) || decision is not (ApprovalDecisions.Approved or ApprovalDecisions.Rejected))
         {
             errors["decision"] = [obj["decision"] is null ? "decision is required: \"Approved\" or \"Rejected\"." : "decision must be \"Approved\" or \"Rejected\"."];
         }
 
         var comment = Comment(obj, errors);
-        if (decision == "Rejected" && node.RequireCommentOnReject && string.IsNullOrWhiteSpace(comment) && !errors.ContainsKey("comment"))
+        if (decision == ApprovalDecisions.Rejected && node.RequireCommentOnReject && string.IsNullOrWhiteSpace(comment) && !errors.ContainsKey("comment"))
         {
             errors["comment"] = ["A comment is required when rejecting."];
         }

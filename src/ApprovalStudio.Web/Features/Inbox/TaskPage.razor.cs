@@ -4,6 +4,7 @@ using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
+using ApprovalStudio.Workflows.Resumption;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.JSInterop;
@@ -47,8 +48,9 @@ public sealed partial class TaskPage
     [Inject]
     private InboxEvents Events { get; set; } = default!;
 
+    /// <summary>The one resume pipeline, with a scope (and DbContext) per call, not one for the circuit's lifetime.</summary>
     [Inject]
-    private IServiceScopeFactory Scopes { get; set; } = default!;
+    private PerCall<ResumePipeline> Resume { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -157,7 +159,7 @@ public sealed partial class TaskPage
         var output = task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson);
         var verb = view.Node switch
         {
-            ApprovalNode => output?["decision"]?.ToString() == "Rejected" ? "rejected" : "approved",
+            ApprovalNode => output?["decision"]?.ToString() == ApprovalDecisions.Rejected ? "rejected" : "approved",
             ReviewNode => "acknowledged",
             FormNode => "submitted",
             _ => "answered",
@@ -177,9 +179,8 @@ public sealed partial class TaskPage
         var followAfter = _view.LastSequence;
         try
         {
-            await using var scope = Scopes.CreateAsyncScope();
-            var pipeline = scope.ServiceProvider.GetRequiredService<ResumePipeline>();
-            var outcome = await pipeline.ResumeAsync(new ResumeCommand(ResId, new AnswerGrant.Assignee(_actor), Channel, body), CancellationToken.None);
+            var command = new ResumeCommand(ResId, new AnswerGrant.Assignee(_actor), Channel, body);
+            var outcome = await Resume.RunAsync(pipeline => pipeline.ResumeAsync(command, CancellationToken.None));
             _errors = outcome is ResumeOutcome.Invalid invalid ? invalid.Errors : new Dictionary<string, string[]>();
             if (outcome is ResumeOutcome.Invalid)
             {
@@ -297,7 +298,7 @@ public sealed partial class TaskPage
         switch (key)
         {
             case "a" or "r" when Answerable && _approval is not null:
-                await _approval.DecideAsync(key == "a" ? "Approved" : "Rejected");
+                await _approval.DecideAsync(key == "a" ? ApprovalDecisions.Approved : ApprovalDecisions.Rejected);
                 StateHasChanged();
                 break;
             case "n":

@@ -32,18 +32,18 @@ public static class PersistenceExtensions
         {
             case DatabaseProvider.Sqlite:
                 builder.Services.AddSingleton<SqliteWriteGate>();
-                builder.Services.AddDbContext<SqliteAppDbContext>(o => o.UseSqlite(connectionString));
-                builder.Services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<SqliteAppDbContext>());
+                builder.Services.AddAppDbContext<SqliteAppDbContext>(
+                    o => o.UseSqlite(connectionString), (sp, options) => new SqliteAppDbContext(options, sp.GetRequiredService<SqliteWriteGate>()));
                 break;
             case DatabaseProvider.Postgres:
-                builder.Services.AddDbContext<PostgresAppDbContext>(o => o.UseNpgsql(connectionString));
-                builder.Services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<PostgresAppDbContext>());
+                builder.Services.AddAppDbContext<PostgresAppDbContext>(o => o.UseNpgsql(connectionString), (_, options) => new PostgresAppDbContext(options));
                 break;
             case DatabaseProvider.SqlServer:
-                builder.Services.AddDbContext<SqlServerAppDbContext>(o => o.UseSqlServer(connectionString));
-                builder.Services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<SqlServerAppDbContext>());
+                builder.Services.AddAppDbContext<SqlServerAppDbContext>(o => o.UseSqlServer(connectionString), (_, options) => new SqlServerAppDbContext(options));
                 break;
         }
+
+        builder.Services.AddSingleton(typeof(PerCall<>));
 
         builder.Services.AddHealthChecks().AddDbContextCheck<AppDbContext>("database", tags: ["ready"]);
         return builder;
@@ -63,6 +63,26 @@ public static class PersistenceExtensions
         }
 
         await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The provider's context, scoped (and as <see cref="AppDbContext"/>), and an
+    /// <c>IDbContextFactory&lt;AppDbContext&gt;</c> for code that outlives a scope, such as a Blazor
+    /// circuit: a context per call, made the way <paramref name="create"/> says (SQLite's with the
+    /// process's write gate, which EF's own factory would leave out). The options are a singleton so the
+    /// factory can use them; they only hold the connection string.
+    /// </summary>
+    private static void AddAppDbContext<TContext>(
+        this IServiceCollection services, Action<DbContextOptionsBuilder> configure, Func<IServiceProvider, DbContextOptions<TContext>, TContext> create)
+        where TContext : AppDbContext
+    {
+        services.AddDbContext<TContext>(configure, optionsLifetime: ServiceLifetime.Singleton);
+        services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<TContext>());
+        services.AddSingleton<IDbContextFactory<AppDbContext>>(sp =>
+        {
+            var options = sp.GetRequiredService<DbContextOptions<TContext>>();
+            return new AppDbContextFactory(() => create(sp, options));
+        });
     }
 
     public static DatabaseProvider ReadProvider(IConfiguration configuration)
@@ -110,6 +130,11 @@ public static class PersistenceExtensions
             Directory.CreateDirectory(folder);
         }
     }
+}
+
+internal sealed class AppDbContextFactory(Func<AppDbContext> create) : IDbContextFactory<AppDbContext>
+{
+    public AppDbContext CreateDbContext() => create();
 }
 
 // Design-time factories, used only by `dotnet ef migrations add` (one migration set per provider).

@@ -1,0 +1,51 @@
+using ApprovalStudio.Web.Components.Shared;
+using Microsoft.AspNetCore.Components;
+using Microsoft.JSInterop;
+
+namespace ApprovalStudio.Web.Components;
+
+public sealed partial class Routes
+{
+    private BrowserClock _clock = BrowserClock.Utc;
+
+    [Inject]
+    private IJSRuntime JS { get; set; } = default!;
+
+    /// <summary>The browser's IANA time zone from its <c>tz</c> cookie (App reads it while prerendering).</summary>
+    [Parameter]
+    public string? TimeZone { get; set; }
+
+    /// <summary>The theme the person chose (<c>dark</c>/<c>light</c>; none = the system's), from the <c>theme</c> cookie.</summary>
+    [Parameter]
+    public string? Theme { get; set; }
+
+    protected override void OnParametersSet()
+    {
+        if (!_clock.Known)
+        {
+            _clock = new BrowserClock(TimeZone);
+        }
+    }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        // No cookie yet (the first page ever opened): ask the browser once the circuit is up.
+        if (firstRender && !_clock.Known && RendererInfo.IsInteractive)
+        {
+            try
+            {
+                var zone = await JS.InvokeAsync<string?>("approvalStudio.timeZone");
+                var clock = new BrowserClock(zone);
+                if (clock.Known)
+                {
+                    _clock = clock;
+                    StateHasChanged();
+                }
+            }
+            catch (JSException)
+            {
+                // An old browser without Intl: times stay in UTC and say so.
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+namespace ApprovalStudio.Workflows.Resumption;
+
+/// <summary>The two answers to an approval node: the <c>decision</c> of its body and output (CONTRACT §4.1).</summary>
+public static class ApprovalDecisions
+{
+    public const string Approved = "Approved";
+    public const string Rejected = "Rejected";
+}
