@@ -1,7 +1,7 @@
 using ApprovalStudio.Web.Features.Account;
-using ApprovalStudio.Web.Features.Demo;
 using ApprovalStudio.Web.Features.ApiKeys;
 using ApprovalStudio.Web.Features.DeepLinks;
+using ApprovalStudio.Web.Features.Demo;
 using ApprovalStudio.Web.Features.Dispatch;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Health;
@@ -51,7 +51,6 @@ builder.AddRateLimits();
 builder.AddWorkflows();
 builder.AddExecutions();
 builder.AddResume();
-builder.AddResumeFrom();
 builder.AddExecutionHub();
 builder.AddPeople();
 builder.AddInbox();

@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Net;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,12 +1,12 @@
 using System.Net;
 using System.Net.Http.Headers;
 using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.Tokens;
-using ApprovalStudio.Web.Infrastructure.Auth;
 
 namespace ApprovalStudio.Web.Tests.Api;
 

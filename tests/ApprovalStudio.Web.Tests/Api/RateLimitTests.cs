@@ -4,10 +4,9 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Web.Tests.Api;

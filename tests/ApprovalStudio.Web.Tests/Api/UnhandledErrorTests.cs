@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Net;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,4 +1,3 @@
-using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.Resume;

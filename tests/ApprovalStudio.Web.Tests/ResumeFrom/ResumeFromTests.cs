@@ -1,5 +1,4 @@
 using System.Net;
-using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Tests.ResumeFrom;

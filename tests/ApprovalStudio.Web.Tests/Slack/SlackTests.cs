@@ -4,7 +4,6 @@ using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApprovalStudio.Web.Tests.Slack;
 

@@ -1,7 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApprovalStudio.Web.Tests.Webhooks;
 

@@ -1,6 +1,6 @@
 using ApprovalStudio.Web.Components.Shared;
-using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Features.Inbox;
+using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.JSInterop;

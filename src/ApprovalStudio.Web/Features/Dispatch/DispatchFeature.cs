@@ -7,6 +7,7 @@ using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
 using ApprovalStudio.Workflows.Definitions;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Dispatch;
@@ -47,7 +48,7 @@ public static class DispatchFeature
             return;
         }
 
-        var result = await AcceptAsync(body, actor, db, pipeline, cancellationToken);
+        var result = await AcceptAsync(body, actor, pipeline, cancellationToken);
         if (result.Problem is not null)
         {
             await result.Problem.ExecuteAsync(context);
@@ -77,11 +78,11 @@ public static class DispatchFeature
         }).ExecuteAsync(context);
     }
 
-    private sealed record Accepted(string? ExecutionId, long AfterSequence, bool Stream, Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Problem);
+    private sealed record Accepted(string? ExecutionId, long AfterSequence, bool Stream, ProblemHttpResult? Problem);
 
-    private static async Task<Accepted> AcceptAsync(JsonNode? body, Actor actor, AppDbContext db, ResumePipeline pipeline, CancellationToken cancellationToken)
+    private static async Task<Accepted> AcceptAsync(JsonNode? body, Actor actor, ResumePipeline pipeline, CancellationToken cancellationToken)
     {
-        static Accepted Fail(Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult problem) => new(null, 0, false, problem);
+        static Accepted Fail(ProblemHttpResult problem) => new(null, 0, false, problem);
 
         if (body is not JsonObject request)
         {
@@ -109,30 +110,13 @@ public static class DispatchFeature
             return Fail(Problems.Validation("toolOutputs", "toolOutputs is an object of toolCallId (or tool name) → output."));
         }
 
-        var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
-        if (run is null)
-        {
-            return Fail(Problems.NotFound($"Execution '{executionId}'"));
-        }
-
-        var task = await db.Tasks.AsNoTracking()
-            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending && t.Kind == nameof(WaitKind.ToolCall))
-            .OrderBy(t => t.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-        if (task is null)
-        {
-            return Fail(Problems.Status(StatusCodes.Status409Conflict, "This run is not paused for tool calls.",
-                $"Execution '{executionId}' is {run.Status} and has no pending tool calls."));
-        }
-
-        // The pipeline checks the outputs against the task's pending calls (as for every channel).
+        // The pipeline finds the run's pending tool calls and checks the outputs against them (as for every channel).
         var answer = new JsonObject { ["toolOutputs"] = request["toolOutputs"]?.DeepClone() ?? new JsonObject(), ["messages"] = request["messages"]?.DeepClone() };
-        var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, new AnswerGrant.AgentRuntime(actor), Channel, answer), cancellationToken);
-        return outcome is ResumeOutcome.Accepted
-            ? new Accepted(executionId, run.LastSequence, stream, null)
-            : Fail(ResumeFeature.ToResult(outcome).Result as Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult
-                ?? Problems.Status(StatusCodes.Status500InternalServerError, "The resume could not be carried out."));
+        var outcome = await pipeline.ResumeToolCallsAsync(actor, executionId, answer, Channel, cancellationToken);
+        return outcome is ResumeOutcome.Accepted accepted
+            ? new Accepted(executionId, accepted.AfterSequence, stream, null)
+            : Fail((ProblemHttpResult)ResumeFeature.ToResult(outcome).Result);
     }
-
 
     /// <summary>
     /// The run's events after the resume as server-sent events, until it waits again (<c>flow_await</c> for

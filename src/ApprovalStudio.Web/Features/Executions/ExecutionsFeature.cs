@@ -131,13 +131,12 @@ public static class ExecutionsFeature
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        var id = Guid.CreateVersion7().ToString("N");
-        db.Executions.Add(new ExecutionRecord
+        var id = RunStarts.NewId();
+        RunStarts.Add(db, new ExecutionRecord
         {
             Id = id, TenantId = actor.TenantId, WorkflowKey = key, WorkflowVersion = latest.Value.Version,
             Status = ExecutionStatuses.Running, InputJson = input.ToJsonString(), CreatedBy = actor.UserId, CreatedAt = now, UpdatedAt = now,
-        });
-        db.Queue.Add(new QueueItem { ExecutionId = id, Kind = QueueKinds.Start, Status = QueueStatuses.Pending, AvailableAt = now, CreatedAt = now });
+        }, QueueKinds.Start);
         await db.SaveChangesAsync(cancellationToken);
         signal.Notify();
         return TypedResults.Accepted($"/api/executions/{id}/status", new ExecutionAccepted(id, ExecutionStatuses.Running));

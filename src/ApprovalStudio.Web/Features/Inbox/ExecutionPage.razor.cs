@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Notifications;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Components;
@@ -36,7 +37,7 @@ public sealed partial class ExecutionPage
 
     /// <summary>Resume-from with a scope (and DbContext) per call, not one for the circuit's lifetime.</summary>
     [Inject]
-    private PerCall<ApprovalStudio.Web.Features.ResumeFrom.ResumeFromService> ResumeFrom { get; set; } = default!;
+    private PerCall<ResumePipeline> Pipeline { get; set; } = default!;
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -102,7 +103,7 @@ public sealed partial class ExecutionPage
         }
     }
 
-    /// <summary>Resume-from, as the API does it (same service): a new run goes on after this node.</summary>
+    /// <summary>Resume-from, through the pipeline as the API does it: a new run goes on after this node.</summary>
     private async Task ResumeFromAsync(string nodeId)
     {
         if (_actor is null)
@@ -112,18 +113,21 @@ public sealed partial class ExecutionPage
 
         _resuming = true;
         var actor = _actor;
-        var outcome = await ResumeFrom.RunAsync(service => service.StartAsync(actor, ExecutionId, nodeId, CancellationToken.None));
+        var outcome = await Pipeline.RunAsync(pipeline => pipeline.ResumeFromAsync(actor, ExecutionId, nodeId, CancellationToken.None));
         _resuming = false;
         switch (outcome)
         {
-            case ApprovalStudio.Web.Features.ResumeFrom.ResumeFromOutcome.Started started:
+            case ResumeOutcome.Accepted started:
                 Navigation.NavigateTo($"/executions/{started.ExecutionId}");
                 break;
-            case ApprovalStudio.Web.Features.ResumeFrom.ResumeFromOutcome.Conflict conflict:
+            case ResumeOutcome.Conflict conflict:
                 _resumeError = conflict.Reason;
                 break;
-            case ApprovalStudio.Web.Features.ResumeFrom.ResumeFromOutcome.NotFound notFound:
+            case ResumeOutcome.NotFound notFound:
                 _resumeError = $"{notFound.What} was not found.";
+                break;
+            default:
+                _resumeError = "The run could not be resumed from this node.";
                 break;
         }
     }

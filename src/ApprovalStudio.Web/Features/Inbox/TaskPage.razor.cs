@@ -141,6 +141,7 @@ public sealed partial class TaskPage
         ResumeOutcome.Gone g => g.ExpiredAt is { } at ? new Outcome(Severity.Warning, "This task expired at ", at, ".") : new Outcome(Severity.Warning, g.Reason),
         ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "This task is not yours: " + f.Reason),
         ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
+        ResumeOutcome.Conflict c => new Outcome(Severity.Warning, c.Reason),
         _ => null,
     };
 

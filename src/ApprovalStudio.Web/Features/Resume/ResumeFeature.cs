@@ -51,7 +51,8 @@ public static class ResumeFeature
     {
         ResumeOutcome.Accepted a => TypedResults.Accepted($"/api/executions/{a.ExecutionId}/status", new ExecutionAccepted(a.ExecutionId, ExecutionStatuses.Resuming)),
         ResumeOutcome.Invalid i => Problems.Validation(i.Errors),
-        ResumeOutcome.NotFound => Problems.NotFound("The task"),
+        ResumeOutcome.NotFound n => Problems.NotFound(n.What),
+        ResumeOutcome.Conflict c => Problems.Status(StatusCodes.Status409Conflict, c.Title, c.Reason),
         ResumeOutcome.Forbidden f => Problems.Status(StatusCodes.Status403Forbidden, "You may not answer this task.", f.Reason),
         ResumeOutcome.AlreadyResolved r => Problems.Status(StatusCodes.Status409Conflict, "This task was already answered.",
             $"Answered by {r.ResolvedByName ?? r.ResolvedBy} at {r.ResolvedAt:O} via {r.Channel}.",

@@ -20,13 +20,28 @@ namespace ApprovalStudio.Web.Features.Resume;
 /// </summary>
 public sealed record ResumeCommand(string ResId, AnswerGrant Grant, string Channel, JsonNode? Body, string? AnsweredOn = null);
 
+/// <summary>
+/// The webhook dialect's address of a wait: a run, one of its wait nodes and the forEach iterations it sits in
+/// (<paramref name="StackField"/>: the body field the stack came from, named in errors), with the secret presented.
+/// </summary>
+public sealed record WaitResumeCommand(string RunId, string NodeId, IReadOnlyList<StackFrame> Stack, string StackField, string? Secret, JsonNode? Data);
+
+/// <summary>
+/// What the pipeline decided, for every channel and dialect; each maps it to its own answer (HTTP statuses, the webhook's
+/// resumed/skipped, Slack's message, the inbox's alert) and none looks up task state itself.
+/// </summary>
 public abstract record ResumeOutcome
 {
-    public sealed record Accepted(string ExecutionId) : ResumeOutcome;
+    /// <summary>Committed: the run goes on in the background. <paramref name="AfterSequence"/>: the run's last event before it.</summary>
+    public sealed record Accepted(string ExecutionId, long AfterSequence = 0) : ResumeOutcome;
 
     public sealed record Invalid(IReadOnlyDictionary<string, string[]> Errors) : ResumeOutcome;
 
-    public sealed record NotFound : ResumeOutcome;
+    /// <summary><paramref name="What"/>: what was not found, in words ("The task", "Run 'r1'").</summary>
+    public sealed record NotFound(string What = "The task") : ResumeOutcome;
+
+    /// <summary>Nothing there to answer, or the run is not in a state for it (not paused for tool calls, not failed…).</summary>
+    public sealed record Conflict(string Title, string Reason, string? ExecutionId = null) : ResumeOutcome;
 
     public sealed record Forbidden(string Reason) : ResumeOutcome;
 
@@ -55,6 +70,148 @@ public sealed class ResumePipeline(
             return new ResumeOutcome.NotFound();
         }
 
+        return await AnswerAsync(task, command, cancellationToken);
+    }
+
+    /// <summary>
+    /// The webhook dialect: the pending task of a wait node, found by run, node and stack, answered with the workflow's
+    /// webhook secret. A wait that is not pending is a <see cref="ResumeOutcome.Conflict"/>, an
+    /// <see cref="ResumeOutcome.AlreadyResolved"/> or a <see cref="ResumeOutcome.Gone"/>, saying why.
+    /// </summary>
+    public async Task<ResumeOutcome> ResumeWaitAsync(WaitResumeCommand command, string channel, CancellationToken cancellationToken)
+    {
+        var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == command.RunId, cancellationToken);
+        if (run is null)
+        {
+            return new ResumeOutcome.NotFound($"Run '{command.RunId}'");
+        }
+
+        var workflow = await db.Workflows.AsNoTracking().SingleAsync(w => w.TenantId == run.TenantId && w.Key == run.WorkflowKey, cancellationToken);
+        if (!WorkflowCatalog.SecretMatches(workflow, command.Secret, clock.GetUtcNow().UtcDateTime))
+        {
+            return new ResumeOutcome.Forbidden("A valid webhook secret is required.");
+        }
+
+        var definition = await catalog.GetAsync(run.TenantId, run.WorkflowKey, run.WorkflowVersion, cancellationToken);
+        if (!definition.Nodes.TryGetValue(command.NodeId, out var node))
+        {
+            return new ResumeOutcome.NotFound($"Node '{command.NodeId}' of run '{command.RunId}'");
+        }
+
+        var expected = definition.EnclosingLoops(command.NodeId);
+        if (!expected.SequenceEqual(command.Stack.Select(f => f.ParentNodeId)))
+        {
+            var want = expected.Count == 0 ? "no stack" : $"a stack of [{string.Join(", ", expected)}], outermost first";
+            return Invalid(command.StackField, $"Node '{command.NodeId}' needs {want}.");
+        }
+
+        if (node is not WaitNode)
+        {
+            return Invalid("nodeId", $"Node '{command.NodeId}' is a {node.Type} node; only wait nodes are resumed with the webhook secret.");
+        }
+
+        var stackKey = StackFrame.Key(command.Stack);
+        var tasks = await db.Tasks.AsNoTracking().Include(t => t.Assignees)
+            .Where(t => t.ExecutionId == run.Id && t.NodeId == command.NodeId && t.StackKey == stackKey)
+            .OrderByDescending(t => t.CreatedAt)
+            .ToListAsync(cancellationToken);
+        var at = stackKey.Length == 0 ? string.Empty : $" at [{stackKey}]";
+        if (tasks.FirstOrDefault(t => t.Status == TaskStatuses.Pending) is { } pending)
+        {
+            var grant = new AnswerGrant.WebhookSecret(run.TenantId, run.WorkflowKey);
+            return await AnswerAsync(pending, new ResumeCommand(pending.ResId, grant, channel, command.Data ?? new JsonObject()), cancellationToken);
+        }
+
+        if (tasks.FirstOrDefault(t => t.Status == TaskStatuses.Resolved) is { } resolved)
+        {
+            return Closed(resolved, clock.GetUtcNow().UtcDateTime)!;
+        }
+
+        const string NotWaiting = "This node is not waiting.";
+        if (ExecutionStatuses.IsTerminal(run.Status))
+        {
+            return new ResumeOutcome.Conflict(NotWaiting, $"The run is over ({run.Status}); node '{command.NodeId}'{at} is not waiting.", run.Id);
+        }
+
+        return tasks.Count > 0
+            ? new ResumeOutcome.Conflict(NotWaiting, $"Node '{command.NodeId}'{at} is no longer waiting ({tasks[0].Status}).", run.Id)
+            : new ResumeOutcome.Conflict(NotWaiting, $"Node '{command.NodeId}'{at} has not been reached.", run.Id);
+    }
+
+    /// <summary>
+    /// The agent dialect: a run of the caller's tenant paused for tool calls gets their outputs (<paramref name="answer"/>:
+    /// <c>{toolOutputs, messages?}</c>, checked against the task's pending calls like every answer).
+    /// </summary>
+    public async Task<ResumeOutcome> ResumeToolCallsAsync(Actor actor, string executionId, JsonObject answer, string channel, CancellationToken cancellationToken)
+    {
+        var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
+        if (run is null)
+        {
+            return new ResumeOutcome.NotFound($"Execution '{executionId}'");
+        }
+
+        var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees)
+            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending && t.Kind == nameof(WaitKind.ToolCall))
+            .OrderBy(t => t.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+        if (task is null)
+        {
+            return new ResumeOutcome.Conflict("This run is not paused for tool calls.", $"Execution '{executionId}' is {run.Status} and has no pending tool calls.", run.Id);
+        }
+
+        var outcome = await AnswerAsync(task, new ResumeCommand(task.ResId, new AnswerGrant.AgentRuntime(actor), channel, answer), cancellationToken);
+        return outcome is ResumeOutcome.Accepted accepted ? accepted with { AfterSequence = run.LastSequence } : outcome;
+    }
+
+    /// <summary>
+    /// Resume-from (CONTRACT §4.3): a failed run is left as it is; a new run, linked to it, inherits its input and the
+    /// outputs of the nodes completed up to <paramref name="nodeId"/> and goes on from there.
+    /// </summary>
+    public async Task<ResumeOutcome> ResumeFromAsync(Actor actor, string runId, string nodeId, CancellationToken cancellationToken)
+    {
+        var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == runId && e.TenantId == actor.TenantId, cancellationToken);
+        if (run is null)
+        {
+            return new ResumeOutcome.NotFound($"Run '{runId}'");
+        }
+
+        var definition = await catalog.GetAsync(run.TenantId, run.WorkflowKey, run.WorkflowVersion, cancellationToken);
+        if (!definition.Nodes.ContainsKey(nodeId))
+        {
+            return new ResumeOutcome.NotFound($"Node '{nodeId}' of run '{runId}'");
+        }
+
+        const string CannotResumeFrom = "This run cannot be resumed from that node.";
+        if (run.Status != ExecutionStatuses.Failed)
+        {
+            return new ResumeOutcome.Conflict(CannotResumeFrom, $"Run '{runId}' is {run.Status}; only a failed run can be resumed from a node.", run.Id);
+        }
+
+        var completed = await db.NodeRuns.AnyAsync(r => r.ExecutionId == runId && r.NodeId == nodeId && r.StackKey == string.Empty
+            && r.Status == nameof(NodeRunStatus.Completed), cancellationToken);
+        if (!completed)
+        {
+            return new ResumeOutcome.Conflict(CannotResumeFrom,
+                $"Node '{nodeId}' did not complete successfully in run '{runId}' (nodes inside a forEach cannot be resumed from).", run.Id);
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var started = RunStarts.Add(db, new ExecutionRecord
+        {
+            Id = RunStarts.NewId(), TenantId = run.TenantId, WorkflowKey = run.WorkflowKey, WorkflowVersion = run.WorkflowVersion,
+            Status = ExecutionStatuses.Running, InputJson = run.InputJson, CreatedBy = actor.UserId, CreatedAt = now, UpdatedAt = now,
+            ResumedFromExecutionId = run.Id, ResumedFromNodeId = nodeId,
+        }, QueueKinds.StartFrom);
+        await db.SaveChangesAsync(cancellationToken);
+        signal.Notify();
+        ResumeLog.ResumedFrom(log, run.Id, nodeId, started.Id, actor.UserId);
+        return new ResumeOutcome.Accepted(started.Id);
+    }
+
+    private static ResumeOutcome.Invalid Invalid(string field, string message) => new(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>Checks and consumes <paramref name="task"/> (read with its assignees) for the command, exactly once.</summary>
+    private async Task<ResumeOutcome> AnswerAsync(TaskRecord task, ResumeCommand command, CancellationToken cancellationToken)
+    {
         var (actor, refusal) = await AuthorizeAsync(task, command.Grant, cancellationToken);
         if (refusal is not null)
         {
@@ -173,6 +330,9 @@ internal static partial class ResumeLog
 {
     [LoggerMessage(Level = LogLevel.Information, Message = "Resume of {NodeId} in run {ExecutionId} accepted from {Actor} via {Channel} (grant {Grant})")]
     public static partial void Accepted(ILogger logger, string executionId, string nodeId, string actor, string channel, string grant);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {ExecutionId} resumed from {NodeId} as run {NewExecutionId} by {Actor}")]
+    public static partial void ResumedFrom(ILogger logger, string executionId, string nodeId, string newExecutionId, string actor);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Resume of {NodeId} in run {ExecutionId} refused for grant {Grant}: {Reason}")]
     public static partial void Refused(ILogger logger, string executionId, string nodeId, string grant, string reason);

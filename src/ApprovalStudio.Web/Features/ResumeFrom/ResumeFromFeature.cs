@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
-using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -37,12 +37,6 @@ public static class ResumeFromFeature
     /// <summary>How long the route waits for the new run to finish or suspend before answering.</summary>
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    public static IHostApplicationBuilder AddResumeFrom(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddScoped<ResumeFromService>();
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapResumeFrom(this IEndpointRouteBuilder app)
     {
         app.MapPost("/workflows/runs/{runId}/resume-from/{nodeId}", ResumeFrom).WithTags("Resume from").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
@@ -53,18 +47,14 @@ public static class ResumeFromFeature
     }
 
     private static async Task<Results<Ok<ResumeFromResponse>, ProblemHttpResult>> ResumeFrom(
-        string runId, string nodeId, Actor actor, ResumeFromService service, AppDbContext db, CancellationToken cancellationToken)
+        string runId, string nodeId, Actor actor, ResumePipeline pipeline, AppDbContext db, CancellationToken cancellationToken)
     {
-        var outcome = await service.StartAsync(actor, runId, nodeId, cancellationToken);
-        switch (outcome)
+        var outcome = await pipeline.ResumeFromAsync(actor, runId, nodeId, cancellationToken);
+        if (outcome is not ResumeOutcome.Accepted { ExecutionId: var id })
         {
-            case ResumeFromOutcome.NotFound notFound:
-                return Problems.NotFound(notFound.What);
-            case ResumeFromOutcome.Conflict conflict:
-                return Problems.Status(StatusCodes.Status409Conflict, "This run cannot be resumed from that node.", conflict.Reason);
+            return (ProblemHttpResult)ResumeFeature.ToResult(outcome).Result;
         }
 
-        var id = ((ResumeFromOutcome.Started)outcome).ExecutionId;
         var run = await ExecutionsFeature.WaitUntilSettledAsync(db, id, Wait, cancellationToken);
 
         var logs = await db.NodeRuns.AsNoTracking().Where(r => r.ExecutionId == id).OrderBy(r => r.Id).ToListAsync(cancellationToken);

@@ -116,6 +116,7 @@ public sealed class SlackInteractions(
             (outcome is ResumeOutcome.AlreadyResolved ? "Already answered: " : string.Empty)
             + SlackMessages.Outcome(await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == task.ResId, cancellationToken))),
         ResumeOutcome.Forbidden forbidden => SlackMessages.Ephemeral(forbidden.Reason),
+        ResumeOutcome.Conflict conflict => SlackMessages.Ephemeral(conflict.Reason),
         ResumeOutcome.Invalid invalid => SlackMessages.Ephemeral(
             $"This answer needs more than a button: {string.Join(" ", invalid.Errors.SelectMany(e => e.Value))} Use Open to answer on the page."),
         _ => SlackMessages.Ephemeral("This task no longer exists."),

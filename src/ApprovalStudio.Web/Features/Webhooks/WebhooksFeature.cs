@@ -1,17 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Xml;
-using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
-using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
-using ApprovalStudio.Workflows.Definitions;
 using ApprovalStudio.Workflows.Execution;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Webhooks;
 
@@ -43,94 +39,47 @@ public static class WebhooksFeature
     }
 
     private static async Task<Results<Ok<WebhookResumeResult>, ProblemHttpResult>> Resume(
-        string id, string nodeId, string? secret, HttpRequest request, AppDbContext db, WorkflowCatalog catalog, ResumePipeline pipeline,
-        TimeProvider clock, CancellationToken cancellationToken)
+        string id, string nodeId, string? secret, HttpRequest request, ResumePipeline pipeline, CancellationToken cancellationToken)
     {
-        var execution = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == id, cancellationToken);
-        if (execution is null)
-        {
-            return Problems.NotFound($"Run '{id}'");
-        }
-
-        var workflow = await db.Workflows.AsNoTracking().SingleAsync(w => w.TenantId == execution.TenantId && w.Key == execution.WorkflowKey, cancellationToken);
-        if (!WorkflowCatalog.SecretMatches(workflow, secret, clock.GetUtcNow().UtcDateTime))
-        {
-            return Problems.Status(StatusCodes.Status401Unauthorized, "A valid webhook secret is required.", "Pass the workflow's webhook secret as ?secret=.");
-        }
-
         var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        var definition = await catalog.GetAsync(execution.TenantId, execution.WorkflowKey, execution.WorkflowVersion, cancellationToken);
-        if (!definition.Nodes.TryGetValue(nodeId, out var node))
-        {
-            return Problems.NotFound($"Node '{nodeId}' of run '{id}'");
-        }
-
-        var (stack, data, error) = ReadBody(body, definition, nodeId);
+        var (stack, field, data, error) = ReadBody(body);
         if (error is not null)
         {
             return error;
         }
 
-        if (node is not WaitNode)
-        {
-            return Problems.Validation("nodeId", $"Node '{nodeId}' is a {node.Type} node; only wait nodes are resumed with the webhook secret.");
-        }
-
-        var stackKey = StackFrame.Key(stack);
-        var tasks = await db.Tasks.AsNoTracking()
-            .Where(t => t.ExecutionId == id && t.NodeId == nodeId && t.StackKey == stackKey)
-            .OrderByDescending(t => t.CreatedAt)
-            .ToListAsync(cancellationToken);
-        var pending = tasks.FirstOrDefault(t => t.Status == TaskStatuses.Pending);
-        if (pending is null)
-        {
-            return TypedResults.Ok(Skipped(execution, tasks, nodeId, stackKey));
-        }
-
-        var grant = new AnswerGrant.WebhookSecret(execution.TenantId, execution.WorkflowKey);
-        var outcome = await pipeline.ResumeAsync(new ResumeCommand(pending.ResId, grant, Channel, data ?? new JsonObject()), cancellationToken);
-        return outcome switch
-        {
-            ResumeOutcome.Accepted => TypedResults.Ok(new WebhookResumeResult("resumed")),
-            ResumeOutcome.AlreadyResolved => TypedResults.Ok(new WebhookResumeResult("skipped", $"Node '{nodeId}' at [{stackKey}] was already resumed.")),
-            ResumeOutcome.Gone g => TypedResults.Ok(new WebhookResumeResult("skipped", g.Reason)),
-            ResumeOutcome.Invalid i => Problems.Validation(i.Errors),
-            _ => Problems.Status(StatusCodes.Status500InternalServerError, "The resume could not be carried out."),
-        };
+        var outcome = await pipeline.ResumeWaitAsync(new WaitResumeCommand(id, nodeId, stack, field, secret, data), Channel, cancellationToken);
+        return ToResult(outcome, nodeId, StackFrame.Key(stack));
     }
 
-    private static WebhookResumeResult Skipped(ExecutionRecord execution, List<TaskRecord> tasks, string nodeId, string stackKey)
+    /// <summary>The webhook dialect's face of a pipeline outcome: a wait that is not there to answer is skipped, with why (seed runs-nodes-resume).</summary>
+    public static Results<Ok<WebhookResumeResult>, ProblemHttpResult> ToResult(ResumeOutcome outcome, string nodeId, string stackKey) => outcome switch
     {
-        var at = stackKey.Length == 0 ? string.Empty : $" at [{stackKey}]";
-        if (tasks.Any(t => t.Status == TaskStatuses.Resolved))
-        {
-            return new("skipped", $"Node '{nodeId}'{at} was already resumed.");
-        }
-
-        if (ExecutionStatuses.IsTerminal(execution.Status))
-        {
-            return new("skipped", $"The run is over ({execution.Status}); node '{nodeId}'{at} is not waiting.");
-        }
-
-        return tasks.Count > 0
-            ? new("skipped", $"Node '{nodeId}'{at} is no longer waiting ({tasks[0].Status}).")
-            : new("skipped", $"Node '{nodeId}'{at} has not been reached.");
-    }
+        ResumeOutcome.Accepted => TypedResults.Ok(new WebhookResumeResult("resumed")),
+        ResumeOutcome.AlreadyResolved => TypedResults.Ok(new WebhookResumeResult("skipped",
+            $"Node '{nodeId}'{(stackKey.Length == 0 ? string.Empty : $" at [{stackKey}]")} was already resumed.")),
+        ResumeOutcome.Gone g => TypedResults.Ok(new WebhookResumeResult("skipped", g.Reason)),
+        ResumeOutcome.Conflict c => TypedResults.Ok(new WebhookResumeResult("skipped", c.Reason)),
+        ResumeOutcome.Invalid i => Problems.Validation(i.Errors),
+        ResumeOutcome.NotFound n => Problems.NotFound(n.What),
+        ResumeOutcome.Forbidden => Problems.Status(StatusCodes.Status401Unauthorized, "A valid webhook secret is required.", "Pass the workflow's webhook secret as ?secret=."),
+        _ => throw new InvalidOperationException($"Unknown outcome {outcome.GetType().Name}."),
+    };
 
     /// <summary>
     /// <c>{"data", "stack": [{parentNodeId, index, total}]}</c>, or the legacy <c>{"forEachContext": {parentNodeId, index}}</c>
-    /// as a one-level stack; the stack must name the node's enclosing loops, outermost first.
+    /// as a one-level stack (the pipeline checks it names the node's enclosing loops, outermost first). Field: where the stack came from.
     /// </summary>
-    private static (IReadOnlyList<StackFrame> Stack, JsonNode? Data, ProblemHttpResult? Error) ReadBody(JsonNode? body, WorkflowDefinition definition, string nodeId)
+    private static (IReadOnlyList<StackFrame> Stack, string Field, JsonNode? Data, ProblemHttpResult? Error) ReadBody(JsonNode? body)
     {
         if (body is not null and not JsonObject)
         {
-            return ([], null, Problems.Validation("$", "The body is a JSON object {\"data\", \"stack\"}."));
+            return ([], "stack", null, Problems.Validation("$", "The body is a JSON object {\"data\", \"stack\"}."));
         }
 
         var obj = body as JsonObject ?? [];
@@ -144,7 +93,7 @@ public static class WebhooksFeature
         };
         if (items is null)
         {
-            return ([], null, Problems.Validation(source!, source == "stack" ? "stack is an array of {parentNodeId, index, total}." : "forEachContext is an object {parentNodeId, index}."));
+            return ([], source!, null, Problems.Validation(source!, source == "stack" ? "stack is an array of {parentNodeId, index, total}." : "forEachContext is an object {parentNodeId, index}."));
         }
 
         for (var i = 0; i < items.Count; i++)
@@ -152,21 +101,14 @@ public static class WebhooksFeature
             if (items[i] is not JsonObject frame || frame["parentNodeId"] is not JsonValue p || !p.TryGetValue<string>(out var parent)
                 || frame["index"] is not JsonValue x || !x.TryGetValue<int>(out var index) || index < 0)
             {
-                return ([], null, Problems.Validation($"{source}[{i}]", "Each level is {\"parentNodeId\": string, \"index\": non-negative integer, \"total\"?}."));
+                return ([], source!, null, Problems.Validation($"{source}[{i}]", "Each level is {\"parentNodeId\": string, \"index\": non-negative integer, \"total\"?}."));
             }
 
             var total = frame["total"] is JsonValue t && t.TryGetValue<int>(out var n) ? n : 0;
             frames.Add(new StackFrame(parent, index, total));
         }
 
-        var expected = definition.EnclosingLoops(nodeId);
-        if (!expected.SequenceEqual(frames.Select(f => f.ParentNodeId)))
-        {
-            var want = expected.Count == 0 ? "no stack" : $"a stack of [{string.Join(", ", expected)}], outermost first";
-            return ([], null, Problems.Validation(source ?? "stack", $"Node '{nodeId}' needs {want}."));
-        }
-
-        return (frames, obj["data"]?.DeepClone(), null);
+        return (frames, source ?? "stack", obj["data"]?.DeepClone(), null);
     }
 
     private static async Task<Results<Ok<RotatedSecret>, ProblemHttpResult>> Rotate(
