@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Inbox;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +19,7 @@ public sealed class InboxPageTests : MudTestContext
         await _host.WaitForTaskAsync(await _host.StartRunAsync("review-flow", """{"doc":"plan"}"""));
         await _host.WaitForTaskAsync(await _host.StartRunAsync("form-flow"));
         Services.AddSingleton(_host.Services.GetRequiredService<InboxQueries>());
-        Services.AddSingleton(_host.Services.GetRequiredService<InboxEvents>());
+        Services.AddSingleton(_host.Services.GetRequiredService<ExecutionEvents>());
         Services.AddSingleton(TimeProvider.System);
     }
 

@@ -37,7 +37,7 @@ public sealed class RedisBackplaneTests
         await using var instances = await TwoInstances.StartAsync();
         var (a, b) = (instances.A, instances.B);
         var heard = new List<string>();
-        var events = b.Services.GetRequiredService<Web.Features.Inbox.InboxEvents>();
+        var events = b.Services.GetRequiredService<Web.Features.Executions.ExecutionEvents>();
         events.TaskChanged += c => { lock (heard) { heard.Add($"task:{(c.Created ? "created" : "resolved")}:{c.Task.Title}"); } };
         events.ExecutionEvent += e => { lock (heard) { heard.Add($"event:{e.Type}"); } };
 

@@ -1,3 +1,4 @@
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.Resume;
@@ -72,7 +73,7 @@ public sealed class AnswerersTests
             {
                 ["in memory (pipeline, task page, deep links)"] = Answerers.May(actor, task),
                 ["query (task list, inbox)"] = await read.Tasks.AsNoTracking().AnswerableBy(actor).AnyAsync(t => t.ResId == resId),
-                ["inbox event"] = InboxChange.From(task, created: true).IsFor(actor),
+                ["inbox event"] = Answerers.May(actor, TaskChange.From(task, created: true)),
                 ["hub inbox groups"] = HubGroups.InboxesFor(task).Intersect(HubGroups.InboxOf(actor)).Any(),
             };
             failures.AddRange(uses.Where(u => u.Value != may)

@@ -1,5 +1,7 @@
 using ApprovalStudio.Web.Components.Shared;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Inbox;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -24,7 +26,7 @@ public sealed partial class MainLayout
     private InboxQueries Inbox { get; set; } = default!;
 
     [Inject]
-    private InboxEvents Events { get; set; } = default!;
+    private ExecutionEvents Events { get; set; } = default!;
 
     [CascadingParameter]
     private Task<AuthenticationState>? AuthenticationState { get; set; }
@@ -78,9 +80,9 @@ public sealed partial class MainLayout
         await InvokeAsync(StateHasChanged);
     }
 
-    private void OnTaskChanged(InboxChange change)
+    private void OnTaskChanged(TaskChange change)
     {
-        if (_actor is not null && change.IsFor(_actor))
+        if (_actor is not null && Answerers.May(_actor, change))
         {
             _ = RefreshCountAsync();
         }

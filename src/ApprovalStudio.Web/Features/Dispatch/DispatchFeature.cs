@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
@@ -39,32 +42,31 @@ public static class DispatchFeature
         return app;
     }
 
-    private static async Task Resume(Actor actor, HttpContext context, AppDbContext db, ResumePipeline pipeline, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<JsonObject>, ServerSentEventsResult<string>, ProblemHttpResult>> Resume(
+        Actor actor, HttpRequest request, AppDbContext db, ResumePipeline pipeline, ExecutionEvents events, TimeProvider clock,
+        CancellationToken cancellationToken)
     {
-        var (body, problem) = await Problems.ReadJsonAsync(context.Request, cancellationToken);
+        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
         if (problem is not null)
         {
-            await problem.ExecuteAsync(context);
-            return;
+            return problem;
         }
 
         var result = await AcceptAsync(body, actor, pipeline, cancellationToken);
         if (result.Problem is not null)
         {
-            await result.Problem.ExecuteAsync(context);
-            return;
+            return result.Problem;
         }
 
         if (result.Stream)
         {
-            await StreamAsync(context, db, result.ExecutionId!, result.AfterSequence, cancellationToken);
-            return;
+            // Watch before the first read, so no event between the resume and the stream's start is missed.
+            return TypedResults.ServerSentEvents(StreamAsync(db, events, clock, result.ExecutionId!, result.AfterSequence, cancellationToken));
         }
 
-        var run = await ExecutionsFeature.WaitUntilSettledAsync(db, result.ExecutionId!, JsonWait, cancellationToken);
-
+        var run = await RunWatch.UntilSettledAsync(db, events, clock, result.ExecutionId!, JsonWait, cancellationToken);
         var waiting = await db.Tasks.AsNoTracking().Where(t => t.ExecutionId == run.Id && t.Status == TaskStatuses.Pending).ToListAsync(cancellationToken);
-        await TypedResults.Ok(new JsonObject
+        return TypedResults.Ok(new JsonObject
         {
             ["executionId"] = run.Id,
             ["status"] = run.Status,
@@ -75,7 +77,7 @@ public static class DispatchFeature
             })]),
             ["output"] = run.OutputJson is null ? null : JsonNode.Parse(run.OutputJson),
             ["error"] = run.Error,
-        }).ExecuteAsync(context);
+        });
     }
 
     private sealed record Accepted(string? ExecutionId, long AfterSequence, bool Stream, ProblemHttpResult? Problem);
@@ -122,19 +124,20 @@ public static class DispatchFeature
     /// The run's events after the resume as server-sent events, until it waits again (<c>flow_await</c> for
     /// tool calls, <c>suspended</c> for people), completes (<c>flow_complete</c>) or fails (<c>flow_error</c>).
     /// </summary>
-    private static async Task StreamAsync(HttpContext context, AppDbContext db, string executionId, long afterSequence, CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
+        AppDbContext db, ExecutionEvents events, TimeProvider clock, string executionId, long afterSequence,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        await context.Response.Body.FlushAsync(cancellationToken);
-        var deadline = DateTime.UtcNow + StreamLimit;
+        using var watch = RunWatch.Start(events, executionId);
+        using var limit = new CancellationTokenSource(StreamLimit, clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         var last = afterSequence;
-        while (DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested)
+        while (!linked.IsCancellationRequested)
         {
-            var events = await db.ExecutionEvents.AsNoTracking()
+            // The stored events are the truth (in order, none missed); a watch only says when to read them again.
+            var stored = await db.ExecutionEvents.AsNoTracking()
                 .Where(e => e.ExecutionId == executionId && e.Sequence > last).OrderBy(e => e.Sequence).ToListAsync(cancellationToken);
-            foreach (var e in events)
+            foreach (var e in stored)
             {
                 last = e.Sequence;
                 var data = e.DataJson is null ? null : JsonNode.Parse(e.DataJson);
@@ -147,15 +150,21 @@ public static class DispatchFeature
                     ExecutionEventTypes.Failed => ("flow_error", new JsonObject { ["executionId"] = executionId, ["error"] = data?["error"]?.DeepClone() }, true),
                     _ => (e.Type, Message(e, data), false),
                 };
-                await context.Response.WriteAsync($"id: {e.Sequence}\nevent: {name}\ndata: {payload.ToJsonString()}\n\n", cancellationToken);
-                await context.Response.Body.FlushAsync(cancellationToken);
+                yield return new SseItem<string>(payload.ToJsonString(), name) { EventId = e.Sequence.ToString(CultureInfo.InvariantCulture) };
                 if (end)
                 {
-                    return;
+                    yield break;
                 }
             }
 
-            await Task.Delay(100, cancellationToken);
+            try
+            {
+                await watch.NextAsync(linked.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The stream's longest life passed.
+            }
         }
     }
 

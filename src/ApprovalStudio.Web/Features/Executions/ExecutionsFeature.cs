@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -36,6 +37,20 @@ public static class ExecutionsFeature
         builder.Services.AddSingleton<QueueSignal>();
         builder.Services.AddSingleton<ExecutionNotifier>();
         builder.Services.AddScoped<ExecutionEventReader>();
+        builder.Services.AddSingleton<ExecutionEvents>();
+        var redis = builder.Configuration[AppOptions.RedisKey];
+        if (string.IsNullOrWhiteSpace(redis))
+        {
+            builder.Services.AddSingleton<IExecutionObserver, LocalExecutionEventBus>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ => StackExchange.Redis.ConnectionMultiplexer.Connect(redis));
+            builder.Services.AddSingleton<RedisExecutionEventBus>();
+            builder.Services.AddSingleton<IExecutionObserver>(sp => sp.GetRequiredService<RedisExecutionEventBus>());
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisExecutionEventBus>());
+        }
+
         builder.Services.AddOptions<ExpressionOptions>().BindConfiguration(ExpressionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ExpressionOptions>, ExpressionOptionsValidator>();
         builder.Services.AddSingleton(services => new ExpressionEvaluator(services.GetRequiredService<IOptions<ExpressionOptions>>().Value.ToLimits()));
@@ -174,25 +189,6 @@ public static class ExecutionsFeature
         var runs = await db.NodeRuns.AsNoTracking().Where(r => r.ExecutionId == executionId).OrderBy(r => r.Id).ToListAsync(cancellationToken);
         return TypedResults.Ok(runs.Select(r => new NodeRunView(
             r.Id, r.NodeId, r.NodeType, Stack(r.StackJson), r.Status, r.OutputJson is null ? null : JsonNode.Parse(r.OutputJson), r.Error, r.StartedAt, r.CompletedAt)).ToArray());
-    }
-
-    /// <summary>
-    /// Polls the run until it waits or ends (not Running, not Resuming), or <paramref name="wait"/> passes:
-    /// for routes that answer with the run's state after handing it work.
-    /// </summary>
-    public static async Task<ExecutionRecord> WaitUntilSettledAsync(AppDbContext db, string executionId, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + wait;
-        while (true)
-        {
-            var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == executionId, cancellationToken);
-            if (run.Status is not (ExecutionStatuses.Running or ExecutionStatuses.Resuming) || DateTime.UtcNow >= deadline)
-            {
-                return run;
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
     }
 
     internal static StackFrame[] Stack(string json) => JsonSerializer.Deserialize<StackFrame[]>(json, JsonOptions) ?? [];

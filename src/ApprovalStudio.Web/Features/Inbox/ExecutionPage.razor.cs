@@ -26,7 +26,7 @@ public sealed partial class ExecutionPage
     private InboxQueries Inbox { get; set; } = default!;
 
     [Inject]
-    private InboxEvents Events { get; set; } = default!;
+    private ExecutionEvents Events { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;

@@ -1,5 +1,7 @@
 using ApprovalStudio.Web.Components.Layout;
 using ApprovalStudio.Web.Components.Shared;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -27,7 +29,7 @@ public sealed partial class InboxPage
     private InboxQueries Inbox { get; set; } = default!;
 
     [Inject]
-    private InboxEvents Events { get; set; } = default!;
+    private ExecutionEvents Events { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -148,9 +150,9 @@ public sealed partial class InboxPage
 
     private string? WorkflowName(string? key) => key is null ? null : _workflows.FirstOrDefault(w => w.Key == key)?.Name ?? key;
 
-    private void OnTaskChanged(InboxChange change)
+    private void OnTaskChanged(TaskChange change)
     {
-        if (_actor is not null && change.IsFor(_actor))
+        if (_actor is not null && Answerers.May(_actor, change))
         {
             _ = InvokeAsync(ReloadAsync);
         }

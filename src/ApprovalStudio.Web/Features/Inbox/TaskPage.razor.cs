@@ -46,7 +46,7 @@ public sealed partial class TaskPage
     private InboxQueries Inbox { get; set; } = default!;
 
     [Inject]
-    private InboxEvents Events { get; set; } = default!;
+    private ExecutionEvents Events { get; set; } = default!;
 
     /// <summary>The one resume pipeline, with a scope (and DbContext) per call, not one for the circuit's lifetime.</summary>
     [Inject]
@@ -227,7 +227,7 @@ public sealed partial class TaskPage
     }
 
     /// <summary>This task answered elsewhere (another tab, the API, someone else), or the person's other tasks changed (the next one).</summary>
-    private void OnTaskChanged(InboxChange change)
+    private void OnTaskChanged(TaskChange change)
     {
         if (_view is null || _actor is null)
         {
@@ -235,7 +235,7 @@ public sealed partial class TaskPage
         }
 
         var thisTask = change.Task.ResId == _view.Task.ResId && !change.Created;
-        if (!thisTask && !change.IsFor(_actor))
+        if (!thisTask && !Answerers.May(_actor, change))
         {
             return;
         }

@@ -1,3 +1,4 @@
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 
@@ -51,6 +52,10 @@ public static class Answerers
         var mine = Of(actor);
         return audiences.Any(mine.Contains);
     }
+
+    /// <summary>The rule in memory, over a task change heard from the runtime (inbox pages, the hub's counts).</summary>
+    public static bool May(Actor actor, TaskChange change) =>
+        May(actor, change.TenantId, [.. change.Users.Select(Audience.User), .. change.Groups.Select(Audience.Group), Audience.Admins]);
 
     /// <summary>The rule in memory, over a task read with its assignees.</summary>
     public static bool May(Actor actor, TaskRecord task) => May(actor, task.TenantId, Of(task.Assignees));

@@ -47,7 +47,8 @@ public static class ResumeFromFeature
     }
 
     private static async Task<Results<Ok<ResumeFromResponse>, ProblemHttpResult>> ResumeFrom(
-        string runId, string nodeId, Actor actor, ResumePipeline pipeline, AppDbContext db, CancellationToken cancellationToken)
+        string runId, string nodeId, Actor actor, ResumePipeline pipeline, AppDbContext db, ExecutionEvents events, TimeProvider clock,
+        CancellationToken cancellationToken)
     {
         var outcome = await pipeline.ResumeFromAsync(actor, runId, nodeId, cancellationToken);
         if (outcome is not ResumeOutcome.Accepted { ExecutionId: var id })
@@ -55,7 +56,7 @@ public static class ResumeFromFeature
             return (ProblemHttpResult)ResumeFeature.ToResult(outcome).Result;
         }
 
-        var run = await ExecutionsFeature.WaitUntilSettledAsync(db, id, Wait, cancellationToken);
+        var run = await RunWatch.UntilSettledAsync(db, events, clock, id, Wait, cancellationToken);
 
         var logs = await db.NodeRuns.AsNoTracking().Where(r => r.ExecutionId == id).OrderBy(r => r.Id).ToListAsync(cancellationToken);
         return TypedResults.Ok(new ResumeFromResponse(

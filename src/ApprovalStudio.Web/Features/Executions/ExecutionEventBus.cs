@@ -1,17 +1,15 @@
 using System.Text.Json;
-using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using StackExchange.Redis;
 
-namespace ApprovalStudio.Web.Features.Inbox;
+namespace ApprovalStudio.Web.Features.Executions;
 
 /// <summary>
-/// Carries inbox changes and run events to the Blazor circuits of every instance: in-process on one
-/// machine; over Redis pub/sub when <c>Redis:Configuration</c> is set, so a circuit on instance B sees
-/// what the worker on instance A did (the SignalR backplane only reaches hub clients, not circuits).
-/// An observer of the runtime (<see cref="ExecutionNotifier"/>).
+/// Carries task changes and run events to <see cref="ExecutionEvents"/> on every instance: in-process on one machine;
+/// over Redis pub/sub when <c>Redis:Configuration</c> is set, so a circuit or a waiting route on instance B hears what
+/// the worker on instance A did (the SignalR backplane only reaches hub clients). An observer of <see cref="ExecutionNotifier"/>.
 /// </summary>
-public sealed class LocalInboxBus(InboxEvents events) : IExecutionObserver
+public sealed class LocalExecutionEventBus(ExecutionEvents events) : IExecutionObserver
 {
     public Task ExecutionEventsAsync(IReadOnlyList<ExecutionEventMessage> messages)
     {
@@ -25,18 +23,18 @@ public sealed class LocalInboxBus(InboxEvents events) : IExecutionObserver
 
     public Task TaskChangedAsync(TaskRecord task, bool created)
     {
-        events.Raise(InboxChange.From(task, created));
+        events.Raise(TaskChange.From(task, created));
         return Task.CompletedTask;
     }
 }
 
 /// <summary>Publishes to one Redis channel; every instance (this one too) raises what arrives on it locally.</summary>
-public sealed class RedisInboxBus(IConnectionMultiplexer redis, InboxEvents events, ILogger<RedisInboxBus> log) : IExecutionObserver, IHostedService
+public sealed class RedisExecutionEventBus(IConnectionMultiplexer redis, ExecutionEvents events, ILogger<RedisExecutionEventBus> log) : IExecutionObserver, IHostedService
 {
-    private static readonly RedisChannel Channel = RedisChannel.Literal("approval-studio:inbox");
+    private static readonly RedisChannel Channel = RedisChannel.Literal("approval-studio:events");
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
-    private sealed record Envelope(InboxChange? Change, ExecutionEventMessage? Event);
+    private sealed record Envelope(TaskChange? Change, ExecutionEventMessage? Event);
 
     public async Task ExecutionEventsAsync(IReadOnlyList<ExecutionEventMessage> messages)
     {
@@ -46,7 +44,7 @@ public sealed class RedisInboxBus(IConnectionMultiplexer redis, InboxEvents even
         }
     }
 
-    public Task TaskChangedAsync(TaskRecord task, bool created) => PublishAsync(new Envelope(InboxChange.From(task, created), null));
+    public Task TaskChangedAsync(TaskRecord task, bool created) => PublishAsync(new Envelope(TaskChange.From(task, created), null));
 
     public async Task StartAsync(CancellationToken cancellationToken) =>
         await redis.GetSubscriber().SubscribeAsync(Channel, (_, value) =>
@@ -72,13 +70,13 @@ public sealed class RedisInboxBus(IConnectionMultiplexer redis, InboxEvents even
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            InboxLog.PublishFailed(log, ex);
+            EventBusLog.PublishFailed(log, ex);
         }
     }
 }
 
-internal static partial class InboxLog
+internal static partial class EventBusLog
 {
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish an inbox change over Redis; open inboxes refresh on their next load")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish a run event or task change over Redis; open inboxes refresh on their next load")]
     public static partial void PublishFailed(ILogger logger, Exception exception);
 }
