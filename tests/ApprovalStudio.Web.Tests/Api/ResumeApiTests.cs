@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ApprovalStudio.Web.Tests.Api;
@@ -29,7 +31,10 @@ public sealed class ResumeApiTests : IAsyncLifetime
     }
 
     private Task<(HttpStatusCode Status, JsonNode? Body, string? ContentType)> ResumeAsync(string resId, string token, string? body) =>
-        AppHost.SendAsync(_host.Client(token), HttpMethod.Post, $"/api/executions/{resId}/resume", body);
+        ResumeAsync(_host, resId, token, body);
+
+    private static Task<(HttpStatusCode Status, JsonNode? Body, string? ContentType)> ResumeAsync(AppHost host, string resId, string token, string? body) =>
+        AppHost.SendAsync(host.Client(token), HttpMethod.Post, $"/api/executions/{resId}/resume", body);
 
     [Fact]
     public async Task Resume_is_accepted_with_202_and_the_run_continues_to_its_end()
@@ -197,20 +202,24 @@ public sealed class ResumeApiTests : IAsyncLifetime
     [Fact]
     public async Task An_expired_task_is_410_and_the_run_fails_by_its_expiry_policy()
     {
-        await _host.CreateWorkflowAsync(Flows.Expiring("fail"));
-        var executionId = await _host.StartRunAsync("expiring-fail");
-        var resId = await _host.WaitForTaskAsync(executionId);
-        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        // A host of its own on a clock that moves only when told. It starts at the real now and moves by seconds, so the bearer
+        // tokens (issued, and checked by the JWT handler, on the real clock) stay valid.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await AppHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        await host.CreateWorkflowAsync(Flows.Expiring("fail"));
+        var executionId = await host.StartRunAsync("expiring-fail");
+        var resId = await host.WaitForTaskAsync(executionId);
+        clock.Advance(TimeSpan.FromSeconds(1.2));
 
-        var (status, body, type) = await ResumeAsync(resId, _host.Token("bob"), """{"acknowledged":true}""");
+        var (status, body, type) = await ResumeAsync(host, resId, host.Token("bob"), """{"acknowledged":true}""");
 
         Assert.Equal(HttpStatusCode.Gone, status);
         Assert.Equal("application/problem+json", type);
         Assert.NotNull(body!["expiredAt"]);
-        var failed = await _host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
+        var failed = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
         Assert.Contains("expired", (string?)failed["error"]);
         Assert.Equal("ask", (string?)failed["errorNodeId"]);
-        Assert.Equal(HttpStatusCode.Gone, (await ResumeAsync(resId, _host.Token("bob"), """{"acknowledged":true}""")).Status);
+        Assert.Equal(HttpStatusCode.Gone, (await ResumeAsync(host, resId, host.Token("bob"), """{"acknowledged":true}""")).Status);
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ApprovalStudio.Web.Tests.Webhooks;
 
@@ -37,14 +39,19 @@ public sealed class WebhookResumeTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
-    private async Task<string> CreateAsync(string definition)
+    private Task<string> CreateAsync(string definition) => CreateAsync(_host, definition);
+
+    private static async Task<string> CreateAsync(AppHost host, string definition)
     {
-        using var response = await _host.Admin().PostJsonAsync("/api/workflows", definition);
+        using var response = await host.Admin().PostJsonAsync("/api/workflows", definition);
         return (string)(await response.ReadJsonAsync())!["webhookSecret"]!;
     }
 
     private Task<(HttpStatusCode Status, JsonNode? Body, string? ContentType)> ResumeAsync(string run, string node, string? secret, string? body) =>
-        AppHost.SendAsync(_host.Anonymous, HttpMethod.Post,
+        ResumeAsync(_host, run, node, secret, body);
+
+    private static Task<(HttpStatusCode Status, JsonNode? Body, string? ContentType)> ResumeAsync(AppHost host, string run, string node, string? secret, string? body) =>
+        AppHost.SendAsync(host.Anonymous, HttpMethod.Post,
             $"/v1/runs/{run}/nodes/{node}/resume" + (secret is null ? string.Empty : $"?secret={Uri.EscapeDataString(secret)}"), body);
 
     private static string Stack(int row, int cell) =>
@@ -172,20 +179,24 @@ public sealed class WebhookResumeTests : IAsyncLifetime
     [Fact]
     public async Task A_rotated_secret_keeps_the_old_one_valid_for_the_grace_period_then_refuses_it()
     {
-        var rotated = await AppHost.SendAsync(_host.Admin(), HttpMethod.Post, "/api/workflows/single/webhook-secret/rotate", """{"gracePeriod":"PT2S"}""");
+        // A host of its own on a clock that moves only when told. It starts at the real now and moves by seconds, so the bearer
+        // tokens (issued, and checked by the JWT handler, on the real clock) stay valid.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await AppHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        var previous = await CreateAsync(host, Single);
+        var rotated = await AppHost.SendAsync(host.Admin(), HttpMethod.Post, "/api/workflows/single/webhook-secret/rotate", """{"gracePeriod":"PT2S"}""");
         Assert.Equal(HttpStatusCode.OK, rotated.Status);
         var fresh = (string)rotated.Body!["webhookSecret"]!;
-        Assert.NotEqual(_singleSecret, fresh);
-        var run = await _host.StartRunAsync("single");
-        await _host.WaitForAsync(run, s => s["waiting"]!.AsArray().Count == 2);
+        Assert.NotEqual(previous, fresh);
+        var run = await host.StartRunAsync("single");
+        await host.WaitForAsync(run, s => s["waiting"]!.AsArray().Count == 2);
 
-        Assert.Equal("resumed", (string?)(await ResumeAsync(run, "hook", _singleSecret, """{"stack":[{"parentNodeId":"each","index":0}]}""")).Body!["action"]);
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
-        Assert.Equal(HttpStatusCode.Unauthorized, (await ResumeAsync(run, "hook", _singleSecret, """{"stack":[{"parentNodeId":"each","index":1}]}""")).Status);
-        Assert.Equal("resumed", (string?)(await ResumeAsync(run, "hook", fresh, """{"stack":[{"parentNodeId":"each","index":1}]}""")).Body!["action"]);
-        Assert.Equal(HttpStatusCode.BadRequest, (await AppHost.SendAsync(_host.Admin(), HttpMethod.Post, "/api/workflows/single/webhook-secret/rotate", """{"gracePeriod":"soon"}""")).Status);
-        Assert.Equal(HttpStatusCode.Forbidden, (await AppHost.SendAsync(_host.Client(_host.Token("ann")), HttpMethod.Post, "/api/workflows/single/webhook-secret/rotate", "{}")).Status);
-        _singleSecret = fresh;
+        Assert.Equal("resumed", (string?)(await ResumeAsync(host, run, "hook", previous, """{"stack":[{"parentNodeId":"each","index":0}]}""")).Body!["action"]);
+        clock.Advance(TimeSpan.FromSeconds(2.5));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ResumeAsync(host, run, "hook", previous, """{"stack":[{"parentNodeId":"each","index":1}]}""")).Status);
+        Assert.Equal("resumed", (string?)(await ResumeAsync(host, run, "hook", fresh, """{"stack":[{"parentNodeId":"each","index":1}]}""")).Body!["action"]);
+        Assert.Equal(HttpStatusCode.BadRequest, (await AppHost.SendAsync(host.Admin(), HttpMethod.Post, "/api/workflows/single/webhook-secret/rotate", """{"gracePeriod":"soon"}""")).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await AppHost.SendAsync(host.Client(host.Token("ann")), HttpMethod.Post, "/api/workflows/single/webhook-secret/rotate", "{}")).Status);
     }
 
     [Fact]
