@@ -60,9 +60,10 @@ public sealed class RunWatch : IDisposable
     /// the answer of routes that hand a run work and answer with its state.
     /// </summary>
     public static async Task<ExecutionRecord> UntilSettledAsync(
-        AppDbContext db, ExecutionEvents events, TimeProvider clock, string executionId, TimeSpan wait, CancellationToken cancellationToken)
+        AppDbContext db, ExecutionEvents events, TimeProvider clock, string executionId, TimeSpan wait, CancellationToken cancellationToken,
+        TimeSpan? fallback = null)
     {
-        using var watch = Start(events, executionId);
+        using var watch = Start(events, executionId, fallback);
         using var bound = new CancellationTokenSource(wait, clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
         while (true)
