@@ -111,6 +111,7 @@ public sealed class TypedBodyTests : IAsyncLifetime
     [InlineData("""{"count":"3"}""", "count", "count is an integer.")]
     [InlineData("""{"count":3.5}""", "count", "count is an integer.")]
     [InlineData("""{"count":11}""", "count", "count is 1 to 10.")]
+    [InlineData("""{"count":1,"Count":3}""", "count", "count is given twice (in different case); a field appears once.")]
     [InlineData("""{"count":1,"flag":"true"}""", "flag", "flag is true or false.")]
     [InlineData("""{"count":1,"flag":1}""", "flag", "flag is true or false.")]
     public async Task The_helper_reads_with_the_app_json_options_and_refuses_a_number_given_as_a_string(string json, string? field, string? message)

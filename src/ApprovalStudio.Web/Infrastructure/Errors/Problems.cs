@@ -101,8 +101,9 @@ public static class Problems
     /// Reads a body of a fixed shape into <typeparamref name="T"/>: read as by <see cref="ReadJsonAsync"/> (no body reads as
     /// <c>{}</c>, so optional bodies work and required fields fail below), then deserialized with the app's JSON options
     /// (numbers are numbers, unknown fields are ignored), then checked by its data annotations. Each refusal is a 400 naming
-    /// the JSON field: a body that is not an object names <c>$</c> and gives <paramref name="shape"/>; a field of the wrong
-    /// type says what it must be; an annotation's message is keyed by its field's JSON name.
+    /// the JSON field: a body that is not an object names <c>$</c> and gives <paramref name="shape"/>; a field given twice in
+    /// different case is refused as ambiguous; a field of the wrong type says what it must be; an annotation's message is
+    /// keyed by its field's JSON name.
     /// </summary>
     public static async Task<(T? Body, ProblemHttpResult? Problem)> ReadBodyAsync<T>(HttpRequest request, string shape, CancellationToken cancellationToken)
         where T : class
@@ -121,6 +122,13 @@ public static class Problems
 
         var options = request.HttpContext.RequestServices.GetRequiredService<IOptions<HttpJsonOptions>>().Value.SerializerOptions;
         var info = options.GetTypeInfo(typeof(T));
+
+        // Names match in any case (web defaults), so "name" and "Name" in one body would be the same field given twice.
+        if (info.Properties.FirstOrDefault(p => body.Count(f => string.Equals(f.Key, p.Name, StringComparison.OrdinalIgnoreCase)) > 1) is { } twice)
+        {
+            return (null, Validation(twice.Name, $"{twice.Name} is given twice (in different case); a field appears once."));
+        }
+
         T? read;
         try
         {
