@@ -1,6 +1,6 @@
 using System.Buffers.Text;
+using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -9,6 +9,13 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.ApiKeys;
+
+/// <summary>The body of <c>POST /api/api-keys</c>: who or what uses the key.</summary>
+public sealed record ApiKeyRequest(
+    [property: Required(ErrorMessage = ApiKeyRequest.NameRule), StringLength(200, ErrorMessage = ApiKeyRequest.NameRule)] string? Name)
+{
+    public const string NameRule = "name is required (1–200 characters): say who or what uses the key.";
+}
 
 public sealed record ApiKeyCreated(string Id, string Name, string Key, DateTime CreatedAt);
 
@@ -27,7 +34,7 @@ public static class ApiKeysFeature
         var group = app.MapGroup("/api/api-keys").WithTags("API keys").RequireAuthorization(Policies.Admin)
             .RequireRateLimiting(RateLimits.Api);
         group.MapPost("/", Create).WithSummary("Create an API key for the tenant; the key is in this answer only.")
-            .Accepts<JsonObject>("application/json");
+            .Accepts<ApiKeyRequest>("application/json");
         group.MapGet("/", List).WithSummary("The tenant's API keys (never the keys themselves).");
         group.MapDelete("/{id}", Revoke).WithSummary("Revoke an API key at once.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -37,16 +44,13 @@ public static class ApiKeysFeature
     private static async Task<Results<Created<ApiKeyCreated>, ProblemHttpResult>> Create(
         HttpRequest request, Actor actor, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        var (body, problem) = await Problems.ReadBodyAsync<ApiKeyRequest>(request, "{name}", cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        if ((body as JsonObject)?["name"] is not JsonValue v || !v.TryGetValue<string>(out var name) || string.IsNullOrWhiteSpace(name) || name.Length > 200)
-        {
-            return Problems.Validation("name", "name is required (1–200 characters): say who or what uses the key.");
-        }
+        var name = body!.Name!;
 
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var key = $"{ApiKeyAuthentication.Prefix}{id}_{Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32))}";

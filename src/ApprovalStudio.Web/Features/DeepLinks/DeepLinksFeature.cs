@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using System.ComponentModel.DataAnnotations;
 using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure;
@@ -14,13 +14,16 @@ namespace ApprovalStudio.Web.Features.DeepLinks;
 
 public sealed record DeepLinkCreated(string Url, DateTime ExpiresAt);
 
+/// <summary>The body of <c>POST /api/tasks/{resId}/links</c>: the assignee the link is for.</summary>
+public sealed record DeepLinkRequest([property: Required(ErrorMessage = "userId names the assignee the link is for.")] string? UserId);
+
 public static class DeepLinksFeature
 {
     public static IEndpointRouteBuilder MapDeepLinks(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/tasks/{resId}/links", Create).WithTags("Tasks").RequireAuthorization(Policies.Admin).RequireRateLimiting(RateLimits.Api)
             .WithSummary("A signed link for one assignee to answer one task without signing in (admin); expires with the task, else in 7 days.")
-            .Accepts<JsonObject>("application/json")
+            .Accepts<DeepLinkRequest>("application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
@@ -29,16 +32,13 @@ public static class DeepLinksFeature
         string resId, HttpRequest request, Actor actor, AppDbContext db, PeopleDirectory people, DeepLinkTokens tokens,
         IOptions<AppOptions> options, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        var (body, problem) = await Problems.ReadBodyAsync<DeepLinkRequest>(request, "{userId}", cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        if ((body as JsonObject)?["userId"] is not JsonValue v || !v.TryGetValue<string>(out var userId) || string.IsNullOrWhiteSpace(userId))
-        {
-            return Problems.Validation("userId", "userId names the assignee the link is for.");
-        }
+        var userId = body!.UserId!;
 
         var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefaultAsync(t => t.ResId == resId && t.TenantId == actor.TenantId, cancellationToken);
         if (task is null)

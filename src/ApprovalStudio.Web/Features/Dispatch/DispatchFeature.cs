@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
@@ -14,6 +15,16 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Dispatch;
+
+/// <summary>The body of <c>POST /v1/dispatch/resume</c>: the run, its tool calls' outputs, messages for its transcript, and JSON or SSE.</summary>
+public sealed record DispatchResumeRequest(
+    [property: Required(ErrorMessage = "executionId is required.")] string? ExecutionId,
+    JsonObject? ToolOutputs = null,
+    JsonArray? Messages = null,
+    bool? StreamResponse = null)
+{
+    public const string Shape = "{executionId, toolOutputs?, messages?, streamResponse?}";
+}
 
 /// <summary>
 /// <c>POST /v1/dispatch/resume</c> (CONTRACT §4.4, seed dispatch-resume): an agent runtime hands back the
@@ -34,7 +45,7 @@ public static class DispatchFeature
     {
         app.MapPost("/v1/dispatch/resume", Resume).WithTags("Dispatch").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Resume a run paused for tool calls with their outputs (by toolCallId, or by tool name when unambiguous); JSON or SSE.")
-            .Accepts<JsonObject>("application/json")
+            .Accepts<DispatchResumeRequest>("application/json")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -46,13 +57,13 @@ public static class DispatchFeature
         Actor actor, HttpRequest request, AppDbContext db, ResumePipeline pipeline, ExecutionEvents events, TimeProvider clock,
         CancellationToken cancellationToken)
     {
-        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        var (body, problem) = await Problems.ReadBodyAsync<DispatchResumeRequest>(request, DispatchResumeRequest.Shape, cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        var result = await AcceptAsync(body, actor, pipeline, cancellationToken);
+        var result = await AcceptAsync(body!, actor, pipeline, cancellationToken);
         if (result.Problem is not null)
         {
             return result.Problem;
@@ -82,42 +93,14 @@ public static class DispatchFeature
 
     private sealed record Accepted(string? ExecutionId, long AfterSequence, bool Stream, ProblemHttpResult? Problem);
 
-    private static async Task<Accepted> AcceptAsync(JsonNode? body, Actor actor, ResumePipeline pipeline, CancellationToken cancellationToken)
+    private static async Task<Accepted> AcceptAsync(DispatchResumeRequest body, Actor actor, ResumePipeline pipeline, CancellationToken cancellationToken)
     {
-        static Accepted Fail(ProblemHttpResult problem) => new(null, 0, false, problem);
-
-        if (body is not JsonObject request)
-        {
-            return Fail(Problems.Validation("$", "The body is a JSON object {executionId, toolOutputs?, messages?, streamResponse?}."));
-        }
-
-        if (request["executionId"] is not JsonValue idValue || !idValue.TryGetValue<string>(out var executionId) || executionId.Length == 0)
-        {
-            return Fail(Problems.Validation("executionId", "executionId is required."));
-        }
-
-        var stream = false;
-        if (request["streamResponse"] is JsonNode streamNode && (streamNode is not JsonValue sv || !sv.TryGetValue(out stream)))
-        {
-            return Fail(Problems.Validation("streamResponse", "streamResponse is true or false."));
-        }
-
-        if (request["messages"] is JsonNode messagesNode && messagesNode is not JsonArray)
-        {
-            return Fail(Problems.Validation("messages", "messages is an array."));
-        }
-
-        if (request["toolOutputs"] is JsonNode outputsNode && outputsNode is not JsonObject)
-        {
-            return Fail(Problems.Validation("toolOutputs", "toolOutputs is an object of toolCallId (or tool name) → output."));
-        }
-
         // The pipeline finds the run's pending tool calls and checks the outputs against them (as for every channel).
-        var answer = new JsonObject { ["toolOutputs"] = request["toolOutputs"]?.DeepClone() ?? new JsonObject(), ["messages"] = request["messages"]?.DeepClone() };
-        var outcome = await pipeline.ResumeToolCallsAsync(actor, executionId, answer, Channel, cancellationToken);
+        var answer = new JsonObject { ["toolOutputs"] = body.ToolOutputs ?? [], ["messages"] = body.Messages };
+        var outcome = await pipeline.ResumeToolCallsAsync(actor, body.ExecutionId!, answer, Channel, cancellationToken);
         return outcome is ResumeOutcome.Accepted accepted
-            ? new Accepted(executionId, accepted.AfterSequence, stream, null)
-            : Fail((ProblemHttpResult)ResumeFeature.ToResult(outcome).Result);
+            ? new Accepted(body.ExecutionId, accepted.AfterSequence, body.StreamResponse ?? false, null)
+            : new Accepted(null, 0, false, (ProblemHttpResult)ResumeFeature.ToResult(outcome).Result);
     }
 
     /// <summary>

@@ -14,6 +14,9 @@ using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Executions;
 
+/// <summary>The body of starting a run, optional: the run's input.</summary>
+public sealed record StartRunRequest(JsonObject? Input = null);
+
 public sealed record ExecutionAccepted(string ExecutionId, string Status);
 
 public sealed record WaitingEntry(
@@ -99,7 +102,7 @@ public static class ExecutionsFeature
     {
         app.MapPost("/api/workflows/{key}/executions", Start).WithTags("Executions").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Start a run of the workflow's latest version; it advances in the background.")
-            .Accepts<JsonObject>("application/json")
+            .Accepts<StartRunRequest>(isOptional: true, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
         var group = app.MapGroup("/api/executions/{executionId}").WithTags("Executions").RequireAuthorization(Policies.Member)
             .RequireRateLimiting(RateLimits.Api);
@@ -114,30 +117,13 @@ public static class ExecutionsFeature
         string key, HttpRequest request, Actor actor, AppDbContext db, WorkflowCatalog catalog, QueueSignal signal, TimeProvider clock,
         CancellationToken cancellationToken)
     {
-        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        var (body, problem) = await Problems.ReadBodyAsync<StartRunRequest>(request, "{input?}", cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        JsonNode input = new JsonObject();
-        if (body is not null)
-        {
-            if (body is not JsonObject obj)
-            {
-                return Problems.Validation("$", "The body is a JSON object {\"input\": {...}}.");
-            }
-
-            if (obj["input"] is JsonNode given)
-            {
-                if (given is not JsonObject)
-                {
-                    return Problems.Validation("input", "input must be a JSON object.");
-                }
-
-                input = given.DeepClone();
-            }
-        }
+        var input = body!.Input ?? [];
 
         var latest = await catalog.GetLatestAsync(actor.TenantId, key, cancellationToken);
         if (latest is null)

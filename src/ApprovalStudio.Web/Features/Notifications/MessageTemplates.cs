@@ -31,6 +31,7 @@ public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogge
     public const string SlackBlocks = "slack.blocks";
 
     public const int MaxSourceLength = 20_000;
+    public const string SourceRequired = "source is the template's Liquid text.";
 
     private static readonly FluidParser Parser = new();
 
@@ -114,7 +115,7 @@ public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogge
 
         if (string.IsNullOrWhiteSpace(source))
         {
-            return (null, "source is the template's Liquid text.");
+            return (null, SourceRequired);
         }
 
         if (source.Length > MaxSourceLength)

@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using System.ComponentModel.DataAnnotations;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -10,6 +10,9 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Notifications;
+
+/// <summary>The body of <c>PUT /api/message-templates/{name}</c>: the tenant's own Liquid text for the template.</summary>
+public sealed record MessageTemplateInput([property: Required(ErrorMessage = MessageTemplates.SourceRequired)] string? Source);
 
 public sealed record MessageTemplateView(string Name, string Source, bool IsDefault, string? Preview = null);
 
@@ -45,7 +48,7 @@ public static class NotificationsFeature
             .RequireRateLimiting(RateLimits.Api);
         group.MapGet("/", List).WithSummary("The tenant's message templates (Liquid): its own where set, else the defaults (admin).");
         group.MapPut("/{name}", Put).WithSummary("Replace one template with the tenant's own {\"source\"}; checked by rendering a sample task (admin).")
-            .Accepts<JsonObject>("application/json")
+            .Accepts<MessageTemplateInput>("application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapDelete("/{name}", Delete).WithSummary("Go back to the default for one template (admin).")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -67,14 +70,13 @@ public static class NotificationsFeature
             return UnknownName(name);
         }
 
-        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        var (body, problem) = await Problems.ReadBodyAsync<MessageTemplateInput>(request, "{source}", cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        var source = (body as JsonObject)?["source"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
-        var (saved, failure) = await templates.SaveAsync(actor.TenantId, actor.UserId, name, source, cancellationToken);
+        var (saved, failure) = await templates.SaveAsync(actor.TenantId, actor.UserId, name, body!.Source, cancellationToken);
         return saved is null ? Problems.Validation("source", failure!) : TypedResults.Ok(saved);
     }
 

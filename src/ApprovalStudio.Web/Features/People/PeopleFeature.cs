@@ -1,4 +1,3 @@
-using System.Text.Json;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Security;
@@ -8,8 +7,6 @@ namespace ApprovalStudio.Web.Features.People;
 
 public static class PeopleFeature
 {
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
-
     public static IHostApplicationBuilder AddPeople(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<PeopleDirectory>();
@@ -30,28 +27,13 @@ public static class PeopleFeature
     private static async Task<Results<Ok<PersonView>, Created<PersonView>, ProblemHttpResult>> Upsert(
         string userId, HttpRequest request, Actor actor, PeopleDirectory people, CancellationToken cancellationToken)
     {
-        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        var (input, problem) = await Problems.ReadBodyAsync<PersonInput>(request, "{name, email?, groups?, slackUserId?, password?, roles?}", cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        PersonInput? input;
-        try
-        {
-            input = body?.Deserialize<PersonInput>(JsonOptions);
-        }
-        catch (JsonException ex)
-        {
-            return Problems.Validation(ex.Path?.TrimStart('$', '.') is { Length: > 0 } path ? path : "$", "Wrong type: " + ex.Message);
-        }
-
-        if (input is null)
-        {
-            return Problems.Validation("$", "The body is a JSON object {name, email, groups, slackUserId, password}.");
-        }
-
-        var (person, created, errors) = await people.UpsertAsync(actor.TenantId, userId, input, cancellationToken);
+        var (person, created, errors) = await people.UpsertAsync(actor.TenantId, userId, input!, cancellationToken);
         if (person is null)
         {
             return Problems.Validation(errors);

@@ -14,6 +14,9 @@ namespace ApprovalStudio.Web.Features.Webhooks;
 /// <summary>The answer of the webhook dialect (seed runs-nodes-resume): resumed, or skipped with why.</summary>
 public sealed record WebhookResumeResult(string Action, string? Reason = null);
 
+/// <summary>The body of a secret rotation, optional: how long the current secret stays valid (ISO 8601, default P1D).</summary>
+public sealed record RotateSecretRequest(string? GracePeriod = null);
+
 public sealed record RotatedSecret(string WebhookSecret, DateTime PreviousSecretValidUntil);
 
 /// <summary>
@@ -33,7 +36,7 @@ public static class WebhooksFeature
             .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapPost("/api/workflows/{key}/webhook-secret/rotate", Rotate).WithTags("Workflows").RequireAuthorization(Policies.Admin).RequireRateLimiting(RateLimits.Api)
             .WithSummary("Issue a new webhook secret; the current one stays valid for gracePeriod (ISO 8601, default P1D).")
-            .Accepts<JsonObject>("application/json")
+            .Accepts<RotateSecretRequest>(isOptional: true, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
@@ -114,25 +117,20 @@ public static class WebhooksFeature
     private static async Task<Results<Ok<RotatedSecret>, ProblemHttpResult>> Rotate(
         string key, HttpRequest request, Actor actor, WorkflowCatalog catalog, CancellationToken cancellationToken)
     {
-        var (body, problem) = await Problems.ReadJsonAsync(request, cancellationToken);
+        var (body, problem) = await Problems.ReadBodyAsync<RotateSecretRequest>(request, "{gracePeriod?}, or nothing", cancellationToken);
         if (problem is not null)
         {
             return problem;
         }
 
-        if (body is not null and not JsonObject)
-        {
-            return Problems.Validation("$", "The body is a JSON object {\"gracePeriod\"?}, or nothing.");
-        }
-
         var grace = TimeSpan.FromDays(1);
-        if (body?["gracePeriod"] is JsonNode text)
+        if (body!.GracePeriod is { } text)
         {
             try
             {
-                grace = XmlConvert.ToTimeSpan(text.GetValue<string>());
+                grace = XmlConvert.ToTimeSpan(text);
             }
-            catch (Exception ex) when (ex is FormatException or InvalidOperationException or JsonException)
+            catch (Exception ex) when (ex is FormatException or OverflowException)
             {
                 return Problems.Validation("gracePeriod", "gracePeriod is an ISO 8601 duration such as PT1H or P7D.");
             }

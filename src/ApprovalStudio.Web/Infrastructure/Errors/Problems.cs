@@ -1,12 +1,18 @@
+using System.Collections;
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 using ApprovalStudio.Workflows.Definitions;
 using ApprovalStudio.Workflows.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using HttpJsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
 namespace ApprovalStudio.Web.Infrastructure.Errors;
 
@@ -89,6 +95,97 @@ public static class Problems
         }
 
         return UnreadableJson.Find(body) is { } unreadable ? (null, Validation(unreadable.Path, unreadable.Problem)) : (body, null);
+    }
+
+    /// <summary>
+    /// Reads a body of a fixed shape into <typeparamref name="T"/>: read as by <see cref="ReadJsonAsync"/> (no body reads as
+    /// <c>{}</c>, so optional bodies work and required fields fail below), then deserialized with the app's JSON options
+    /// (numbers are numbers, unknown fields are ignored), then checked by its data annotations. Each refusal is a 400 naming
+    /// the JSON field: a body that is not an object names <c>$</c> and gives <paramref name="shape"/>; a field given twice in
+    /// different case is refused as ambiguous; a field of the wrong type says what it must be; an annotation's message is
+    /// keyed by its field's JSON name.
+    /// </summary>
+    public static async Task<(T? Body, ProblemHttpResult? Problem)> ReadBodyAsync<T>(HttpRequest request, string shape, CancellationToken cancellationToken)
+        where T : class
+    {
+        var (node, problem) = await ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        var notAnObject = Validation("$", $"The body is a JSON object {shape}.");
+        if ((node ?? new JsonObject()) is not JsonObject body)
+        {
+            return (null, notAnObject);
+        }
+
+        var options = request.HttpContext.RequestServices.GetRequiredService<IOptions<HttpJsonOptions>>().Value.SerializerOptions;
+        var info = options.GetTypeInfo(typeof(T));
+
+        // Names match in any case (web defaults), so "name" and "Name" in one body would be the same field given twice.
+        if (info.Properties.FirstOrDefault(p => body.Count(f => string.Equals(f.Key, p.Name, StringComparison.OrdinalIgnoreCase)) > 1) is { } twice)
+        {
+            return (null, Validation(twice.Name, $"{twice.Name} is given twice (in different case); a field appears once."));
+        }
+
+        T? read;
+        try
+        {
+            read = body.Deserialize<T>(options);
+        }
+        catch (JsonException ex)
+        {
+            return (null, WrongType(info, ex.Path) ?? notAnObject);
+        }
+
+        if (read is null)
+        {
+            return (null, notAnObject);
+        }
+
+        var results = new List<ValidationResult>();
+        if (Validator.TryValidateObject(read, new ValidationContext(read), results, validateAllProperties: true))
+        {
+            return (read, null);
+        }
+
+        var errors = results
+            .SelectMany(r => (r.MemberNames.Any() ? r.MemberNames : ["$"]).Select(member => (Field: JsonName(info, member), Message: r.ErrorMessage ?? $"{JsonName(info, member)} is invalid.")))
+            .GroupBy(e => e.Field, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(e => e.Message).Distinct(StringComparer.Ordinal).ToArray(), StringComparer.Ordinal);
+        return (null, Validation(errors));
+    }
+
+    private static string JsonName(JsonTypeInfo info, string member) =>
+        info.Properties.FirstOrDefault(p => (p.AttributeProvider as MemberInfo)?.Name == member)?.Name ?? member;
+
+    /// <summary>A field of the wrong type: named by its path (<c>$.streamResponse</c> → <c>streamResponse</c>), with what it must be.</summary>
+    private static ProblemHttpResult? WrongType(JsonTypeInfo info, string? path)
+    {
+        var field = path is { Length: > 2 } && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
+        var top = field?.Split('.', '[')[0];
+        var property = top is null ? null : info.Properties.FirstOrDefault(p => string.Equals(p.Name, top, StringComparison.OrdinalIgnoreCase));
+        return property is null ? null : Validation(field!, $"{property.Name} is {Expected(property.PropertyType)}.");
+    }
+
+    private static string Expected(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return Type.GetTypeCode(type) switch
+        {
+            TypeCode.Boolean => "true or false",
+            TypeCode.String or TypeCode.Char => "a string",
+            TypeCode.Byte or TypeCode.SByte or TypeCode.Int16 or TypeCode.UInt16 or TypeCode.Int32 or TypeCode.UInt32 or TypeCode.Int64 or TypeCode.UInt64 => "an integer",
+            TypeCode.Single or TypeCode.Double or TypeCode.Decimal => "a number",
+            TypeCode.DateTime => "a date and time (ISO 8601)",
+            _ when type == typeof(JsonArray) => "an array",
+            _ when type == typeof(JsonObject) || typeof(IDictionary).IsAssignableFrom(type) || type.GetInterfaces().Any(i => i.IsGenericType
+                && i.GetGenericTypeDefinition() is var d && (d == typeof(IDictionary<,>) || d == typeof(IReadOnlyDictionary<,>))) => "an object",
+            _ when type.IsAssignableTo(typeof(IEnumerable<string>)) => "an array of strings",
+            _ when type.IsAssignableTo(typeof(IEnumerable)) => "an array",
+            _ => "an object",
+        };
     }
 }
 
