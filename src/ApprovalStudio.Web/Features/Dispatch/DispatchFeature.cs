@@ -2,7 +2,6 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
@@ -38,8 +37,6 @@ public static class DispatchFeature
     /// <summary>How long a JSON answer waits for the run to wait again or end; a stream's longest life.</summary>
     public static readonly TimeSpan JsonWait = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan StreamLimit = TimeSpan.FromMinutes(5);
-
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
     public static IEndpointRouteBuilder MapDispatch(this IEndpointRouteBuilder app)
     {
