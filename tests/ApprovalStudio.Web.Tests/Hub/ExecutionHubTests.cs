@@ -22,6 +22,47 @@ public sealed class ExecutionHubTests
         string.Join(" ", events.Select(e => e.NodeId is null ? e.Type : $"{e.Type}:{e.NodeId}"));
 
     [Fact]
+    public async Task The_resumed_event_goes_out_with_the_202_not_with_the_continuation()
+    {
+        await using var database = TestDatabase.Create(Provider.Sqlite);
+        var key = AppHost.NewSigningKey();
+        string executionId, approveTask;
+        await using (var host = await AppHost.StartAsync(database: database, signingKey: key))
+        {
+            await host.CreateWorkflowAsync(TwoStep);
+            executionId = await host.StartRunAsync("two-step", """{"what":"Q3"}""");
+            approveTask = await host.WaitForTaskAsync(executionId, "approve");
+        }
+
+        // No worker: nothing can continue the run, so whatever the subscriber sees came with the answer itself.
+        await using (var answering = await AppHost.StartAsync(database: database, signingKey: key,
+            settings: new Dictionary<string, string?> { ["Workflows:Worker:Enabled"] = "false" }))
+        {
+            await using var client = await HubClient.ConnectAsync(answering.Address, answering.Token("watcher"));
+            Assert.Equal(3, (await client.SubscribeAsync(executionId)).Count);
+            using (var accepted = await answering.Client(answering.Token("mia")).PostJsonAsync($"/api/executions/{approveTask}/resume", """{"decision":"Approved"}"""))
+            {
+                Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+            }
+
+            var events = await client.WaitForAsync(e => e.Any(x => x.Type == "resumed"));
+            Assert.Equal("resumed:approve", Describe(events.Skip(3)));
+            Assert.Equal((4L, "mia", "api"), (events[3].Sequence, (string?)events[3].Data!["actor"], (string?)events[3].Data!["channel"]));
+            var status = await answering.StatusAsync(executionId);
+            Assert.Equal(("Resuming", 4L), ((string?)status["status"], (long?)status["lastSequence"]));
+        }
+
+        // The continuation numbers its events after it: one sequence, no gap, no repeat.
+        await using var continuing = await AppHost.StartAsync(database: database, signingKey: key);
+        await using var later = await HubClient.ConnectAsync(continuing.Address, continuing.Token("watcher"));
+        await later.SubscribeAsync(executionId);
+        var all = await later.WaitForAsync(e => e.Any(x => x.Type == "suspended" && x.NodeId == "review"));
+        Assert.Equal("started nodeStarted:approve suspended:approve resumed:approve nodeCompleted:approve nodeStarted:prepare nodeCompleted:prepare nodeStarted:review suspended:review",
+            Describe(all));
+        Assert.Equal(Enumerable.Range(1, all.Count).Select(i => (long)i), all.Select(e => e.Sequence));
+    }
+
+    [Fact]
     public async Task After_a_202_the_subscriber_sees_the_resume_the_node_events_and_the_next_wait_then_the_end_in_order()
     {
         await using var host = await AppHost.StartAsync();

@@ -21,9 +21,11 @@ public static class ExecutionEventTypes
 }
 
 /// <summary>
-/// Turns one step of a run into its numbered events. Only the worker that holds the run's queue
-/// item writes them, in the step's own transaction and under the run's concurrency token, so the
-/// sequence has no gaps and no duplicates. Node events carry the node's status; run events the run's.
+/// Turns one step of a run into its numbered events. The worker that holds the run's queue item writes
+/// them, in the step's own transaction and under the run's concurrency token; the one other writer is an
+/// answer's <c>resumed</c> event (<see cref="Resumed"/>), numbered in the answer's transaction under the
+/// same token — so the sequence has no gaps and no duplicates. Node events carry the node's status; run
+/// events the run's.
 /// </summary>
 public sealed class ExecutionEventLog(ExecutionRecord execution, WorkflowDefinition definition)
 {
@@ -43,13 +45,7 @@ public sealed class ExecutionEventLog(ExecutionRecord execution, WorkflowDefinit
                         : new JsonObject { ["executionId"] = execution.ResumedFromExecutionId, ["nodeId"] = execution.ResumedFromNodeId },
                 });
                 break;
-            case QueueKinds.Resume:
-                Add(ExecutionEventTypes.Resumed, task!.NodeId, ExecutionStatuses.Resuming, task.ResolvedAt ?? now, new JsonObject
-                {
-                    ["resId"] = task.ResId, ["actor"] = task.ResolvedBy, ["actorName"] = task.ResolvedByName, ["channel"] = task.Channel,
-                    ["stack"] = JsonNode.Parse(task.StackJson),
-                });
-                break;
+            // QueueKinds.Resume: its `resumed` event was written with the answer (Resumed, below).
             case QueueKinds.Expire:
                 Add(ExecutionEventTypes.Expired, task!.NodeId, TaskStatuses.Expired, now, new JsonObject
                 {
@@ -82,6 +78,25 @@ public sealed class ExecutionEventLog(ExecutionRecord execution, WorkflowDefinit
 
         return _events;
     }
+
+    /// <summary>
+    /// The <c>resumed</c> event of an answer, numbered <paramref name="sequence"/>: written by the resume pipeline in the
+    /// answer's own transaction, so clients see it when the 202 goes out rather than when the continuation ends.
+    /// </summary>
+    public static ExecutionEventRecord Resumed(TaskRecord task, long sequence, string actor, string? actorName, string channel, DateTime at) => new()
+    {
+        ExecutionId = task.ExecutionId,
+        Sequence = sequence,
+        TenantId = task.TenantId,
+        Type = ExecutionEventTypes.Resumed,
+        NodeId = task.NodeId,
+        Status = ExecutionStatuses.Resuming,
+        At = at,
+        DataJson = new JsonObject
+        {
+            ["resId"] = task.ResId, ["actor"] = actor, ["actorName"] = actorName, ["channel"] = channel, ["stack"] = JsonNode.Parse(task.StackJson),
+        }.ToJsonString(),
+    };
 
     private void AddNodeRun(NodeRunRecord run, IReadOnlyList<TaskRecord> created)
     {

@@ -146,16 +146,21 @@ public static class ExecutionsFeature
     private static async Task<Results<Ok<ExecutionStatusView>, ProblemHttpResult>> Status(
         string executionId, Actor actor, AppDbContext db, CancellationToken cancellationToken)
     {
-        var execution = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
-        if (execution is null)
+        // One round trip: the run and its pending tasks (by the Tasks (ExecutionId, Status) index).
+        var found = await db.Executions.AsNoTracking()
+            .Where(e => e.Id == executionId && e.TenantId == actor.TenantId)
+            .Select(e => new
+            {
+                Execution = e,
+                Waiting = db.Tasks.Where(t => t.ExecutionId == e.Id && t.Status == TaskStatuses.Pending).OrderBy(t => t.CreatedAt).ThenBy(t => t.StackKey).ToList(),
+            })
+            .SingleOrDefaultAsync(cancellationToken);
+        if (found is null)
         {
             return Problems.NotFound($"Execution '{executionId}'");
         }
 
-        var waiting = await db.Tasks.AsNoTracking()
-            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending)
-            .OrderBy(t => t.CreatedAt).ThenBy(t => t.StackKey)
-            .ToListAsync(cancellationToken);
+        var (execution, waiting) = (found.Execution, found.Waiting);
         return TypedResults.Ok(new ExecutionStatusView(
             execution.Id, execution.WorkflowKey, execution.WorkflowVersion, execution.Status, execution.CreatedAt, execution.UpdatedAt, execution.CompletedAt,
             [.. waiting.Select(t => new WaitingEntry(t.ResId, t.NodeId, t.Kind, t.Title, Stack(t.StackJson), t.ExpiresAt,

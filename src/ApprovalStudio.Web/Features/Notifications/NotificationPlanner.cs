@@ -68,7 +68,8 @@ public sealed class NotificationPlanner(IOptions<SmtpOptions> smtp, IOptions<Sla
     public async Task SettledAsync(
         AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken, string? answeredOn = null)
     {
-        if (resIds.Count == 0)
+        // Without Slack there is no message to replace (and no query on every answer's hot path).
+        if (resIds.Count == 0 || !slack.Value.Sends)
         {
             return;
         }

@@ -57,7 +57,8 @@ public abstract record ResumeOutcome
 /// record and the continuation's queue row. A rejected answer changes nothing.
 /// </summary>
 public sealed class ResumePipeline(
-    AppDbContext db, WorkflowCatalog catalog, PeopleDirectory people, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox, TimeProvider clock,
+    AppDbContext db, WorkflowCatalog catalog, PeopleDirectory people, GroupCommit commits, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox,
+    TimeProvider clock,
     ILogger<ResumePipeline> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
@@ -236,41 +237,55 @@ public sealed class ResumePipeline(
         }
 
         var at = now.UtcDateTime;
-        await using var transaction = await db.BeginWriteAsync(cancellationToken);
-        var consumed = await db.Tasks
-            .Where(t => t.ResId == task.ResId && t.Status == TaskStatuses.Pending && (t.ExpiresAt == null || t.ExpiresAt > at))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(t => t.Status, TaskStatuses.Resolved)
-                .SetProperty(t => t.ResolvedBy, actor.UserId)
-                .SetProperty(t => t.ResolvedByName, actor.Name)
-                .SetProperty(t => t.ResolvedAt, at)
-                .SetProperty(t => t.Channel, command.Channel)
-                .SetProperty(t => t.OutputJson, check.Output == null ? null : check.Output.ToJsonString()), cancellationToken);
-        if (consumed != 1)
+        // Consumed exactly once, with the audit record, the `resumed` event and the continuation's queue row, in one
+        // commit shared with the answers that arrive meanwhile (group commit); answered only once it is on disk.
+        var resumed = await commits.RunAsync<ExecutionEventRecord?>(async (batch, ct) =>
         {
-            await transaction.RollbackAsync(cancellationToken);
+            var consumed = await batch.Tasks
+                .Where(t => t.ResId == task.ResId && t.Status == TaskStatuses.Pending && (t.ExpiresAt == null || t.ExpiresAt > at))
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.Status, TaskStatuses.Resolved)
+                    .SetProperty(t => t.ResolvedBy, actor.UserId)
+                    .SetProperty(t => t.ResolvedByName, actor.Name)
+                    .SetProperty(t => t.ResolvedAt, at)
+                    .SetProperty(t => t.Channel, command.Channel)
+                    .SetProperty(t => t.OutputJson, check.Output == null ? null : check.Output.ToJsonString()), ct);
+            if (consumed != 1)
+            {
+                return (null, false);
+            }
+
+            // The run's `resumed` event belongs to this moment (the answer is on disk when the 202 goes out), not to the
+            // continuation's step: its number is taken here, under the run's revision, so a step that read the run before
+            // this fails its save and is redone after it, and the sequence stays gapless and ordered.
+            await batch.Executions.Where(e => e.Id == task.ExecutionId)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(e => e.Status, e => e.Status == ExecutionStatuses.Suspended || e.Status == ExecutionStatuses.Running ? ExecutionStatuses.Resuming : e.Status)
+                    .SetProperty(e => e.UpdatedAt, at)
+                    .SetProperty(e => e.LastSequence, e => e.LastSequence + 1)
+                    .SetProperty(e => e.Revision, e => e.Revision + 1), ct);
+            var sequence = await batch.Executions.Where(e => e.Id == task.ExecutionId).Select(e => e.LastSequence).SingleAsync(ct);
+            var resumed = ExecutionEventLog.Resumed(task, sequence, actor.UserId, actor.Name, command.Channel, at);
+            batch.ExecutionEvents.Add(resumed);
+            await outbox.SettledAsync(batch, [task.ResId], at, ct, command.AnsweredOn);
+            batch.Audit.Add(new AuditRecord
+            {
+                TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,
+                Action = "Resumed", Actor = actor.UserId, ActorName = actor.Name, Channel = command.Channel, Grant = command.Grant.Name, At = at,
+                PayloadJson = check.Output?.ToJsonString(),
+            });
+            batch.Queue.Add(new QueueItem
+            {
+                ExecutionId = task.ExecutionId, Kind = QueueKinds.Resume, ResId = task.ResId, Status = QueueStatuses.Pending, AvailableAt = at, CreatedAt = at,
+            });
+            return ((ExecutionEventRecord?)resumed, true);
+        }, cancellationToken);
+        if (resumed is null)
+        {
             var current = await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == task.ResId, cancellationToken);
             return Closed(current, at) ?? throw new InvalidOperationException($"Task of run {task.ExecutionId} was not consumed but is still open.");
         }
 
-        await db.Executions.Where(e => e.Id == task.ExecutionId && (e.Status == ExecutionStatuses.Suspended || e.Status == ExecutionStatuses.Running))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(e => e.Status, ExecutionStatuses.Resuming)
-                .SetProperty(e => e.UpdatedAt, at)
-                .SetProperty(e => e.Revision, e => e.Revision + 1), cancellationToken);
-        await outbox.SettledAsync(db, [task.ResId], at, cancellationToken, command.AnsweredOn);
-        db.Audit.Add(new AuditRecord
-        {
-            TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,
-            Action = "Resumed", Actor = actor.UserId, ActorName = actor.Name, Channel = command.Channel, Grant = command.Grant.Name, At = at,
-            PayloadJson = check.Output?.ToJsonString(),
-        });
-        db.Queue.Add(new QueueItem
-        {
-            ExecutionId = task.ExecutionId, Kind = QueueKinds.Resume, ResId = task.ResId, Status = QueueStatuses.Pending, AvailableAt = at, CreatedAt = at,
-        });
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
         signal.Notify();
         ResumeLog.Accepted(log, task.ExecutionId, task.NodeId, actor.UserId, command.Channel, command.Grant.Name);
         task.Status = TaskStatuses.Resolved;
@@ -278,6 +293,7 @@ public sealed class ResumePipeline(
         task.ResolvedByName = actor.Name;
         task.ResolvedAt = at;
         task.Channel = command.Channel;
+        await notifier.ExecutionEventsAsync([resumed]);
         await notifier.TaskChangedAsync(task, created: false);
         return new ResumeOutcome.Accepted(task.ExecutionId);
     }

@@ -44,6 +44,8 @@ public static class PersistenceExtensions
         }
 
         builder.Services.AddSingleton(typeof(PerCall<>));
+        builder.Services.AddSingleton<GroupCommit>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
 
         builder.Services.AddHealthChecks().AddDbContextCheck<AppDbContext>("database", tags: ["ready"]);
         return builder;

@@ -46,6 +46,14 @@ public sealed class SqliteWriteGate
             try { await inner.CommitAsync(cancellationToken); } finally { Release(); }
         }
 
+        public bool SupportsSavepoints => inner.SupportsSavepoints;
+
+        public Task CreateSavepointAsync(string name, CancellationToken cancellationToken = default) => inner.CreateSavepointAsync(name, cancellationToken);
+
+        public Task RollbackToSavepointAsync(string name, CancellationToken cancellationToken = default) => inner.RollbackToSavepointAsync(name, cancellationToken);
+
+        public Task ReleaseSavepointAsync(string name, CancellationToken cancellationToken = default) => inner.ReleaseSavepointAsync(name, cancellationToken);
+
         public void Rollback()
         {
             try { inner.Rollback(); } finally { Release(); }

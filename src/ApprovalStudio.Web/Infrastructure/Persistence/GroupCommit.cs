@@ -1,0 +1,196 @@
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Infrastructure.Persistence;
+
+/// <summary>
+/// Group commit: units of work that arrive while a commit is under way share the next transaction and its one commit —
+/// one fsync for many answers instead of one each, and one turn of SQLite's single writer. Each unit runs in a savepoint
+/// of its own, so a unit that throws, or declines (returns <c>Commit: false</c>), is rolled back alone and the others
+/// still commit. A unit learns its result only after the commit: "accepted" still means "on disk". A unit cancelled
+/// before its turn does not run. Units must only write through the context they are given (statements and Adds; the
+/// context's tracked entities are cleared after each unit) and must not wait on anything but the database.
+/// </summary>
+public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogger<GroupCommit> log) : BackgroundService
+{
+    /// <summary>At most this many units share one transaction (bounds how long the writer is held).</summary>
+    public const int MaxBatch = 64;
+
+    private readonly Channel<Unit> _units = Channel.CreateUnbounded<Unit>(new UnboundedChannelOptions { SingleReader = true });
+    private long _commits;
+
+    /// <summary>Transactions committed so far (each carrying one or more units).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    public async Task<T> RunAsync<T>(Func<AppDbContext, CancellationToken, Task<(T Value, bool Commit)>> work, CancellationToken cancellationToken)
+    {
+        var unit = new Unit<T>(work, cancellationToken);
+        await _units.Writer.WriteAsync(unit, cancellationToken);
+        return await unit.Result.Task;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Unit>(MaxBatch);
+        try
+        {
+            while (await _units.Reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                while (batch.Count < MaxBatch && _units.Reader.TryRead(out var unit))
+                {
+                    if (unit.CancellationToken.IsCancellationRequested)
+                    {
+                        unit.Cancel();
+                    }
+                    else
+                    {
+                        batch.Add(unit);
+                    }
+                }
+
+                if (batch.Count > 0)
+                {
+                    await CommitAsync(batch, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _units.Writer.TryComplete();
+            while (_units.Reader.TryRead(out var left))
+            {
+                left.Fail(new OperationCanceledException("The app is stopping."));
+            }
+        }
+    }
+
+    private async Task CommitAsync(List<Unit> batch, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(stoppingToken);
+            await using var transaction = await db.BeginWriteAsync(stoppingToken);
+            var single = batch.Count == 1;
+            foreach (var unit in batch)
+            {
+                // One unit alone needs no savepoint: its own rollback is the transaction's.
+                if (!single)
+                {
+                    await transaction.CreateSavepointAsync("unit", stoppingToken);
+                }
+
+                try
+                {
+                    unit.Committed = await unit.RunAsync(db, stoppingToken);
+                    if (unit.Committed)
+                    {
+                        await db.SaveChangesAsync(stoppingToken);
+                        if (!single)
+                        {
+                            await transaction.ReleaseSavepointAsync("unit", stoppingToken);
+                        }
+                    }
+                    else if (!single)
+                    {
+                        await transaction.RollbackToSavepointAsync("unit", stoppingToken);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    if (!single)
+                    {
+                        await transaction.RollbackToSavepointAsync("unit", stoppingToken);
+                    }
+
+                    unit.Failed = ex;
+                }
+                finally
+                {
+                    db.ChangeTracker.Clear();
+                }
+            }
+
+            if (single && (batch[0].Failed is not null || !batch[0].Committed))
+            {
+                await transaction.RollbackAsync(stoppingToken);
+            }
+            else
+            {
+                await transaction.CommitAsync(stoppingToken);
+                Interlocked.Increment(ref _commits);
+            }
+
+            foreach (var unit in batch)
+            {
+                unit.Complete();
+            }
+        }
+        catch (Exception ex)
+        {
+            // The commit itself failed (or the database is gone): nothing of the batch is on disk.
+            GroupCommitLog.BatchFailed(log, batch.Count, ex);
+            foreach (var unit in batch)
+            {
+                unit.Fail(ex);
+            }
+        }
+    }
+
+    private abstract class Unit(CancellationToken cancellationToken)
+    {
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public Exception? Failed { get; set; }
+
+        public bool Committed { get; set; }
+
+        public abstract Task<bool> RunAsync(AppDbContext db, CancellationToken cancellationToken);
+
+        public abstract void Complete();
+
+        public abstract void Fail(Exception exception);
+
+        public abstract void Cancel();
+    }
+
+    private sealed class Unit<T>(Func<AppDbContext, CancellationToken, Task<(T Value, bool Commit)>> work, CancellationToken cancellationToken)
+        : Unit(cancellationToken)
+    {
+        private T _value = default!;
+
+        public TaskCompletionSource<T> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override async Task<bool> RunAsync(AppDbContext db, CancellationToken cancellationToken)
+        {
+            var (value, commit) = await work(db, cancellationToken);
+            _value = value;
+            return commit;
+        }
+
+        public override void Complete()
+        {
+            if (Failed is not null)
+            {
+                Result.TrySetException(Failed);
+            }
+            else
+            {
+                Result.TrySetResult(_value);
+            }
+        }
+
+        public override void Fail(Exception exception) => Result.TrySetException(exception);
+
+        public override void Cancel() => Result.TrySetCanceled(CancellationToken);
+    }
+}
+
+internal static partial class GroupCommitLog
+{
+    [LoggerMessage(Level = LogLevel.Error, Message = "A group commit of {Count} units failed; none of them is on disk")]
+    public static partial void BatchFailed(ILogger logger, int count, Exception exception);
+}

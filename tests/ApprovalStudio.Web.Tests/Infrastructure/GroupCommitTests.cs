@@ -1,0 +1,83 @@
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalStudio.Web.Tests.Infrastructure;
+
+/// <summary>
+/// Answers that arrive together share one commit (on a real SQLite file), each keeps its own outcome — a unit that
+/// declines or throws is rolled back alone — and none learns its result before the commit.
+/// </summary>
+public sealed class GroupCommitTests
+{
+    [Fact]
+    public async Task Units_that_wait_for_the_writer_share_one_commit_and_a_declining_or_failing_unit_is_rolled_back_alone()
+    {
+        await using var host = await AppHost.StartAsync();
+        var commits = host.Services.GetRequiredService<GroupCommit>();
+        var gate = host.Services.GetRequiredService<SqliteWriteGate>();
+        var before = commits.Commits;
+
+        Task<int>[] units;
+        await using (var holder = host.Services.CreateAsyncScope())
+        {
+            // Hold SQLite's writer, as a long worker step would: the units queue up behind it.
+            var held = await gate.BeginAsync(holder.ServiceProvider.GetRequiredService<AppDbContext>(), CancellationToken.None);
+            units = [.. Enumerable.Range(0, 40).Select(i => commits.RunAsync<int>(async (db, ct) =>
+            {
+                if (i == 7)
+                {
+                    throw new InvalidOperationException("unit 7 fails");
+                }
+
+                db.Audit.Add(Audit($"unit-{i}"));
+                if (i == 13)
+                {
+                    await db.SaveChangesAsync(ct); // written, then declined: the savepoint takes it back
+                    return (i, false);
+                }
+
+                return (i, true);
+            }, CancellationToken.None))];
+            await Task.Delay(200);
+            Assert.DoesNotContain(units, u => u.IsCompleted); // nothing is answered before its commit
+            await held.DisposeAsync();
+        }
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => units[7]);
+        Assert.Equal(13, await units[13]);
+        foreach (var i in Enumerable.Range(0, 40).Except([7]))
+        {
+            Assert.Equal(i, await units[i]);
+        }
+
+        Assert.InRange(commits.Commits - before, 1, 2); // the first unit may have been taken alone before the rest arrived
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var written = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Audit.AsNoTracking()
+            .Where(a => a.ResId.StartsWith("unit-")).Select(a => a.ResId).ToListAsync();
+        Assert.Equal(Enumerable.Range(0, 40).Except([7, 13]).Select(i => $"unit-{i}").Order(), written.Order());
+    }
+
+    [Fact]
+    public async Task A_unit_alone_that_declines_leaves_nothing_behind()
+    {
+        await using var host = await AppHost.StartAsync();
+        var commits = host.Services.GetRequiredService<GroupCommit>();
+        Assert.Equal("no", await commits.RunAsync<string>(async (db, ct) =>
+        {
+            db.Audit.Add(Audit("alone"));
+            await db.SaveChangesAsync(ct);
+            return ("no", false);
+        }, CancellationToken.None));
+
+        await using var scope = host.Services.CreateAsyncScope();
+        Assert.False(await scope.ServiceProvider.GetRequiredService<AppDbContext>().Audit.AnyAsync(a => a.ResId == "alone"));
+    }
+
+    private static AuditRecord Audit(string marker) => new()
+    {
+        TenantId = AppHost.Tenant, ExecutionId = "group-commit", ResId = marker, NodeId = "n", Action = "Test", Actor = "test", Channel = "test",
+        At = DateTime.UtcNow,
+    };
+}
