@@ -59,10 +59,12 @@ public sealed class GroupCommitTests
         Assert.Equal(Enumerable.Range(0, 40).Except([7, 13]).Select(i => $"unit-{i}").Order(), written.Order());
     }
 
-    [Fact]
-    public async Task A_unit_alone_that_declines_leaves_nothing_behind()
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)] // no batching there: each unit is a transaction of its own
+    public async Task A_unit_alone_that_declines_leaves_nothing_behind_and_one_that_commits_is_on_disk(Provider provider)
     {
-        await using var host = await AppHost.StartAsync();
+        await using var host = await AppHost.StartAsync(provider);
         var commits = host.Services.GetRequiredService<GroupCommit>();
         Assert.Equal("no", await commits.RunAsync<string>(async (db, ct) =>
         {
@@ -71,8 +73,15 @@ public sealed class GroupCommitTests
             return ("no", false);
         }, CancellationToken.None));
 
+        Assert.Equal("yes", await commits.RunAsync<string>((db, ct) =>
+        {
+            db.Audit.Add(Audit("kept"));
+            return Task.FromResult(("yes", true));
+        }, CancellationToken.None));
+
         await using var scope = host.Services.CreateAsyncScope();
-        Assert.False(await scope.ServiceProvider.GetRequiredService<AppDbContext>().Audit.AnyAsync(a => a.ResId == "alone"));
+        var markers = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Audit.AsNoTracking().Select(a => a.ResId).ToListAsync();
+        Assert.Equal(["kept"], markers);
     }
 
     private static AuditRecord Audit(string marker) => new()
