@@ -19,6 +19,10 @@ public sealed class DefinitionCache
 
     public WorkflowDefinition GetOrParse(string tenant, string key, int version, string json) =>
         _cache.GetOrAdd((tenant, key, version), _ => DefinitionParser.ParseOrThrow(json));
+
+    /// <summary>A version already parsed here: versions never change once saved (none is ever updated or deleted).</summary>
+    public bool TryGet(string tenant, string key, int version, out WorkflowDefinition definition) =>
+        _cache.TryGetValue((tenant, key, version), out definition!);
 }
 
 /// <summary>Workflow definitions of a tenant: versioned, with a per-workflow webhook secret.</summary>
@@ -72,6 +76,12 @@ public sealed class WorkflowCatalog(AppDbContext db, DefinitionCache cache, Time
 
     public async Task<WorkflowDefinition> GetAsync(string tenant, string key, int version, CancellationToken cancellationToken)
     {
+        // Every answer and every step asks; a version is immutable, so only the first ask of this process reads it.
+        if (cache.TryGet(tenant, key, version, out var known))
+        {
+            return known;
+        }
+
         var record = await db.WorkflowVersions.AsNoTracking()
             .SingleAsync(v => v.TenantId == tenant && v.Key == key && v.Version == version, cancellationToken);
         return cache.GetOrParse(tenant, key, version, record.DefinitionJson);
