@@ -47,7 +47,7 @@ public sealed class ExecutionWorker(
             .Select(q => q.Id)
             .Take(settings.BatchSize)
             .ToListAsync(cancellationToken);
-        return await Leases.TakeAsync(db.Queue, candidates, _owner, now, settings.LeaseDuration, cancellationToken);
+        return await Leases.TakeAsync<QueueItem>(db, candidates, _owner, now, settings.LeaseDuration, cancellationToken);
     }
 
     private async Task RunOneAsync(long id, WorkerOptions settings, CancellationToken cancellationToken)

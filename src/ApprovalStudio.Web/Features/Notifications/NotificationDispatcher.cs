@@ -82,7 +82,7 @@ public sealed class NotificationDispatcher(
             .Select(n => n.Id)
             .Take(count)
             .ToListAsync(cancellationToken);
-        return await Leases.TakeAsync(db.Notifications, candidates, _owner, now, options.Value.LeaseDuration, cancellationToken);
+        return await Leases.TakeAsync<NotificationRecord>(db, candidates, _owner, now, options.Value.LeaseDuration, cancellationToken);
     }
 
     private async Task SendOneAsync(long id, NotificationOptions settings, CancellationToken cancellationToken)

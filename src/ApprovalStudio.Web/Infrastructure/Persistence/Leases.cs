@@ -26,13 +26,25 @@ public static class Leases
         where T : class, ILeasedRow =>
         r => (r.Status == Pending && r.AvailableAt <= now) || (r.Status == Leased && r.LeasedUntil < now);
 
+    /// <summary>
+    /// Takes what it can of <paramref name="candidates"/> in one writing transaction: one commit for the batch, and on
+    /// SQLite in turn with the process's other writers (an update outside the turn waits for SQLite's lock by sleeping
+    /// on its thread — under load the worker spent most of its time there and the answers stalled behind it).
+    /// </summary>
     /// <returns>The candidates this owner took, in their order.</returns>
     public static async Task<List<long>> TakeAsync<T>(
-        DbSet<T> rows, IReadOnlyList<long> candidates, string owner, DateTime now, TimeSpan duration, CancellationToken cancellationToken)
+        AppDbContext db, IReadOnlyList<long> candidates, string owner, DateTime now, TimeSpan duration, CancellationToken cancellationToken)
         where T : class, ILeasedRow
     {
         var taken = new List<long>();
+        if (candidates.Count == 0)
+        {
+            return taken;
+        }
+
         var until = now + duration;
+        var rows = db.Set<T>();
+        await using var transaction = await db.BeginWriteAsync(cancellationToken);
         foreach (var id in candidates)
         {
             var won = await rows.Where(r => r.Id == id).Where(Free<T>(now))
@@ -46,6 +58,7 @@ public static class Leases
             }
         }
 
+        await transaction.CommitAsync(cancellationToken);
         return taken;
     }
 
