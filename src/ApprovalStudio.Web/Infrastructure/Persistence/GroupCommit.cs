@@ -24,14 +24,15 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
     private readonly Channel<Unit> _units = Channel.CreateUnbounded<Unit>(new UnboundedChannelOptions { SingleReader = true });
     private long _commits;
 
-    /// <summary>Transactions committed so far (each carrying one or more units).</summary>
-    public long Commits => Interlocked.Read(ref _commits);
-
+    // Batching is for SQLite's single writer (see above); decided once, from the provider's context type.
     private readonly Lazy<bool> _batches = new(() =>
     {
         using var probe = contexts.CreateDbContext();
         return probe is SqliteAppDbContext;
     });
+
+    /// <summary>Transactions committed so far (each carrying one or more units).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
 
     public async Task<T> RunAsync<T>(Func<AppDbContext, CancellationToken, Task<(T Value, bool Commit)>> work, CancellationToken cancellationToken)
     {
