@@ -22,23 +22,9 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 
-if [ -z "${APPROVALSTUDIO_TEST_POSTGRES:-}" ] && [[ " $* " != *" --sqlite-only "* ]]; then
-  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-  pgdata="$work/pgdata"
-  mkdir -p "$pgdata"
-  echo postgres > "$work/pgpass"
-  run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-  if [ "$(id -u)" = 0 ]; then chown -R postgres "$pgdata" "$work/pgpass"; fi
-  chmod 700 "$pgdata"
-  echo "== starting PostgreSQL on 127.0.0.1:$pgport (fsync on)"
-  run_pg "$pgbin/initdb" -D "$pgdata" -U postgres --pwfile="$work/pgpass" --auth-local=trust --auth-host=scram-sha-256 \
-    -E UTF8 --locale=C.UTF-8 >"$work/initdb.log"
-  run_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdata -c max_connections=300" start >/dev/null
-  pg_stop="run_pg $pgbin/pg_ctl -D $pgdata -m fast stop"
-  export APPROVALSTUDIO_TEST_POSTGRES="Host=127.0.0.1;Port=$pgport;Username=postgres;Password=postgres"
-fi
+. build/postgres.sh
+# fsync on: a commit is on disk, as in production (the tests' server has it off).
+if [ -z "${APPROVALSTUDIO_TEST_POSTGRES:-}" ] && [[ " $* " != *" --sqlite-only "* ]]; then start_postgres "$work"; fi
 
 dotnet build benchmarks/ApprovalStudio.Load -c Release -nologo -v q
 dotnet run -c Release --no-build --project benchmarks/ApprovalStudio.Load -- "$@"

@@ -35,25 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. "$root/build/postgres.sh"   # start_postgres, free_port
 
-if [ -z "${APPROVALSTUDIO_TEST_POSTGRES:-}" ]; then
-  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  pgport=$(free_port)
-  pgdata="$work/pgdata"
-  mkdir -p "$pgdata"
-  echo postgres > "$work/pgpass"
-  run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-  if [ "$(id -u)" = 0 ]; then chown -R postgres "$pgdata" "$work/pgpass"; fi
-  chmod 700 "$pgdata"
-  echo "== starting PostgreSQL on 127.0.0.1:$pgport"
-  run_pg "$pgbin/initdb" -D "$pgdata" -U postgres --pwfile="$work/pgpass" --auth-local=trust --auth-host=scram-sha-256 \
-    -E UTF8 --locale=C.UTF-8 >"$work/initdb.log"
-  run_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $pgdata -c max_connections=300 -c fsync=off" start >/dev/null
-  pg_stop="run_pg $pgbin/pg_ctl -D $pgdata -m immediate stop"
-  export APPROVALSTUDIO_TEST_POSTGRES="Host=127.0.0.1;Port=$pgport;Username=postgres;Password=postgres"
-fi
+# Tests need no durability: fsync off makes the suite faster.
+if [ -z "${APPROVALSTUDIO_TEST_POSTGRES:-}" ]; then start_postgres "$work" -c fsync=off; fi
 
 if [ -z "${APPROVALSTUDIO_TEST_REDIS:-}" ]; then
   redisport=$(free_port)

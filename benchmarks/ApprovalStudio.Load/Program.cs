@@ -267,27 +267,24 @@ public static class Harness
         return await AppProcess.StartAsync(info, address, TimeSpan.FromSeconds(60));
     }
 
-    public static Func<int, HttpRequestMessage> Post(Func<int, string> path, string body, string? token = null) => i =>
+    public static Func<int, HttpRequestMessage> Post(Func<int, string> path, string body, string? token = null) => i => WithToken(
+        new HttpRequestMessage(HttpMethod.Post, path(i))
+        {
+            Content = new StringContent(body.Replace("{0}", i.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal), Encoding.UTF8, "application/json"),
+        },
+        token);
+
+    public static Func<int, HttpRequestMessage> Get(Func<int, string> path, string? token = null) => i => WithToken(new HttpRequestMessage(HttpMethod.Get, path(i)), token);
+
+    private static HttpRequestMessage WithToken(HttpRequestMessage message, string? token)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, path(i)) { Content = new StringContent(body.Replace("{0}", i.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal), Encoding.UTF8, "application/json") };
         if (token is not null)
         {
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
         return message;
-    };
-
-    public static Func<int, HttpRequestMessage> Get(Func<int, string> path, string? token = null) => i =>
-    {
-        var message = new HttpRequestMessage(HttpMethod.Get, path(i));
-        if (token is not null)
-        {
-            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return message;
-    };
+    }
 
     public static string RepositoryRoot()
     {

@@ -24,7 +24,11 @@ public sealed record ResumeCommand(string ResId, AnswerGrant Grant, string Chann
 /// The webhook dialect's address of a wait: a run, one of its wait nodes and the forEach iterations it sits in
 /// (<paramref name="StackField"/>: the body field the stack came from, named in errors), with the secret presented.
 /// </summary>
-public sealed record WaitResumeCommand(string RunId, string NodeId, IReadOnlyList<StackFrame> Stack, string StackField, string? Secret, JsonNode? Data);
+public sealed record WaitResumeCommand(string RunId, string NodeId, IReadOnlyList<StackFrame> Stack, string StackField, string? Secret, JsonNode? Data)
+{
+    /// <summary>"'n'", and "'n' at [stack]" inside forEach loops: how the webhook dialect's messages name a wait node.</summary>
+    public static string Name(string nodeId, string stackKey) => stackKey.Length == 0 ? $"'{nodeId}'" : $"'{nodeId}' at [{stackKey}]";
+}
 
 /// <summary>
 /// What the pipeline decided, for every channel and dialect; each maps it to its own answer (HTTP statuses, the webhook's
@@ -116,7 +120,7 @@ public sealed class ResumePipeline(
             .Where(t => t.ExecutionId == run.Id && t.NodeId == command.NodeId && t.StackKey == stackKey)
             .OrderByDescending(t => t.CreatedAt)
             .ToListAsync(cancellationToken);
-        var at = stackKey.Length == 0 ? string.Empty : $" at [{stackKey}]";
+        var wait = WaitResumeCommand.Name(command.NodeId, stackKey);
         if (tasks.FirstOrDefault(t => t.Status == TaskStatuses.Pending) is { } pending)
         {
             var grant = new AnswerGrant.WebhookSecret(run.TenantId, run.WorkflowKey);
@@ -131,12 +135,12 @@ public sealed class ResumePipeline(
         const string NotWaiting = "This node is not waiting.";
         if (ExecutionStatuses.IsTerminal(run.Status))
         {
-            return new ResumeOutcome.Conflict(NotWaiting, $"The run is over ({run.Status}); node '{command.NodeId}'{at} is not waiting.", run.Id);
+            return new ResumeOutcome.Conflict(NotWaiting, $"The run is over ({run.Status}); node {wait} is not waiting.", run.Id);
         }
 
         return tasks.Count > 0
-            ? new ResumeOutcome.Conflict(NotWaiting, $"Node '{command.NodeId}'{at} is no longer waiting ({tasks[0].Status}).", run.Id)
-            : new ResumeOutcome.Conflict(NotWaiting, $"Node '{command.NodeId}'{at} has not been reached.", run.Id);
+            ? new ResumeOutcome.Conflict(NotWaiting, $"Node {wait} is no longer waiting ({tasks[0].Status}).", run.Id)
+            : new ResumeOutcome.Conflict(NotWaiting, $"Node {wait} has not been reached.", run.Id);
     }
 
     /// <summary>

@@ -65,7 +65,7 @@ public static class WebhooksFeature
     {
         ResumeOutcome.Accepted => TypedResults.Ok(new WebhookResumeResult("resumed")),
         ResumeOutcome.AlreadyResolved => TypedResults.Ok(new WebhookResumeResult("skipped",
-            $"Node '{nodeId}'{(stackKey.Length == 0 ? string.Empty : $" at [{stackKey}]")} was already resumed.")),
+            $"Node {WaitResumeCommand.Name(nodeId, stackKey)} was already resumed.")),
         ResumeOutcome.Gone g => TypedResults.Ok(new WebhookResumeResult("skipped", g.Reason)),
         ResumeOutcome.Conflict c => TypedResults.Ok(new WebhookResumeResult("skipped", c.Reason)),
         ResumeOutcome.Invalid i => Problems.Validation(i.Errors),
