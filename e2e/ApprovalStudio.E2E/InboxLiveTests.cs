@@ -45,6 +45,50 @@ public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
     }
 
     [Fact]
+    public async Task Elsewhere_than_the_newest_first_page_new_tasks_are_announced_and_shown_on_request()
+    {
+        await using var host = await HostWithPersonAsync("uma");
+        await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"first"}"""));
+        var page = await Session.SignInAsync(browser, host, "uma");
+        var links = page.GetByRole(AriaRole.Table, new() { Name = "Pending tasks" }).GetByRole(AriaRole.Link);
+        await Assertions.Expect(links).ToHaveTextAsync(["Read first"]);
+        await page.GetByLabel("Sort").ClickAsync();
+        await page.GetByRole(AriaRole.Option, new() { Name = "Oldest first" }).ClickAsync();
+
+        // Oldest first, a new task belongs at the end of the last page: the list stays put and says what arrived.
+        await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"second"}"""));
+        await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"third"}"""));
+        var news = page.GetByRole(AriaRole.Status).Filter(new() { HasText = "new tasks" });
+        await Assertions.Expect(news).ToContainTextAsync("2 new tasks since this list was read");
+        await Assertions.Expect(links).ToHaveTextAsync(["Read first"]);
+        await Assertions.Expect(page.GetByLabel("3 pending tasks")).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "inbox-new-tasks.png"), FullPage = true });
+
+        await news.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
+        await Assertions.Expect(links).ToHaveTextAsync(["Read first", "Read second", "Read third"]);
+        await Assertions.Expect(page.GetByTestId("inbox-new")).ToBeEmptyAsync();
+    }
+
+    [Fact]
+    public async Task A_task_answered_on_another_page_leaves_this_one()
+    {
+        await using var host = await HostWithPersonAsync("ned");
+        var executionId = await host.StartRunAsync("doc-review", """{"doc":"memo"}""");
+        await host.WaitForTaskAsync(executionId);
+        var inbox = await Session.SignInAsync(browser, host, "ned");
+        var link = inbox.GetByRole(AriaRole.Table, new() { Name = "Pending tasks" }).GetByRole(AriaRole.Link, new() { Name = "Read memo" });
+        await Assertions.Expect(link).ToBeVisibleAsync();
+
+        // The same person, a second tab: answer there, and the first tab's row goes (and the next task arrives on top).
+        var tab = await inbox.Context.NewPageAsync();
+        await tab.GotoAsync(host.Address + "tasks/" + await host.WaitForTaskAsync(executionId));
+        await tab.GetByRole(AriaRole.Button, new() { Name = "Acknowledge" }).ClickAsync();
+        await Assertions.Expect(link).ToHaveCountAsync(0);
+        await Assertions.Expect(inbox.GetByRole(AriaRole.Link, new() { Name = "Sign off memo" })).ToBeVisibleAsync();
+        await Assertions.Expect(inbox.GetByLabel("1 pending tasks")).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task An_approver_answers_with_the_keyboard_alone()
     {
         await using var host = await HostWithPersonAsync("kai");

@@ -20,6 +20,7 @@ public sealed class InboxPageTests : MudTestContext
         await _host.WaitForTaskAsync(await _host.StartRunAsync("form-flow"));
         Services.AddSingleton(_host.Services.GetRequiredService<InboxQueries>());
         Services.AddSingleton(_host.Services.GetRequiredService<ExecutionEvents>());
+        Services.AddSingleton(_host.Services.GetRequiredService<InboxFeed>());
         Services.AddSingleton(TimeProvider.System);
     }
 
@@ -62,5 +63,38 @@ public sealed class InboxPageTests : MudTestContext
         var inbox = Render<InboxPage>();
 
         inbox.WaitForAssertion(() => Assert.Contains("Nothing is waiting for you.", inbox.Markup), TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Open_inbox_pages_take_new_and_answered_tasks_from_the_feed_without_reading_the_list_again()
+    {
+        SignIn("zoe", "ops");
+        var pages = Enumerable.Range(0, 10).Select(_ => Render<InboxPage>()).ToList();
+        foreach (var page in pages)
+        {
+            page.WaitForAssertion(() => Assert.Single(page.FindAll("tbody tr a")), TimeSpan.FromSeconds(10));
+        }
+
+        using var sql = SqlCommands.On(_host);
+        var resId = await _host.WaitForTaskAsync(await _host.StartRunAsync("review-flow", """{"doc":"budget"}"""));
+        foreach (var page in pages)
+        {
+            page.WaitForAssertion(() => Assert.Equal(["Look at budget", "Look at plan"], page.FindAll("tbody tr a").Select(a => a.TextContent)), TimeSpan.FromSeconds(10));
+        }
+
+        using (var answer = await _host.Admin().PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"acknowledged":true}""")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, answer.StatusCode);
+        }
+
+        foreach (var page in pages)
+        {
+            page.WaitForAssertion(() => Assert.Equal(["Look at plan"], page.FindAll("tbody tr a").Select(a => a.TextContent)), TimeSpan.FromSeconds(10));
+        }
+
+        // Ten open pages: no page read and no COUNT, one read of the new task's row for all of them.
+        Assert.Equal(0, sql.Count(InboxQueries.ListTag));
+        Assert.Equal(0, sql.Count(InboxQueries.CountTag));
+        Assert.Equal(1, sql.Count(InboxQueries.RowsTag));
     }
 }

@@ -1,5 +1,4 @@
 using ApprovalStudio.Web.Components.Shared;
-using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -23,10 +22,7 @@ public sealed partial class MainLayout
     private Actor? _actor;
 
     [Inject]
-    private InboxQueries Inbox { get; set; } = default!;
-
-    [Inject]
-    private ExecutionEvents Events { get; set; } = default!;
+    private InboxFeed Feed { get; set; } = default!;
 
     [CascadingParameter]
     private Task<AuthenticationState>? AuthenticationState { get; set; }
@@ -59,8 +55,12 @@ public sealed partial class MainLayout
             _actor = Actor.From((await AuthenticationState).User);
         }
 
-        Events.TaskChanged += OnTaskChanged;
-        await RefreshCountAsync();
+        Feed.Changed += OnFeed;
+        if (_actor is not null)
+        {
+            PendingCount = await Feed.CountAsync(_actor, CancellationToken.None);
+            StateHasChanged();
+        }
     }
 
     /// <summary>The toggle: the choice is kept (a cookie), so a reload or another page keeps it.</summary>
@@ -70,23 +70,18 @@ public sealed partial class MainLayout
         await JS.InvokeVoidAsync("approvalStudio.setTheme", _dark ? ThemeCookie.Dark : ThemeCookie.Light);
     }
 
-    public async Task RefreshCountAsync()
+    /// <summary>The feed keeps the count: a batch that touches this person's tasks costs the badge no query.</summary>
+    private void OnFeed(IReadOnlyList<InboxUpdate> updates)
     {
-        if (_actor is not null)
+        if (_actor is { } actor && updates.Any(u => Answerers.May(actor, u.Change)))
         {
-            PendingCount = await Inbox.CountPendingAsync(_actor, CancellationToken.None);
-        }
-
-        await InvokeAsync(StateHasChanged);
-    }
-
-    private void OnTaskChanged(TaskChange change)
-    {
-        if (_actor is not null && Answerers.May(_actor, change))
-        {
-            _ = RefreshCountAsync();
+            _ = InvokeAsync(() =>
+            {
+                PendingCount = Feed.KnownCount(actor) ?? PendingCount;
+                StateHasChanged();
+            });
         }
     }
 
-    public void Dispose() => Events.TaskChanged -= OnTaskChanged;
+    public void Dispose() => Feed.Changed -= OnFeed;
 }

@@ -5,13 +5,15 @@ namespace ApprovalStudio.Web.Features.Inbox;
 
 public static class InboxFeature
 {
-    /// <summary>The Blazor Server inbox (MudBlazor), and its queries.</summary>
+    /// <summary>The Blazor Server inbox (MudBlazor), its queries, and the feed its open pages hear changes from.</summary>
     public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddMudServices();
         builder.Services.AddSingleton<InboxQueries>();
+        builder.Services.AddSingleton<InboxFeed>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<InboxFeed>());
         return builder;
     }
 

@@ -21,7 +21,11 @@ public sealed partial class InboxPage
     private IReadOnlyList<WorkflowChoice> _workflows = [];
     private IReadOnlyList<InboxRow> _rows = [];
     private int _total;
+    private int _page;
+    private int _pageSize;
     private bool _loaded;
+    private bool _serveKept;
+    private readonly HashSet<string> _newTasks = new(StringComparer.Ordinal);
     private bool _filtersOpen;
     private Actor? _actor;
 
@@ -29,7 +33,7 @@ public sealed partial class InboxPage
     private InboxQueries Inbox { get; set; } = default!;
 
     [Inject]
-    private ExecutionEvents Events { get; set; } = default!;
+    private InboxFeed Feed { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -48,6 +52,9 @@ public sealed partial class InboxPage
 
     private bool Filtered => ActiveFilters > 0 || !string.IsNullOrWhiteSpace(_filter.Search);
 
+    /// <summary>The first page, newest first, unfiltered: where a new task goes on top without reading the list again.</summary>
+    private bool ShowsNewestFirst => !Filtered && _filter.Sort == InboxSort.Newest && _page == 0;
+
     protected override async Task OnInitializedAsync()
     {
         _actor = Actor.From((await AuthenticationState).User);
@@ -61,22 +68,34 @@ public sealed partial class InboxPage
     {
         if (firstRender)
         {
-            Events.TaskChanged += OnTaskChanged;
+            Feed.Changed += OnFeed;
         }
     }
 
     private async Task<TableData<InboxRow>> LoadAsync(TableState state, CancellationToken cancellationToken)
     {
+        if (_serveKept && state.Page == _page && state.PageSize == _pageSize)
+        {
+            // The rows as the feed's last batch patched them: nothing to read.
+            _serveKept = false;
+            return new TableData<InboxRow> { Items = _rows, TotalItems = _total };
+        }
+
         if (_actor is null)
         {
             return new TableData<InboxRow> { Items = [], TotalItems = 0 };
         }
 
-        var page = await Inbox.ListAsync(_actor, _filter, state.Page, state.PageSize, cancellationToken);
+        // Unfiltered, the total is the badge's count, kept by the feed: no COUNT over every pending task per page view.
+        int? total = Filtered ? null : await Feed.CountAsync(_actor, cancellationToken);
+        var page = await Inbox.ListAsync(_actor, _filter, state.Page, state.PageSize, cancellationToken, total);
 
         // The phone's compact list and the empty states are the page's own: show what the table just loaded.
         _rows = page.Rows;
         _total = page.Total;
+        _page = state.Page;
+        _pageSize = state.PageSize;
+        _newTasks.Clear();
         _loaded = true;
         StateHasChanged();
         return new TableData<InboxRow> { Items = page.Rows, TotalItems = page.Total };
@@ -112,6 +131,7 @@ public sealed partial class InboxPage
         }
 
         _filter = filter;
+        _serveKept = false;
         return _table.RestartAsync();
     }
 
@@ -150,13 +170,75 @@ public sealed partial class InboxPage
 
     private string? WorkflowName(string? key) => key is null ? null : _workflows.FirstOrDefault(w => w.Key == key)?.Name ?? key;
 
-    private void OnTaskChanged(TaskChange change)
+    private void OnFeed(IReadOnlyList<InboxUpdate> updates)
     {
-        if (_actor is not null && Answerers.May(_actor, change))
+        if (_actor is { } actor && updates.Where(u => Answerers.May(actor, u.Change)).ToList() is { Count: > 0 } mine)
         {
-            _ = InvokeAsync(ReloadAsync);
+            _ = InvokeAsync(() => PatchAsync(mine));
         }
     }
+
+    /// <summary>
+    /// A batch of changes to this person's tasks, applied to what the page shows without reading the list again: an
+    /// answered task leaves its row; a new one goes on top of the first page, newest first, unfiltered — elsewhere (another
+    /// page, order or filter, where it may or may not belong) the page says how many arrived and reads them on request.
+    /// </summary>
+    private Task PatchAsync(IReadOnlyList<InboxUpdate> updates)
+    {
+        if (!_loaded || _table is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var rows = _rows.ToList();
+        var total = _total;
+        foreach (var update in updates)
+        {
+            if (update.Created && rows.Any(r => r.ResId == update.ResId))
+            {
+                // Read with the list already: the change was on its way while the page loaded.
+            }
+            else if (update.Created && update.Row is { } row && ShowsNewestFirst)
+            {
+                rows.Insert(0, row);
+            }
+            else if (update.Created)
+            {
+                _newTasks.Add(update.ResId);
+            }
+            else if (rows.RemoveAll(r => r.ResId == update.ResId) > 0)
+            {
+                total--;
+            }
+            else
+            {
+                _newTasks.Remove(update.ResId);
+            }
+        }
+
+        if (rows.Count > _pageSize)
+        {
+            rows.RemoveRange(_pageSize, rows.Count - _pageSize);
+        }
+
+        // Unfiltered, every task the person may answer counts: the feed has the figure.
+        total = Filtered ? Math.Max(total, rows.Count) : Feed.KnownCount(_actor!) ?? total;
+        if (rows.Count == 0 && total > 0)
+        {
+            // The page emptied while others wait: the one read this needs.
+            _serveKept = false;
+            return ReloadAsync();
+        }
+
+        _rows = rows;
+        _total = total;
+        _serveKept = true;
+        StateHasChanged();
+        return _table.ReloadServerData();
+    }
+
+    /// <summary>The new tasks the page has announced: read the list again (the same page, order and filters).</summary>
+    private Task ShowNewTasksAsync() => ReloadAsync();
 
     private static string KindIcon(string kind) => kind switch
     {
@@ -167,5 +249,5 @@ public sealed partial class InboxPage
         _ => Icons.Material.Filled.HourglassTop,
     };
 
-    public void Dispose() => Events.TaskChanged -= OnTaskChanged;
+    public void Dispose() => Feed.Changed -= OnFeed;
 }

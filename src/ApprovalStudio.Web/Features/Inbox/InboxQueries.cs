@@ -100,19 +100,26 @@ public sealed record ExecutionView(ExecutionRecord Execution, IReadOnlyList<Node
 /// </summary>
 public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock)
 {
+    /// <summary>Tags (SQL comments) of the live inbox's reads, so a database log — and a test — can tell them apart.</summary>
+    public const string CountTag = "inbox: pending count", ListTag = "inbox: list", RowsTag = "inbox: new rows";
+
     public async Task<int> CountPendingAsync(Actor actor, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        return await db.Tasks.AsNoTracking().AnswerableBy(actor).CountAsync(t => t.Status == TaskStatuses.Pending, cancellationToken);
+        return await db.Tasks.AsNoTracking().TagWith(CountTag).AnswerableBy(actor).CountAsync(t => t.Status == TaskStatuses.Pending, cancellationToken);
     }
 
-    public async Task<InboxSlice> ListAsync(Actor actor, InboxFilter filter, int page, int pageSize, CancellationToken cancellationToken)
+    /// <summary>
+    /// A page of the pending tasks the actor may answer, and how many match. <paramref name="knownTotal"/> (the inbox's
+    /// kept count, for an unfiltered list) spares the COUNT, which over 100,000 pending tasks costs more than the page.
+    /// </summary>
+    public async Task<InboxSlice> ListAsync(Actor actor, InboxFilter filter, int page, int pageSize, CancellationToken cancellationToken, int? knownTotal = null)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
-        var query = db.Tasks.AsNoTracking().AnswerableBy(actor).Where(t => t.Status == TaskStatuses.Pending);
+        var query = db.Tasks.AsNoTracking().TagWith(ListTag).AnswerableBy(actor).Where(t => t.Status == TaskStatuses.Pending);
         if (!string.IsNullOrEmpty(filter.Kind))
         {
             query = query.Where(t => t.Kind == filter.Kind);
@@ -135,7 +142,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
                 || db.Workflows.Any(w => w.TenantId == t.TenantId && w.Key == t.WorkflowKey && w.Name.ToLower().Contains(text)));
         }
 
-        var total = await query.CountAsync(cancellationToken);
+        var total = knownTotal ?? await query.CountAsync(cancellationToken);
 
         // Tasks made in the same instant (one step's loop iterations, two runs at once, a coarse clock) tie on CreatedAt,
         // and the random resId would order them by chance. The node run each task opened was inserted with it, and its
@@ -150,14 +157,39 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             InboxSort.Title => query.OrderBy(t => t.Title).ThenByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
             _ => query.OrderByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
         };
-        var rows = await query.Skip(page * pageSize).Take(pageSize)
-            .Join(db.Executions, t => t.ExecutionId, e => e.Id, (t, e) => new InboxRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, e.CreatedBy, t.CreatedAt, t.ExpiresAt))
-            .ToListAsync(cancellationToken);
-        var people = await PeopleNames.LookupAsync(db, actor.TenantId, rows.Select(r => r.Requester), cancellationToken);
-        var workflows = await WorkflowNamesAsync(db, actor.TenantId, rows.Select(r => r.WorkflowKey), cancellationToken);
-        return new InboxSlice(
-            [.. rows.Select(r => r with { RequesterName = people.Name(r.Requester), WorkflowName = workflows.GetValueOrDefault(r.WorkflowKey, r.WorkflowKey) })],
-            total);
+        var rows = await Rows(db, query.Skip(page * pageSize).Take(pageSize)).ToListAsync(cancellationToken);
+        return new InboxSlice(await NamedAsync(db, actor.TenantId, rows, cancellationToken), total);
+    }
+
+    /// <summary>The inbox rows of the given tasks that are still pending, by resId: what a live page adds when they appear.</summary>
+    public async Task<Dictionary<string, InboxRow>> RowsAsync(IReadOnlyCollection<(string TenantId, string ResId)> tasks, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var found = new Dictionary<string, InboxRow>(StringComparer.Ordinal);
+        foreach (var tenant in tasks.GroupBy(t => t.TenantId, StringComparer.Ordinal))
+        {
+            var ids = tenant.Select(t => t.ResId).Distinct(StringComparer.Ordinal).ToList();
+            var rows = await Rows(db, db.Tasks.AsNoTracking().TagWith(RowsTag).Where(t => t.TenantId == tenant.Key && ids.Contains(t.ResId) && t.Status == TaskStatuses.Pending))
+                .ToListAsync(cancellationToken);
+            foreach (var row in await NamedAsync(db, tenant.Key, rows, cancellationToken))
+            {
+                found[row.ResId] = row;
+            }
+        }
+
+        return found;
+    }
+
+    private static IQueryable<InboxRow> Rows(AppDbContext db, IQueryable<TaskRecord> tasks) =>
+        tasks.Join(db.Executions, t => t.ExecutionId, e => e.Id, (t, e) => new InboxRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, e.CreatedBy, t.CreatedAt, t.ExpiresAt));
+
+    /// <summary>Requesters and workflows by the names the directory and the definitions give them.</summary>
+    private static async Task<IReadOnlyList<InboxRow>> NamedAsync(AppDbContext db, string tenantId, IReadOnlyList<InboxRow> rows, CancellationToken cancellationToken)
+    {
+        var people = await PeopleNames.LookupAsync(db, tenantId, rows.Select(r => r.Requester), cancellationToken);
+        var workflows = await WorkflowNamesAsync(db, tenantId, rows.Select(r => r.WorkflowKey), cancellationToken);
+        return [.. rows.Select(r => r with { RequesterName = people.Name(r.Requester), WorkflowName = workflows.GetValueOrDefault(r.WorkflowKey, r.WorkflowKey) })];
     }
 
     public async Task<IReadOnlyList<string>> WorkflowKeysAsync(Actor actor, CancellationToken cancellationToken)

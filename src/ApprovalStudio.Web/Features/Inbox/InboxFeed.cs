@@ -1,0 +1,192 @@
+using System.Threading.Channels;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Resume;
+using ApprovalStudio.Web.Infrastructure.Auth;
+
+namespace ApprovalStudio.Web.Features.Inbox;
+
+/// <summary>A task that appeared (<see cref="Row"/> is what the inbox shows for it) or left the inbox (<see cref="Row"/> is null).</summary>
+public sealed record InboxUpdate(TaskChange Change, InboxRow? Row)
+{
+    public bool Created => Change.Created;
+
+    public string ResId => Change.Task.ResId;
+}
+
+/// <summary>
+/// What the open inbox pages and badges hear, at a cost that does not grow with how many are open: this instance hears
+/// each task change once (<see cref="ExecutionEvents"/>), gathers what arrives within <see cref="Window"/>, reads the
+/// rows of the new tasks in one query, keeps each approver's pending count by adding and subtracting, and hands every
+/// subscriber the batch — a page patches its visible rows from it and reads nothing. Counts are read from the database
+/// once per approver (and again after <see cref="Recount"/>, or when changes arrived while they were read), not per page
+/// view and not per change: an exact COUNT over 100,000 pending tasks costs more than a hundred milliseconds.
+/// </summary>
+public sealed class InboxFeed : BackgroundService
+{
+    /// <summary>How long a burst is gathered into one batch (and so how late a page may show a change).</summary>
+    public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How old a count may get before the next read counts again (a change missed on the bus heals by then).</summary>
+    public static readonly TimeSpan Recount = TimeSpan.FromMinutes(1);
+
+    private readonly Channel<(long Heard, TaskChange Change)> _changes = Channel.CreateUnbounded<(long, TaskChange)>(new() { SingleReader = true });
+    private readonly Dictionary<string, CountEntry> _counts = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private readonly ExecutionEvents _events;
+    private readonly InboxQueries _queries;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<InboxFeed> _log;
+    private long _heard;
+
+    public InboxFeed(ExecutionEvents events, InboxQueries queries, TimeProvider clock, ILogger<InboxFeed> log)
+    {
+        _events = events;
+        _queries = queries;
+        _clock = clock;
+        _log = log;
+        _events.TaskChanged += Hear;
+    }
+
+    /// <summary>Raised once per batch, in the order the changes were heard, off any circuit's thread.</summary>
+    public event Action<IReadOnlyList<InboxUpdate>>? Changed;
+
+    /// <summary>How many pending tasks <paramref name="actor"/> may answer: from memory when counted lately, else one COUNT.</summary>
+    public async Task<int> CountAsync(Actor actor, CancellationToken cancellationToken)
+    {
+        var key = KeyOf(actor);
+        lock (_gate)
+        {
+            if (_counts.TryGetValue(key, out var known) && !known.Stale && _clock.GetUtcNow() - known.CountedAt < Recount)
+            {
+                return known.Count;
+            }
+        }
+
+        // A change heard before the COUNT began is in it (it was heard after its commit); one heard while it ran may be.
+        var before = Interlocked.Read(ref _heard);
+        var counted = await _queries.CountPendingAsync(actor, cancellationToken);
+        var after = Interlocked.Read(ref _heard);
+        lock (_gate)
+        {
+            _counts[key] = new CountEntry { Actor = actor, Count = counted, CountedAt = _clock.GetUtcNow(), Includes = before, MayInclude = after };
+            return counted;
+        }
+    }
+
+    /// <summary>The count as last kept (no query): what a badge shows after a batch.</summary>
+    public int? KnownCount(Actor actor)
+    {
+        lock (_gate)
+        {
+            return _counts.TryGetValue(KeyOf(actor), out var known) ? known.Count : null;
+        }
+    }
+
+    public override void Dispose()
+    {
+        _events.TaskChanged -= Hear;
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<(long Heard, TaskChange Change)>();
+        while (await _changes.Reader.WaitToReadAsync(stoppingToken))
+        {
+            await Task.Delay(Window, _clock, stoppingToken);
+            while (_changes.Reader.TryRead(out var change))
+            {
+                batch.Add(change);
+            }
+
+            try
+            {
+                await PublishAsync(batch, stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Pages catch up on their next load; the next batch is not lost with this one.
+                InboxLog.FeedFailed(_log, e);
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private void Hear(TaskChange change) => _changes.Writer.TryWrite((Interlocked.Increment(ref _heard), change));
+
+    private async Task PublishAsync(IReadOnlyList<(long Heard, TaskChange Change)> heard, CancellationToken cancellationToken)
+    {
+        var changes = heard.Select(h => h.Change).ToList();
+        var created = changes.Where(c => c.Created).ToList();
+        var rows = created.Count == 0
+            ? new Dictionary<string, InboxRow>()
+            : await _queries.RowsAsync([.. created.Select(c => (c.TenantId, c.Task.ResId))], cancellationToken);
+        lock (_gate)
+        {
+            foreach (var (seq, change) in heard)
+            {
+                foreach (var entry in _counts.Values)
+                {
+                    if (seq > entry.Includes && Answerers.May(entry.Actor, change))
+                    {
+                        entry.Count = Math.Max(0, entry.Count + (change.Created ? 1 : -1));
+                        entry.Stale |= seq <= entry.MayInclude;
+                    }
+                }
+            }
+        }
+
+        // A task answered before its row was read left no row: it is gone already, and its leaving is in this batch too.
+        IReadOnlyList<InboxUpdate> updates = [.. changes
+            .Where(c => !c.Created || rows.ContainsKey(c.Task.ResId))
+            .Select(c => new InboxUpdate(c, c.Created ? rows[c.Task.ResId] : null))];
+        if (updates.Count == 0)
+        {
+            return;
+        }
+
+        // A listener that throws (a circuit going away) must not keep the batch from the others.
+        foreach (var listener in Changed?.GetInvocationList().Cast<Action<IReadOnlyList<InboxUpdate>>>() ?? [])
+        {
+            try
+            {
+                listener(updates);
+            }
+            catch (Exception e)
+            {
+                InboxLog.ListenerFailed(_log, e);
+            }
+        }
+    }
+
+    private static string KeyOf(Actor actor) =>
+        string.Join('\n', actor.TenantId, actor.UserId, actor.IsAdmin ? "admin" : "member", string.Join(',', actor.Groups.Order(StringComparer.Ordinal)));
+
+    private sealed class CountEntry
+    {
+        public required Actor Actor { get; init; }
+
+        public required int Count { get; set; }
+
+        public required DateTimeOffset CountedAt { get; init; }
+
+        /// <summary>The changes heard up to this one were committed before the COUNT began: it holds them already.</summary>
+        public required long Includes { get; init; }
+
+        /// <summary>The changes heard up to this one were heard while the COUNT ran: it may hold them or not.</summary>
+        public required long MayInclude { get; init; }
+
+        /// <summary>A change it may already hold was added: right within those, counted again on the next read.</summary>
+        public bool Stale { get; set; }
+    }
+}
+
+internal static partial class InboxLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The inbox feed could not publish a batch of task changes; open pages catch up on their next load")]
+    public static partial void FeedFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "An inbox page failed to take a batch of task changes")]
+    public static partial void ListenerFailed(ILogger logger, Exception exception);
+}

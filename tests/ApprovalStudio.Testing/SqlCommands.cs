@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace ApprovalStudio.Testing;
+
+/// <summary>
+/// The SQL that EF Core runs on one test's database while this is open (EF's DiagnosticListener events, filtered by the
+/// database file or name, so other tests running at the same time do not count): for tests that a behaviour reads
+/// nothing, or reads once however many pages are open.
+/// </summary>
+public sealed class SqlCommands : IDisposable, IObserver<DiagnosticListener>, IObserver<KeyValuePair<string, object?>>
+{
+    private readonly ConcurrentQueue<string> _texts = new();
+    private readonly List<IDisposable> _subscriptions = [];
+    private readonly string _database;
+
+    private SqlCommands(string database)
+    {
+        _database = database;
+        _subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(this));
+    }
+
+    /// <summary>Records the commands run on <paramref name="host"/>'s database.</summary>
+    public static SqlCommands On(AppHost host) => new(host.Database.Provider == Provider.Sqlite
+        ? host.Database.Folder
+        : new Npgsql.NpgsqlConnectionStringBuilder(host.Database.ConnectionString).Database!);
+
+    /// <summary>How many commands ran whose text holds <paramref name="fragment"/> (a query tag, a table).</summary>
+    public int Count(string fragment) => _texts.Count(t => t.Contains(fragment, StringComparison.Ordinal));
+
+    public void Clear() => _texts.Clear();
+
+    public void Dispose()
+    {
+        lock (_subscriptions)
+        {
+            _subscriptions.ForEach(s => s.Dispose());
+            _subscriptions.Clear();
+        }
+    }
+
+    void IObserver<DiagnosticListener>.OnNext(DiagnosticListener listener)
+    {
+        if (listener.Name == DbLoggerCategory.Name)
+        {
+            lock (_subscriptions)
+            {
+                _subscriptions.Add(listener.Subscribe(this, name => name == RelationalEventId.CommandExecuted.Name));
+            }
+        }
+    }
+
+    void IObserver<KeyValuePair<string, object?>>.OnNext(KeyValuePair<string, object?> value)
+    {
+        if (value.Value is CommandExecutedEventData { Command: { } command }
+            && (command.Connection?.DataSource?.Contains(_database, StringComparison.Ordinal) == true
+                || command.Connection?.Database == _database))
+        {
+            _texts.Enqueue(command.CommandText);
+        }
+    }
+
+    void IObserver<DiagnosticListener>.OnCompleted()
+    {
+    }
+
+    void IObserver<DiagnosticListener>.OnError(Exception error)
+    {
+    }
+
+    void IObserver<KeyValuePair<string, object?>>.OnCompleted()
+    {
+    }
+
+    void IObserver<KeyValuePair<string, object?>>.OnError(Exception error)
+    {
+    }
+}

@@ -1,0 +1,110 @@
+using System.Net;
+using ApprovalStudio.Web.Features.Inbox;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalStudio.Web.Tests.Inbox;
+
+/// <summary>The feed the open inbox pages and badges hear: counts kept by adding and subtracting, one read per batch.</summary>
+public sealed class InboxFeedTests
+{
+    private static Actor Person(string user, params string[] groups) => new(AppHost.Tenant, user, user, new HashSet<string>(groups), new HashSet<string>());
+
+    private static Task<string> KnownAsync(InboxFeed feed, Actor actor, int expected) =>
+        Poll.UntilAsync(() => feed.KnownCount(actor) == expected ? "ok" : null, TimeSpan.FromSeconds(15),
+            () => $"{actor.UserId}'s count stayed {feed.KnownCount(actor)}, not {expected}");
+
+    [Fact]
+    public async Task Each_approvers_count_follows_new_and_answered_tasks_without_counting_again()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Api.Flows.Review); // the task goes to group ops and to user bob
+        var feed = host.Services.GetRequiredService<InboxFeed>();
+        var queries = host.Services.GetRequiredService<InboxQueries>();
+        Actor zoe = Person("zoe", "ops"), bob = Person("bob"), eve = Person("eve", "sales");
+        var admin = new Actor(AppHost.Tenant, "root", "Root", new HashSet<string>(), new HashSet<string> { Actor.AdminRole });
+        foreach (var actor in new[] { zoe, bob, eve, admin })
+        {
+            Assert.Equal(0, await feed.CountAsync(actor, CancellationToken.None));
+        }
+
+        using var sql = SqlCommands.On(host);
+        var runs = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            runs.Add(await host.StartRunAsync("review-flow", $$"""{"doc":"doc {{i}}"}"""));
+        }
+
+        await KnownAsync(feed, zoe, 3);
+        await KnownAsync(feed, bob, 3);
+        await KnownAsync(feed, admin, 3);
+        Assert.Equal(0, feed.KnownCount(eve));
+
+        var resId = await host.WaitForTaskAsync(runs[1]);
+        using (var answer = await host.Admin().PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"acknowledged":true}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+        }
+
+        await KnownAsync(feed, zoe, 2);
+        await KnownAsync(feed, bob, 2);
+        await KnownAsync(feed, admin, 2);
+        Assert.Equal(0, sql.Count(InboxQueries.CountTag));
+        Assert.Equal(2, await queries.CountPendingAsync(zoe, CancellationToken.None)); // what a fresh COUNT says
+        Assert.Equal(2, await feed.CountAsync(zoe, CancellationToken.None)); // and the kept figure is served without one
+        Assert.Equal(1, sql.Count(InboxQueries.CountTag));
+    }
+
+    private static async Task HeardAsync(List<List<InboxUpdate>> heard, int updates)
+    {
+        foreach (var list in heard)
+        {
+            await Poll.UntilAsync(() => { lock (list) { return list.Count == updates ? "ok" : null; } }, TimeSpan.FromSeconds(15), () => $"a listener heard {list.Count} updates");
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_hands_every_listener_the_new_tasks_row_read_once()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Api.Flows.Review);
+        var feed = host.Services.GetRequiredService<InboxFeed>();
+        var heard = Enumerable.Range(0, 20).Select(_ => new List<InboxUpdate>()).ToList();
+        var listeners = heard.Select(list => (Action<IReadOnlyList<InboxUpdate>>)(updates =>
+        {
+            lock (list)
+            {
+                list.AddRange(updates);
+            }
+        })).ToList();
+        listeners.ForEach(l => feed.Changed += l);
+        try
+        {
+            using var sql = SqlCommands.On(host);
+            var run = await host.StartRunAsync("review-flow", """{"doc":"Q3 plan"}""");
+            var resId = await host.WaitForTaskAsync(run);
+            await HeardAsync(heard, 1);
+            using (await host.Admin().PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"acknowledged":true}"""))) { }
+
+            await HeardAsync(heard, 2);
+            foreach (var list in heard)
+            {
+                lock (list)
+                {
+                    Assert.True(list[0].Created);
+                    Assert.Equal(resId, list[0].ResId);
+                    Assert.Equal("Look at Q3 plan", list[0].Row!.Title);
+                    Assert.Equal("Review", list[0].Row!.WorkflowName);
+                    Assert.False(list[1].Created);
+                    Assert.Null(list[1].Row);
+                }
+            }
+
+            Assert.Equal(1, sql.Count(InboxQueries.RowsTag));
+        }
+        finally
+        {
+            listeners.ForEach(l => feed.Changed -= l);
+        }
+    }
+}
