@@ -64,20 +64,22 @@ public sealed class InboxFeedTests
     }
 
     [Fact]
-    public async Task A_batch_hands_every_listener_the_new_tasks_row_read_once()
+    public async Task A_batch_hands_each_listener_what_its_approver_may_answer_with_the_new_tasks_row_read_once()
     {
         await using var host = await AppHost.StartAsync();
         await host.CreateWorkflowAsync(Api.Flows.Review);
         var feed = host.Services.GetRequiredService<InboxFeed>();
-        var heard = Enumerable.Range(0, 20).Select(_ => new List<InboxUpdate>()).ToList();
-        var listeners = heard.Select(list => (Action<IReadOnlyList<InboxUpdate>>)(updates =>
+        var admin = new Actor(AppHost.Tenant, "root", "Root", new HashSet<string>(), new HashSet<string> { Actor.AdminRole });
+        Actor[] approvers = [.. Enumerable.Range(0, 20).Select(i => i % 2 == 0 ? Person("zoe", "ops") : admin)];
+        var heard = approvers.Select(_ => new List<InboxUpdate>()).ToList();
+        var stranger = new List<InboxUpdate>();
+        var subscriptions = approvers.Select((actor, i) => feed.Subscribe(actor, updates =>
         {
-            lock (list)
+            lock (heard[i])
             {
-                list.AddRange(updates);
+                heard[i].AddRange(updates);
             }
-        })).ToList();
-        listeners.ForEach(l => feed.Changed += l);
+        })).Append(feed.Subscribe(Person("eve", "sales"), stranger.AddRange)).ToList();
         try
         {
             using var sql = SqlCommands.On(host);
@@ -101,10 +103,11 @@ public sealed class InboxFeedTests
             }
 
             Assert.Equal(1, sql.Count(InboxQueries.RowsTag));
+            Assert.Empty(stranger);
         }
         finally
         {
-            listeners.ForEach(l => feed.Changed -= l);
+            subscriptions.ForEach(s => s.Dispose());
         }
     }
 }

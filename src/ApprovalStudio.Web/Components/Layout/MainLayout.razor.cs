@@ -1,9 +1,5 @@
 using ApprovalStudio.Web.Components.Shared;
-using ApprovalStudio.Web.Features.Inbox;
-using ApprovalStudio.Web.Features.Resume;
-using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components;
-using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.JSInterop;
 using MudBlazor;
 
@@ -19,13 +15,6 @@ public sealed partial class MainLayout
 
     private MudThemeProvider? _theme;
     private bool _dark;
-    private Actor? _actor;
-
-    [Inject]
-    private InboxFeed Feed { get; set; } = default!;
-
-    [CascadingParameter]
-    private Task<AuthenticationState>? AuthenticationState { get; set; }
 
     /// <summary>The person's light/dark choice from its cookie (none: follow the system).</summary>
     [CascadingParameter(Name = ThemeCookie.Name)]
@@ -35,8 +24,6 @@ public sealed partial class MainLayout
     private IJSRuntime JS { get; set; } = default!;
 
     protected override void OnInitialized() => _dark = ThemeCookie.IsDark(ThemeChoice) ?? false;
-
-    public int PendingCount { get; private set; }
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
@@ -49,18 +36,6 @@ public sealed partial class MainLayout
         {
             _dark = await _theme.GetSystemDarkModeAsync();
         }
-
-        if (AuthenticationState is not null)
-        {
-            _actor = Actor.From((await AuthenticationState).User);
-        }
-
-        Feed.Changed += OnFeed;
-        if (_actor is not null)
-        {
-            PendingCount = await Feed.CountAsync(_actor, CancellationToken.None);
-            StateHasChanged();
-        }
     }
 
     /// <summary>The toggle: the choice is kept (a cookie), so a reload or another page keeps it.</summary>
@@ -69,19 +44,4 @@ public sealed partial class MainLayout
         _dark = !_dark;
         await JS.InvokeVoidAsync("approvalStudio.setTheme", _dark ? ThemeCookie.Dark : ThemeCookie.Light);
     }
-
-    /// <summary>The feed keeps the count: a batch that touches this person's tasks costs the badge no query.</summary>
-    private void OnFeed(IReadOnlyList<InboxUpdate> updates)
-    {
-        if (_actor is { } actor && updates.Any(u => Answerers.May(actor, u.Change)))
-        {
-            _ = InvokeAsync(() =>
-            {
-                PendingCount = Feed.KnownCount(actor) ?? PendingCount;
-                StateHasChanged();
-            });
-        }
-    }
-
-    public void Dispose() => Feed.Changed -= OnFeed;
 }

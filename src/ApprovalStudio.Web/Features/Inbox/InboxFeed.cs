@@ -15,16 +15,20 @@ public sealed record InboxUpdate(TaskChange Change, InboxRow? Row)
 
 /// <summary>
 /// What the open inbox pages and badges hear, at a cost that does not grow with how many are open: this instance hears
-/// each task change once (<see cref="ExecutionEvents"/>), gathers what arrives within <see cref="Window"/>, reads the
-/// rows of the new tasks in one query, keeps each approver's pending count by adding and subtracting, and hands every
-/// subscriber the batch — a page patches its visible rows from it and reads nothing. Counts are read from the database
+/// each task change once (<see cref="ExecutionEvents"/>), gathers a batch (<see cref="Gather"/> after a quiet spell, then
+/// at most one per <see cref="Interval"/>), reads the rows of the new tasks in one query, keeps each approver's pending
+/// count by adding and subtracting, and hands each subscriber the part of the batch its approver may answer (worked out
+/// once per approver, not per page) — a page patches its visible rows from it and reads nothing. Counts are read from the database
 /// once per approver (and again after <see cref="Recount"/>, or when changes arrived while they were read), not per page
 /// view and not per change: an exact COUNT over 100,000 pending tasks costs more than a hundred milliseconds.
 /// </summary>
 public sealed class InboxFeed : BackgroundService
 {
-    /// <summary>How long a burst is gathered into one batch (and so how late a page may show a change).</summary>
-    public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(250);
+    /// <summary>How long the first change after a quiet spell waits for others to join its batch.</summary>
+    public static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The least time between two batches: under load, each open page renders at most once per interval.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
     /// <summary>How old a count may get before the next read counts again (a change missed on the bus heals by then).</summary>
     public static readonly TimeSpan Recount = TimeSpan.FromMinutes(1);
@@ -47,8 +51,36 @@ public sealed class InboxFeed : BackgroundService
         _events.TaskChanged += Hear;
     }
 
-    /// <summary>Raised once per batch, in the order the changes were heard, off any circuit's thread.</summary>
-    public event Action<IReadOnlyList<InboxUpdate>>? Changed;
+    private readonly Dictionary<string, Approver> _approvers = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Hands <paramref name="listener"/> each batch's changes to tasks <paramref name="actor"/> may answer (never an empty
+    /// one), in the order they were heard, off any circuit's thread. Dispose to stop.
+    /// </summary>
+    public IDisposable Subscribe(Actor actor, Action<IReadOnlyList<InboxUpdate>> listener)
+    {
+        var key = KeyOf(actor);
+        lock (_gate)
+        {
+            if (!_approvers.TryGetValue(key, out var approver))
+            {
+                _approvers[key] = approver = new Approver(actor);
+            }
+
+            approver.Listeners.Add(listener);
+        }
+
+        return new Subscription(() =>
+        {
+            lock (_gate)
+            {
+                if (_approvers.TryGetValue(key, out var approver) && approver.Listeners.Remove(listener) && approver.Listeners.Count == 0)
+                {
+                    _approvers.Remove(key);
+                }
+            }
+        });
+    }
 
     /// <summary>How many pending tasks <paramref name="actor"/> may answer: from memory when counted lately, else one COUNT.</summary>
     public async Task<int> CountAsync(Actor actor, CancellationToken cancellationToken)
@@ -91,9 +123,11 @@ public sealed class InboxFeed : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<(long Heard, TaskChange Change)>();
+        var last = DateTimeOffset.MinValue;
         while (await _changes.Reader.WaitToReadAsync(stoppingToken))
         {
-            await Task.Delay(Window, _clock, stoppingToken);
+            var wait = Interval - (_clock.GetUtcNow() - last);
+            await Task.Delay(wait > Gather ? wait : Gather, _clock, stoppingToken);
             while (_changes.Reader.TryRead(out var change))
             {
                 batch.Add(change);
@@ -110,6 +144,7 @@ public sealed class InboxFeed : BackgroundService
             }
 
             batch.Clear();
+            last = _clock.GetUtcNow();
         }
     }
 
@@ -146,22 +181,52 @@ public sealed class InboxFeed : BackgroundService
             return;
         }
 
-        // A listener that throws (a circuit going away) must not keep the batch from the others.
-        foreach (var listener in Changed?.GetInvocationList().Cast<Action<IReadOnlyList<InboxUpdate>>>() ?? [])
+        List<(Approver Approver, Action<IReadOnlyList<InboxUpdate>>[] Listeners)> approvers;
+        lock (_gate)
         {
-            try
+            approvers = [.. _approvers.Values.Select(a => (a, a.Listeners.ToArray()))];
+        }
+
+        foreach (var (approver, listeners) in approvers)
+        {
+            IReadOnlyList<InboxUpdate> mine = [.. updates.Where(u => Answerers.May(approver.Actor, u.Change))];
+            if (mine.Count == 0)
             {
-                listener(updates);
+                continue;
             }
-            catch (Exception e)
+
+            // A listener that throws (a circuit going away) must not keep the batch from the others.
+            foreach (var listener in listeners)
             {
-                InboxLog.ListenerFailed(_log, e);
+                try
+                {
+                    listener(mine);
+                }
+                catch (Exception e)
+                {
+                    InboxLog.ListenerFailed(_log, e);
+                }
             }
         }
     }
 
     private static string KeyOf(Actor actor) =>
         string.Join('\n', actor.TenantId, actor.UserId, actor.IsAdmin ? "admin" : "member", string.Join(',', actor.Groups.Order(StringComparer.Ordinal)));
+
+    /// <summary>An approver's open pages and badges: what they may answer is worked out once per batch for all of them.</summary>
+    private sealed class Approver(Actor actor)
+    {
+        public Actor Actor { get; } = actor;
+
+        public List<Action<IReadOnlyList<InboxUpdate>>> Listeners { get; } = [];
+    }
+
+    private sealed class Subscription(Action dispose) : IDisposable
+    {
+        private Action? _dispose = dispose;
+
+        public void Dispose() => Interlocked.Exchange(ref _dispose, null)?.Invoke();
+    }
 
     private sealed class CountEntry
     {

@@ -1,4 +1,3 @@
-using ApprovalStudio.Web.Components.Layout;
 using ApprovalStudio.Web.Components.Shared;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
@@ -11,12 +10,9 @@ namespace ApprovalStudio.Web.Features.Inbox;
 
 public sealed partial class InboxPage
 {
-    private static readonly string[] Kinds = ["Approval", "UserForm", "Review", "Wait", "ToolCall"];
-
     private static readonly Dictionary<string, object> PendingTasksTable = new() { ["aria-label"] = "Pending tasks" };
 
     private InboxFilter _filter = new();
-    private string? _search;
     private MudTable<InboxRow>? _table;
     private IReadOnlyList<WorkflowChoice> _workflows = [];
     private IReadOnlyList<InboxRow> _rows = [];
@@ -26,8 +22,8 @@ public sealed partial class InboxPage
     private bool _loaded;
     private bool _serveKept;
     private readonly HashSet<string> _newTasks = new(StringComparer.Ordinal);
-    private bool _filtersOpen;
     private Actor? _actor;
+    private IDisposable? _subscription;
 
     [Inject]
     private InboxQueries Inbox { get; set; } = default!;
@@ -41,16 +37,10 @@ public sealed partial class InboxPage
     [CascadingParameter]
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
 
-    [CascadingParameter]
-    private MainLayout? Layout { get; set; }
-
     private DateTime Now => Clock.GetUtcNow().UtcDateTime;
 
-    /// <summary>How many filters narrow the list (the search counts apart: it stays in view on a phone).</summary>
-    private int ActiveFilters =>
-        (string.IsNullOrEmpty(_filter.Kind) ? 0 : 1) + (string.IsNullOrEmpty(_filter.Workflow) ? 0 : 1) + (_filter.OverdueOnly ? 1 : 0);
-
-    private bool Filtered => ActiveFilters > 0 || !string.IsNullOrWhiteSpace(_filter.Search);
+    private bool Filtered =>
+        !string.IsNullOrEmpty(_filter.Kind) || !string.IsNullOrEmpty(_filter.Workflow) || _filter.OverdueOnly || !string.IsNullOrWhiteSpace(_filter.Search);
 
     /// <summary>The first page, newest first, unfiltered: where a new task goes on top without reading the list again.</summary>
     private bool ShowsNewestFirst => !Filtered && _filter.Sort == InboxSort.Newest && _page == 0;
@@ -66,9 +56,9 @@ public sealed partial class InboxPage
 
     protected override void OnAfterRender(bool firstRender)
     {
-        if (firstRender)
+        if (firstRender && _actor is not null)
         {
-            Feed.Changed += OnFeed;
+            _subscription = Feed.Subscribe(_actor, OnFeed);
         }
     }
 
@@ -103,24 +93,8 @@ public sealed partial class InboxPage
 
     private Task ReloadAsync() => _table?.ReloadServerData() ?? Task.CompletedTask;
 
-    private Task SearchChanged(string? search) => Apply(_filter with { Search = search });
-
-    private Task KindChanged(string? kind) => Apply(_filter with { Kind = kind });
-
-    private Task WorkflowChanged(string? workflow) => Apply(_filter with { Workflow = workflow });
-
-    private Task SortChanged(InboxSort sort) => Apply(_filter with { Sort = sort });
-
-    private Task OverdueChanged(bool overdue) => Apply(_filter with { OverdueOnly = overdue });
-
-    private void ToggleFilters() => _filtersOpen = !_filtersOpen;
-
     /// <summary>Search and every filter back to nothing (the sort order stays as chosen).</summary>
-    private Task ClearFiltersAsync()
-    {
-        _search = null;
-        return Apply(new InboxFilter(Sort: _filter.Sort));
-    }
+    private Task ClearFiltersAsync() => Apply(new InboxFilter(Sort: _filter.Sort));
 
     /// <summary>A changed filter starts again at the first page.</summary>
     private Task Apply(InboxFilter filter)
@@ -166,17 +140,11 @@ public sealed partial class InboxPage
         };
     }
 
-    private static string? KindName(string? kind) => kind is null ? null : KindNames.Of(kind);
+    internal static string? KindName(string? kind) => kind is null ? null : KindNames.Of(kind);
 
     private string? WorkflowName(string? key) => key is null ? null : _workflows.FirstOrDefault(w => w.Key == key)?.Name ?? key;
 
-    private void OnFeed(IReadOnlyList<InboxUpdate> updates)
-    {
-        if (_actor is { } actor && updates.Where(u => Answerers.May(actor, u.Change)).ToList() is { Count: > 0 } mine)
-        {
-            _ = InvokeAsync(() => PatchAsync(mine));
-        }
-    }
+    private void OnFeed(IReadOnlyList<InboxUpdate> updates) => _ = InvokeAsync(() => PatchAsync(updates));
 
     /// <summary>
     /// A batch of changes to this person's tasks, applied to what the page shows without reading the list again: an
@@ -249,5 +217,5 @@ public sealed partial class InboxPage
         _ => Icons.Material.Filled.HourglassTop,
     };
 
-    public void Dispose() => Feed.Changed -= OnFeed;
+    public void Dispose() => _subscription?.Dispose();
 }

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Components;
+
+namespace ApprovalStudio.Web.Features.Inbox;
+
+public sealed partial class InboxToolbar
+{
+    private static readonly string[] Kinds = ["Approval", "UserForm", "Review", "Wait", "ToolCall"];
+
+    private string? _search;
+    private string? _sentSearch;
+    private bool _filtersOpen;
+    private bool _changed = true;
+    private InboxFilter? _renderedFilter;
+    private IReadOnlyList<WorkflowChoice>? _renderedWorkflows;
+
+    [Parameter, EditorRequired]
+    public InboxFilter Filter { get; set; } = new();
+
+    /// <summary>A filter the person chose (the list starts again at its first page).</summary>
+    [Parameter]
+    public EventCallback<InboxFilter> FilterChanged { get; set; }
+
+    [Parameter]
+    public IReadOnlyList<WorkflowChoice> Workflows { get; set; } = [];
+
+    /// <summary>How many filters narrow the list (the search counts apart: it stays in view on a phone).</summary>
+    private int ActiveFilters =>
+        (string.IsNullOrEmpty(Filter.Kind) ? 0 : 1) + (string.IsNullOrEmpty(Filter.Workflow) ? 0 : 1) + (Filter.OverdueOnly ? 1 : 0);
+
+    protected override void OnParametersSet()
+    {
+        if (Filter.Search != _sentSearch)
+        {
+            // Changed by the page ("Clear filters" empties the field too); not the search this toolbar sent, which the
+            // person may have typed on from while the list loaded.
+            _search = _sentSearch = Filter.Search;
+        }
+    }
+
+    protected override bool ShouldRender() =>
+        _changed || !ReferenceEquals(Filter, _renderedFilter) || !ReferenceEquals(Workflows, _renderedWorkflows);
+
+    protected override void OnAfterRender(bool firstRender)
+    {
+        _changed = false;
+        _renderedFilter = Filter;
+        _renderedWorkflows = Workflows;
+    }
+
+    private Task SearchChanged(string? search)
+    {
+        _sentSearch = search;
+        return Change(Filter with { Search = search });
+    }
+
+    private Task Change(InboxFilter filter)
+    {
+        _changed = true;
+        return FilterChanged.InvokeAsync(filter);
+    }
+
+    private void ToggleFilters()
+    {
+        _filtersOpen = !_filtersOpen;
+        _changed = true;
+    }
+
+    private string? WorkflowName(string? key) => key is null ? null : Workflows.FirstOrDefault(w => w.Key == key)?.Name ?? key;
+}
