@@ -17,6 +17,11 @@ if (args is ["--serve", var kind, var port, .. var rest])
     return await Baselines.ServeAsync(kind, int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), rest.FirstOrDefault());
 }
 
+if (args.Contains("--inbox"))
+{
+    return await InboxScale.RunAsync(InboxOptions.Parse(args));
+}
+
 var options = LoadOptions.Parse(args);
 var report = new LoadReport(options);
 var providers = new List<Provider> { Provider.Sqlite };

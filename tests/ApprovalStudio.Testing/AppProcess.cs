@@ -37,11 +37,18 @@ public sealed class AppProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<AppProcess> StartAsync(TestDatabase database, string? signingKey, IDictionary<string, string?>? settings = null)
+    /// <summary>The app's process id (for diagnostics tools: dotnet-gcdump, dotnet-trace).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>
+    /// Starts the app on <paramref name="database"/>: the build output's dll, or <paramref name="dll"/> (a published app,
+    /// which serves its static assets in Production too — a browser needs them).
+    /// </summary>
+    public static async Task<AppProcess> StartAsync(TestDatabase database, string? signingKey, IDictionary<string, string?>? settings = null, string? dll = null)
     {
         var port = FreePort();
         var address = new Uri($"http://127.0.0.1:{port}");
-        var dll = WebAssemblyPath();
+        dll ??= WebAssemblyPath();
         var all = database.Settings();
         all["App:SeedDemoData"] = "false";
         all["Workflows:Worker:PollInterval"] = "00:00:00.100";
@@ -56,6 +63,7 @@ public sealed class AppProcess : IAsyncDisposable
         }
 
         var info = StartInfo([dll], all);
+        info.WorkingDirectory = Path.GetDirectoryName(dll)!;
         info.Environment["ASPNETCORE_URLS"] = address.ToString();
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         return await StartAsync(info, address, TimeSpan.FromSeconds(60));

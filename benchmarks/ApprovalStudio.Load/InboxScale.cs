@@ -1,0 +1,457 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ApprovalStudio.Testing;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.Tokens;
+using Microsoft.Playwright;
+
+namespace ApprovalStudio.Load;
+
+/// <summary>The inbox harness's settings (benchmarks/README.md).</summary>
+public sealed record InboxOptions(string App, int Pending, int Circuits, int Rate, int Seconds, int Samples, string Out)
+{
+    public static InboxOptions Parse(string[] args)
+    {
+        string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        return new InboxOptions(
+            Value("--app") ?? throw new ArgumentException("--app <published ApprovalStudio.Web.dll> is required (benchmarks/inbox.sh publishes it)"),
+            Int("--pending", 100_000), Int("--circuits", 200), Int("--rate", 50), Int("--seconds", 10), Int("--samples", 20),
+            Value("--out") ?? Path.Combine(Harness.RepositoryRoot(), "benchmarks", "reports"));
+    }
+}
+
+/// <summary>
+/// Issue 13's inbox at scale, in a real browser against the published app on SQLite: with <see cref="InboxOptions.Pending"/>
+/// pending tasks, the first render, page change, sort and search as chromium sees them; the server's memory with 0, 1
+/// and N open inbox circuits (a full GC by dotnet-gcdump, then the live heap); and resume latency while runs are started
+/// and answered at a steady rate, without and then with N open inbox pages (each of which hears every change).
+/// </summary>
+public static class InboxScale
+{
+    private const string Password = "Correct-Horse-7";
+    private const string Workflow = """
+        {"key":"invoices","name":"Invoices","start":"approve",
+         "nodes":[{"id":"approve","type":"approval","title":"Invoice {{input.n}}","assignees":{"groups":["ops"]}},
+                  {"id":"done","type":"set","values":{"result":"'paid'"}}],
+         "edges":[{"from":"approve","to":"done"}]}
+        """;
+
+    private static readonly List<string> Lines = [];
+
+    public static async Task<int> RunAsync(InboxOptions options)
+    {
+        Say($"== inbox at scale: {options.Pending:N0} pending tasks, {options.Circuits} circuits, {options.Rate}/s started and answered, {options.Seconds} s phases");
+        await using var database = TestDatabase.Create(Provider.Sqlite);
+        var signingKey = AppHost.NewSigningKey();
+        await using var app = await AppProcess.StartAsync(database, signingKey, new Dictionary<string, string?>
+        {
+            ["RateLimits:Enabled"] = "false",
+            ["Workflows:Worker:PollInterval"] = "00:00:01",
+            ["Logging:LogLevel:Default"] = "Warning",
+        }, options.App);
+        var tokens = new TokenIssuer(new SymmetricSecurityKey(Convert.FromBase64String(signingKey)), TimeProvider.System);
+        var token = tokens.Issue(new TokenRequest("acme", "admin") { Roles = ["admin"] });
+        using var api = new HttpClient { BaseAddress = app.Address };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        await SendAsync(api, HttpMethod.Post, "/api/workflows", Workflow);
+        await SendAsync(api, HttpMethod.Put, "/api/users/ann", $$"""{"name":"Ann Approver","groups":["ops"],"password":"{{Password}}"}""");
+        await SendAsync(api, HttpMethod.Put, "/api/users/rita", """{"name":"Rita Requester","groups":["staff"]}""");
+
+        var clock = Stopwatch.StartNew();
+        await SeedAsync(database, options.Pending);
+        Say($"  seeded {options.Pending:N0} pending tasks in {clock.Elapsed.TotalSeconds:0} s");
+
+        // Real runs for the answers (2 phases), started through the API.
+        var real = options.Rate * options.Seconds * 2 + 200;
+        await LoadGenerator.RunAsync("start", app.Address, 16, TimeSpan.FromHours(1), real,
+            Harness.Post(i => "/api/workflows/invoices/executions", """{"input":{"n":"R{0}"}}""", token), HttpStatusCode.Accepted);
+        await using (var db = database.OpenContext())
+        {
+            while (await db.Tasks.CountAsync(t => t.Status == TaskStatuses.Pending) < options.Pending + real)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        var pool = new Queue<string>(await PendingRealAsync(database));
+        var rows = new List<(string What, string Value, string Target)>();
+        var quiet = await SteadyAsync(app.Address, app.ProcessId, token, options, pool, "no inbox open");
+        rows.Add(("resume at a steady rate, no inbox open", Latency(quiet), ""));
+        var heap0 = await HeapAsync(app.ProcessId);
+        rows.Add(("server heap after a full GC, 0 circuits", Kb(heap0), ""));
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--renderer-process-limit=4", "--disable-background-timer-throttling", "--disable-renderer-backgrounding"],
+        });
+        // The browser shares the two cores with the server: at the lowest priority, its pages use what the server leaves,
+        // and the server's latency is the server's (its renderers, forked later by these processes, inherit the priority).
+        using (var renice = Process.Start(new ProcessStartInfo("sh", ["-c", "renice -n 19 -p $(pgrep -d ' ' chromium) >/dev/null"]))!)
+        {
+            await renice.WaitForExitAsync();
+        }
+
+        var context = await browser.NewContextAsync(new() { BaseURL = app.Address.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
+        context.SetDefaultTimeout(120_000);
+        await SignInAsync(context);
+
+        var renders = new List<double>();
+        var interactive = new List<double>();
+        for (var i = 0; i < options.Samples; i++)
+        {
+            var page = await context.NewPageAsync();
+            var sent = Stopwatch.GetTimestamp();
+            await page.GotoAsync("/");
+            await FirstRow(page).WaitForAsync();
+            renders.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+            interactive.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            await page.CloseAsync();
+        }
+
+        rows.Add(($"first render (rows visible), {options.Pending:N0} pending", Percentiles(renders), "≤ 1 s"));
+        rows.Add(("… until the circuit is interactive", Percentiles(interactive), ""));
+
+        var inbox = await context.NewPageAsync();
+        await inbox.GotoAsync("/");
+        await inbox.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await FirstRow(inbox).WaitForAsync();
+        var heap1 = await HeapAsync(app.ProcessId);
+        rows.Add(("server heap, 1 circuit", Kb(heap1), ""));
+
+        rows.Add(("page change (next page)", Percentiles(await TimedAsync(inbox, options.Samples, i => inbox.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync())), "p95 ≤ 100 ms"));
+        string[] sorts = ["Oldest first", "Newest first", "Title", "Newest first", "Deadline first", "Newest first"];
+        rows.Add(("sort", Percentiles(await TimedAsync(inbox, options.Samples, async i =>
+        {
+            await inbox.GetByLabel("Sort").ClickAsync();
+            await inbox.GetByRole(AriaRole.Option, new() { Name = sorts[i % sorts.Length], Exact = true }).ClickAsync();
+        })), "p95 ≤ 100 ms"));
+        var search = await TimedAsync(inbox, options.Samples, i => inbox.GetByLabel("Search").FillAsync(string.Create(CultureInfo.InvariantCulture, $"invoice {1000 + (i * 7919 % (options.Pending - 1000))} ")));
+        rows.Add(("search (typed → rows, includes the field's 300 ms debounce)", Percentiles(search), "p95 ≤ 100 ms after the debounce"));
+        await inbox.CloseAsync();
+
+        var pages = new List<IPage>();
+        for (var i = 0; i < options.Circuits; i++)
+        {
+            var page = await context.NewPageAsync();
+            await page.GotoAsync("/");
+            await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+            await FirstRow(page).WaitForAsync();
+            pages.Add(page);
+            if ((i + 1) % 50 == 0)
+            {
+                Say($"  {i + 1} inbox pages open");
+            }
+        }
+
+        var heapN = await HeapAsync(app.ProcessId);
+        rows.Add(($"server heap, {options.Circuits} circuits", Kb(heapN), ""));
+        rows.Add(("memory per circuit", $"{(heapN - heap0) / options.Circuits / 1024.0:0} KB (({Kb(heapN)} − {Kb(heap0)}) / {options.Circuits}); 1 circuit: {(heap1 - heap0) / 1024.0:0} KB", "≤ 300 KB"));
+
+        var trace = TraceAsync(app.ProcessId, Environment.GetEnvironmentVariable("INBOX_TRACE"), options.Seconds);
+        var busy = await SteadyAsync(app.Address, app.ProcessId, token, options, pool, $"{options.Circuits} inbox pages open");
+        rows.Add(($"resume at a steady rate, {options.Circuits} inbox pages open", Latency(busy), $"p99 ≤ 2× no inbox ({2 * quiet.P99Ms:0} ms)"));
+        await trace;
+        rows.Add(("p99 with / without open inboxes", $"{busy.P99Ms / quiet.P99Ms:0.00}×", "≤ 2×"));
+
+        // Every page heard the changes: once the worker has caught up, its badge shows the count the database has.
+        var expected = -1;
+        await using (var db = database.OpenContext())
+        {
+            for (var last = -2; expected != last; await Task.Delay(2000))
+            {
+                last = expected;
+                expected = await db.Tasks.CountAsync(t => t.Status == TaskStatuses.Pending);
+            }
+        }
+
+        var badge = new Regex($"^{expected} pending tasks$");
+        var live = 0;
+        foreach (var page in pages)
+        {
+            try
+            {
+                await page.GetByLabel(badge).WaitForAsync(new() { Timeout = 10_000 });
+                live++;
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+
+        var shown = await pages[0].Locator("[aria-label$=' pending tasks']").First.GetAttributeAsync("aria-label");
+        rows.Add(("open pages whose badge shows the database's count afterwards", $"{live} of {pages.Count} ({expected:N0}; the first page's badge: {shown})", "all"));
+        foreach (var (what, value, target) in rows)
+        {
+            Say($"  {what}: {value}{(target.Length > 0 ? $" (target {target})" : "")}");
+        }
+
+        Say($"== report: {await WriteAsync(options, rows)}");
+        return 0;
+    }
+
+    private static ILocator FirstRow(IPage page) => page.Locator("table[aria-label='Pending tasks'] tbody tr a").First;
+
+    /// <summary>Does something to the list, then waits until its first row is another one: the change as the browser shows it.</summary>
+    private static async Task<List<double>> TimedAsync(IPage page, int samples, Func<int, Task> act)
+    {
+        var times = new List<double>();
+        for (var i = 0; i < samples; i++)
+        {
+            var before = await FirstRow(page).TextContentAsync();
+            var sent = Stopwatch.GetTimestamp();
+            await act(i);
+            try
+            {
+                await page.WaitForFunctionAsync(
+                    "before => { const a = document.querySelector(\"table[aria-label='Pending tasks'] tbody tr a\"); return a && a.textContent !== before; }", before,
+                    new() { PollingInterval = 5, Timeout = 30_000 });
+            }
+            catch (TimeoutException)
+            {
+                var shot = Path.Combine(Path.GetTempPath(), "inbox-scale-timeout.png");
+                await page.ScreenshotAsync(new() { Path = shot, FullPage = true });
+                throw new TimeoutException($"sample {i}: the first row stayed \"{before}\" (screenshot: {shot})");
+            }
+
+            times.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+        }
+
+        return times;
+    }
+
+    private static async Task SignInAsync(IBrowserContext context)
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("/");
+        await page.GetByLabel("User name").FillAsync("ann");
+        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await page.CloseAsync();
+    }
+
+    /// <summary>
+    /// Runs started and tasks answered at <see cref="InboxOptions.Rate"/> per second each, paced (a request is sent on
+    /// time whether or not the last was answered), for the phase: the answers' latency.
+    /// </summary>
+    private static async Task<Measurement> SteadyAsync(Uri address, int pid, string token, InboxOptions options, Queue<string> pool, string note)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, UseCookies = false }) { BaseAddress = address };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var total = options.Rate * options.Seconds;
+        var latencies = new double[total];
+        var (appBefore, allBefore) = (CpuSeconds(pid), MachineCpuSeconds());
+        var errors = 0;
+        var started = Stopwatch.GetTimestamp();
+        var sends = new List<Task>();
+        for (var i = 0; i < total; i++)
+        {
+            var due = started + (long)(i * Stopwatch.Frequency / (double)options.Rate);
+            while (Stopwatch.GetTimestamp() < due)
+            {
+                await Task.Delay(1);
+            }
+
+            var n = i;
+            var resId = pool.Dequeue();
+            sends.Add(Task.Run(async () =>
+            {
+                using var start = await client.PostAsync("/api/workflows/invoices/executions", Json($$"""{"input":{"n":"S{{n}}"} }"""));
+            }));
+            sends.Add(Task.Run(async () =>
+            {
+                var sent = Stopwatch.GetTimestamp();
+                using var answer = await client.PostAsync($"/api/executions/{resId}/resume", Json("""{"decision":"Approved"}"""));
+                latencies[n] = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
+                if (answer.StatusCode != HttpStatusCode.Accepted)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }));
+        }
+
+        await Task.WhenAll(sends);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var appCpu = (CpuSeconds(pid) - appBefore) / seconds;
+        var allCpu = (MachineCpuSeconds() - allBefore) / seconds;
+        note += string.Create(CultureInfo.InvariantCulture, $"; app CPU {appCpu:0.00} cores, machine {allCpu:0.00} of {Environment.ProcessorCount}");
+        var sorted = latencies.Order().ToArray();
+        var m = new Measurement("resume at a steady rate", 0, total - errors, errors, seconds, LoadGenerator.Percentile(sorted, 0.5), LoadGenerator.Percentile(sorted, 0.99), note);
+        Say($"  resume at {options.Rate}/s (+{options.Rate}/s starts), {note}: p50 {m.P50Ms:0.0} ms, p99 {m.P99Ms:0.0} ms, {errors} errors");
+        return m;
+    }
+
+    /// <summary>A CPU sample of the app during the phase, when INBOX_TRACE names a file (for finding what the open pages cost).</summary>
+    private static async Task TraceAsync(int pid, string? file, int seconds)
+    {
+        if (file is null)
+        {
+            return;
+        }
+
+        var tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-trace");
+        using var process = Process.Start(new ProcessStartInfo(tool, ["collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "--profile", "dotnet-sampled-thread-time",
+            "--duration", $"00:00:00:{Math.Max(1, seconds - 1):00}", "-o", file, "--format", "Speedscope"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await process.WaitForExitAsync();
+    }
+
+    /// <summary>CPU time a process has used (user + system), from /proc.</summary>
+    private static double CpuSeconds(int pid)
+    {
+        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    /// <summary>CPU time the whole machine has used (all but idle and iowait), from /proc/stat.</summary>
+    private static double MachineCpuSeconds()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        return (fields.Sum() - fields[3] - fields[4]) / 100.0;
+    }
+
+    /// <summary>The app's live managed heap: dotnet-gcdump forces a full collection and walks what survived.</summary>
+    private static async Task<long> HeapAsync(int pid)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"inbox-{pid}-{Guid.NewGuid():N}.gcdump");
+        try
+        {
+            await RunToolAsync("collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "-o", file);
+            var report = await RunToolAsync("report", file);
+            var line = report.Split('\n').First(l => l.Contains("GC Heap bytes", StringComparison.Ordinal));
+            return long.Parse(line.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static async Task<string> RunToolAsync(params string[] args)
+    {
+        var tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-gcdump");
+        using var process = Process.Start(new ProcessStartInfo(File.Exists(tool) ? tool : "dotnet-gcdump", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"dotnet-gcdump {string.Join(' ', args)}: {output}{await process.StandardError.ReadToEndAsync()}");
+    }
+
+    private static async Task SeedAsync(TestDatabase database, int count)
+    {
+        await using var connection = new SqliteConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+        var start = DateTime.UtcNow.AddDays(-30);
+        var execution = connection.CreateCommand();
+        execution.CommandText = """
+            INSERT INTO Executions (Id, TenantId, WorkflowKey, WorkflowVersion, Status, InputJson, CreatedBy, CreatedAt, UpdatedAt, Revision, LastSequence)
+            VALUES ($id, 'acme', 'invoices', 1, 'Suspended', '{}', 'rita', $at, $at, 0, 0)
+            """;
+        var task = connection.CreateCommand();
+        task.CommandText = """
+            INSERT INTO Tasks (ResId, ExecutionId, TenantId, WorkflowKey, WorkflowVersion, NodeId, StackJson, StackKey, Kind, Title, Status, CreatedAt, ExpiresAt)
+            VALUES ($res, $id, 'acme', 'invoices', 1, 'approve', '[]', '', 'Approval', $title, 'Pending', $at, $expires)
+            """;
+        var assignee = connection.CreateCommand();
+        assignee.CommandText = "INSERT INTO TaskAssignees (ResId, Kind, Value) VALUES ($res, 'group', 'ops')";
+        foreach (var command in new[] { execution, task, assignee })
+        {
+            command.Transaction = transaction;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var id = $"seed-{i:D7}";
+            var res = $"seedres-{i:D7}";
+            var at = start.AddSeconds(i * 20).ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture);
+            execution.Parameters.Clear();
+            execution.Parameters.AddWithValue("$id", id);
+            execution.Parameters.AddWithValue("$at", at);
+            await execution.ExecuteNonQueryAsync();
+            task.Parameters.Clear();
+            task.Parameters.AddWithValue("$res", res);
+            task.Parameters.AddWithValue("$id", id);
+            task.Parameters.AddWithValue("$title", $"Invoice {i} from supplier {i % 97}");
+            task.Parameters.AddWithValue("$at", at);
+            task.Parameters.AddWithValue("$expires", start.AddDays(40).AddSeconds(i).ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture));
+            await task.ExecuteNonQueryAsync();
+            assignee.Parameters.Clear();
+            assignee.Parameters.AddWithValue("$res", res);
+            await assignee.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+    }
+
+    private static async Task<List<string>> PendingRealAsync(TestDatabase database)
+    {
+        await using var db = database.OpenContext();
+        return await db.Tasks.AsNoTracking().Where(t => t.Status == TaskStatuses.Pending && !t.ResId.StartsWith("seedres-")).OrderBy(t => t.CreatedAt).Select(t => t.ResId).ToListAsync();
+    }
+
+    private static async Task SendAsync(HttpClient api, HttpMethod method, string path, string json)
+    {
+        using var response = await api.SendAsync(new HttpRequestMessage(method, path) { Content = Json(json) });
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    private static string Percentiles(List<double> times)
+    {
+        var sorted = times.Order().ToArray();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"p50 {LoadGenerator.Percentile(sorted, 0.5):0} ms, p95 {LoadGenerator.Percentile(sorted, 0.95):0} ms (n = {sorted.Length})");
+    }
+
+    private static string Latency(Measurement m) =>
+        string.Create(CultureInfo.InvariantCulture, $"p50 {m.P50Ms:0.0} ms, p99 {m.P99Ms:0.0} ms ({m.Requests} answers, {m.Errors} errors, {m.Requests / m.Seconds:0}/s; {m.Note})");
+
+    private static string Kb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:N0} KB");
+
+    private static void Say(string line)
+    {
+        Console.WriteLine(line);
+        Lines.Add(line);
+    }
+
+    private static async Task<string> WriteAsync(InboxOptions options, List<(string What, string Value, string Target)> rows)
+    {
+        Directory.CreateDirectory(options.Out);
+        var stamp = DateTime.UtcNow.ToString("yyyy-MM-dd-HHmm", CultureInfo.InvariantCulture);
+        var markdown = new StringBuilder();
+        markdown.AppendLine(CultureInfo.InvariantCulture, $"# Inbox at scale {stamp} UTC");
+        markdown.AppendLine();
+        var setting = string.Create(CultureInfo.InvariantCulture,
+            $"`benchmarks/inbox.sh` on {Environment.ProcessorCount} cores: the published app on SQLite with {options.Pending:N0} pending tasks (all answerable by the signed-in approver), Debian's chromium through Playwright, {options.Circuits} inbox pages in one browser, runs started and answered at {options.Rate}/s each for {options.Seconds} s per phase.");
+        markdown.AppendLine(setting + " Browser timings are from the action to the first row changing, as the page shows it. "
+            + "The browser runs at nice 19 beside the server on the same cores, so that the server's latency is its own.");
+        markdown.AppendLine();
+        markdown.AppendLine("| what | measured | target |");
+        markdown.AppendLine("| --- | --- | --- |");
+        foreach (var (what, value, target) in rows)
+        {
+            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {what} | {value} | {target} |");
+        }
+
+        var path = Path.Combine(options.Out, $"inbox-scale-{stamp}.md");
+        await File.WriteAllTextAsync(path, markdown.ToString());
+        await File.WriteAllTextAsync(Path.ChangeExtension(path, ".json"), JsonSerializer.Serialize(rows.Select(r => new { r.What, r.Value, r.Target }), new JsonSerializerOptions { WriteIndented = true }));
+        return path;
+    }
+}
