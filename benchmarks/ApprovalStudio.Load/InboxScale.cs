@@ -335,7 +335,16 @@ public static class InboxScale
         }
         finally
         {
-            File.Delete(file);
+            // INBOX_GCDUMPS=dir keeps the dumps (dotnet-gcdump report <file> lists the live heap by type).
+            if (Environment.GetEnvironmentVariable("INBOX_GCDUMPS") is { Length: > 0 } keep && File.Exists(file))
+            {
+                Directory.CreateDirectory(keep);
+                File.Move(file, Path.Combine(keep, Path.GetFileName(file)), overwrite: true);
+            }
+            else
+            {
+                File.Delete(file);
+            }
         }
     }
 
