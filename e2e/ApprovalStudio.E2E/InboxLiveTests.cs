@@ -49,23 +49,25 @@ public sealed class InboxLiveTests(Browser browser) : IClassFixture<Browser>
     {
         await using var host = await HostWithPersonAsync("uma");
         await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"first"}"""));
+        await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"second"}"""));
         var page = await Session.SignInAsync(browser, host, "uma");
         var links = page.GetByRole(AriaRole.Table, new() { Name = "Pending tasks" }).GetByRole(AriaRole.Link);
-        await Assertions.Expect(links).ToHaveTextAsync(["Read first"]);
+        await Assertions.Expect(links).ToHaveTextAsync(["Read second", "Read first"]);
         await page.GetByLabel("Sort").ClickAsync();
         await page.GetByRole(AriaRole.Option, new() { Name = "Oldest first" }).ClickAsync();
+        await Assertions.Expect(links).ToHaveTextAsync(["Read first", "Read second"]); // read again, in the new order
 
         // Oldest first, a new task belongs at the end of the last page: the list stays put and says what arrived.
-        await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"second"}"""));
         await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"third"}"""));
+        await host.WaitForTaskAsync(await host.StartRunAsync("doc-review", """{"doc":"fourth"}"""));
         var news = page.GetByRole(AriaRole.Status).Filter(new() { HasText = "new tasks" });
         await Assertions.Expect(news).ToContainTextAsync("2 new tasks since this list was read");
-        await Assertions.Expect(links).ToHaveTextAsync(["Read first"]);
-        await Assertions.Expect(page.GetByLabel("3 pending tasks")).ToBeVisibleAsync();
+        await Assertions.Expect(links).ToHaveTextAsync(["Read first", "Read second"]);
+        await Assertions.Expect(page.GetByLabel("4 pending tasks")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "inbox-new-tasks.png"), FullPage = true });
 
         await news.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
-        await Assertions.Expect(links).ToHaveTextAsync(["Read first", "Read second", "Read third"]);
+        await Assertions.Expect(links).ToHaveTextAsync(["Read first", "Read second", "Read third", "Read fourth"]);
         await Assertions.Expect(page.GetByTestId("inbox-new")).ToBeEmptyAsync();
     }
 

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Inbox;
 using Bunit;
+using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Web.Tests.Components;
@@ -35,6 +36,9 @@ public sealed class InboxPageTests : MudTestContext
         var auth = AddAuthorization();
         auth.SetAuthorized(user);
         auth.SetClaims([new Claim("sub", user), new Claim("tenant", AppHost.Tenant), .. groups.Select(g => new Claim("groups", g))]);
+
+        // A live circuit (the prerender neither hears the feed nor needs to).
+        SetRendererInfo(new RendererInfo("Server", isInteractive: true));
         Render<MudBlazor.MudPopoverProvider>();
     }
 

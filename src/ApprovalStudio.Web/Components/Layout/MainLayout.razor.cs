@@ -38,10 +38,14 @@ public sealed partial class MainLayout
         }
     }
 
-    /// <summary>The toggle: the choice is kept (a cookie), so a reload or another page keeps it.</summary>
+    /// <summary>
+    /// The toggle: the choice is kept (a cookie), so a reload or another page keeps it. The cookie is written first, so
+    /// that once the page shows the new mode, a reload straight after shows it too.
+    /// </summary>
     private async Task ToggleDarkAsync()
     {
-        _dark = !_dark;
-        await JS.InvokeVoidAsync("approvalStudio.setTheme", _dark ? ThemeCookie.Dark : ThemeCookie.Light);
+        var dark = !_dark;
+        await JS.InvokeVoidAsync("approvalStudio.setTheme", dark ? ThemeCookie.Dark : ThemeCookie.Light);
+        _dark = dark;
     }
 }

@@ -25,6 +25,10 @@ public sealed partial class InboxPage
     private Actor? _actor;
     private IDisposable? _subscription;
 
+    /// <summary>While the list is read: the feed's batches that arrived meanwhile, applied to what the read returns.</summary>
+    private List<InboxUpdate>? _heldWhileReading;
+    private int _reads;
+
     [Inject]
     private InboxQueries Inbox { get; set; } = default!;
 
@@ -48,18 +52,19 @@ public sealed partial class InboxPage
     protected override async Task OnInitializedAsync()
     {
         _actor = Actor.From((await AuthenticationState).User);
-        if (_actor is not null)
+        if (_actor is null)
         {
-            _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
+            return;
         }
-    }
 
-    protected override void OnAfterRender(bool firstRender)
-    {
-        if (firstRender && _actor is not null)
+        // Live (not the prerender): hear the feed before the list is first read, so that no change falls between the read
+        // and the subscription — one committed while the read runs is held and applied to what the read returns.
+        if (RendererInfo.IsInteractive)
         {
             _subscription = Feed.Subscribe(_actor, OnFeed);
         }
+
+        _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
     }
 
     private async Task<TableData<InboxRow>> LoadAsync(TableState state, CancellationToken cancellationToken)
@@ -76,9 +81,26 @@ public sealed partial class InboxPage
             return new TableData<InboxRow> { Items = [], TotalItems = 0 };
         }
 
-        // Unfiltered, the total is the badge's count, kept by the feed: no COUNT over every pending task per page view.
-        int? total = Filtered ? null : await Feed.CountAsync(_actor, cancellationToken);
-        var page = await Inbox.ListAsync(_actor, _filter, state.Page, state.PageSize, cancellationToken, total);
+        // Each read is numbered: one overtaken by a newer read (a filter typed on, a page changed) leaves the page alone.
+        var read = ++_reads;
+        _heldWhileReading ??= [];
+        InboxSlice page;
+        try
+        {
+            // Unfiltered, the total is the badge's count, kept by the feed: no COUNT over every pending task per page view.
+            int? total = Filtered ? null : await Feed.CountAsync(_actor, cancellationToken);
+            page = await Inbox.ListAsync(_actor, _filter, state.Page, state.PageSize, cancellationToken, total);
+        }
+        catch when (read == _reads)
+        {
+            _heldWhileReading = null;
+            throw;
+        }
+
+        if (read != _reads)
+        {
+            return new TableData<InboxRow> { Items = page.Rows, TotalItems = page.Total };
+        }
 
         // The phone's compact list and the empty states are the page's own: show what the table just loaded.
         _rows = page.Rows;
@@ -87,8 +109,16 @@ public sealed partial class InboxPage
         _pageSize = state.PageSize;
         _newTasks.Clear();
         _loaded = true;
+        var held = _heldWhileReading ?? [];
+        _heldWhileReading = null;
+        if (held.Count > 0 && Patch(held))
+        {
+            // What arrived during the read emptied the page while others wait: read once more.
+            _ = InvokeAsync(ReloadAsync);
+        }
+
         StateHasChanged();
-        return new TableData<InboxRow> { Items = page.Rows, TotalItems = page.Total };
+        return new TableData<InboxRow> { Items = _rows, TotalItems = _total };
     }
 
     private Task ReloadAsync() => _table?.ReloadServerData() ?? Task.CompletedTask;
@@ -153,11 +183,28 @@ public sealed partial class InboxPage
     /// </summary>
     private Task PatchAsync(IReadOnlyList<InboxUpdate> updates)
     {
-        if (!_loaded || _table is null)
+        if (!_loaded || _heldWhileReading is not null || _table is null)
         {
+            // Not read yet, or being read: the read's result takes these when it comes.
+            (_heldWhileReading ??= []).AddRange(updates);
             return Task.CompletedTask;
         }
 
+        if (Patch(updates))
+        {
+            // The page emptied while others wait: the one read this needs.
+            _serveKept = false;
+            return ReloadAsync();
+        }
+
+        _serveKept = true;
+        StateHasChanged();
+        return _table.ReloadServerData();
+    }
+
+    /// <summary>Applies the feed's changes to the rows and total shown; true when the page emptied while others wait.</summary>
+    private bool Patch(IReadOnlyList<InboxUpdate> updates)
+    {
         var rows = _rows.ToList();
         var total = _total;
         foreach (var update in updates)
@@ -191,18 +238,9 @@ public sealed partial class InboxPage
 
         // Unfiltered, every task the person may answer counts: the feed has the figure.
         total = Filtered ? Math.Max(total, rows.Count) : Feed.KnownCount(_actor!) ?? total;
-        if (rows.Count == 0 && total > 0)
-        {
-            // The page emptied while others wait: the one read this needs.
-            _serveKept = false;
-            return ReloadAsync();
-        }
-
         _rows = rows;
         _total = total;
-        _serveKept = true;
-        StateHasChanged();
-        return _table.ReloadServerData();
+        return rows.Count == 0 && total > 0;
     }
 
     /// <summary>The new tasks the page has announced: read the list again (the same page, order and filters).</summary>

@@ -36,6 +36,12 @@ public sealed partial class TaskPage
     private string? _next;
     private bool _loaded;
     private bool _busy;
+
+    /// <summary>
+    /// The answer's fields and buttons are disabled while an answer is on its way — and in the prerendered page, until the
+    /// circuit is live: a click there would do nothing, and text typed there would be lost.
+    /// </summary>
+    private bool Inert => _busy || !RendererInfo.IsInteractive;
     private bool _dialogOpen;
     private long _followAfter = -1;
 
