@@ -39,7 +39,8 @@ public static partial class Viewer
     public static async Task WaitForDarkAsync(IPage page) =>
         await page.WaitForFunctionAsync("""
             () => {
-              const bg = getComputedStyle(document.querySelector('.mud-main-content') ?? document.body).backgroundColor;
+              // The body's (the main content's is transparent: it would pass at once, dark or not).
+              const bg = getComputedStyle(document.body).backgroundColor;
               const [r, g, b] = (bg.match(/\d+/g) ?? [255, 255, 255]).map(Number);
               return r + g + b < 200;
             }

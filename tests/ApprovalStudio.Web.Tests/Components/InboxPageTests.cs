@@ -101,4 +101,44 @@ public sealed class InboxPageTests : MudTestContext
         Assert.Equal(0, sql.Count(InboxQueries.CountTag));
         Assert.Equal(1, sql.Count(InboxQueries.RowsTag));
     }
+
+    [Fact]
+    public async Task The_pager_moves_through_the_tasks_and_a_larger_page_keeps_the_first_task_shown()
+    {
+        for (var n = 1; n <= 29; n++)
+        {
+            await _host.WaitForTaskAsync(await _host.StartRunAsync("review-flow", $$"""{"doc":"doc {{n}}"}"""));
+        }
+
+        SignIn("zoe", "ops");
+        var inbox = Render<InboxPage>();
+        string[] Titles() => [.. inbox.FindAll("tbody tr a").Select(a => a.TextContent)];
+        string Range() => inbox.Find(".inbox-pager-range").TextContent;
+        AngleSharp.Dom.IElement Button(string name) => inbox.Find($"nav[aria-label='Pages'] button[aria-label='{name}']");
+
+        inbox.WaitForAssertion(() => Assert.Equal(25, Titles().Length), TimeSpan.FromSeconds(10));
+        Assert.Equal("Look at doc 29", Titles()[0]); // newest first
+        Assert.Equal("1–25 of 30", Range());
+        Assert.True(Button("Previous page").HasAttribute("disabled"));
+        Assert.True(Button("First page").HasAttribute("disabled"));
+
+        await Button("Next page").ClickAsync(new());
+        inbox.WaitForAssertion(() => Assert.Equal(["Look at doc 4", "Look at doc 3", "Look at doc 2", "Look at doc 1", "Look at plan"], Titles()), TimeSpan.FromSeconds(10));
+        Assert.Equal("26–30 of 30", Range());
+        Assert.True(Button("Next page").HasAttribute("disabled"));
+        Assert.True(Button("Last page").HasAttribute("disabled"));
+        Assert.False(Button("Previous page").HasAttribute("disabled"));
+
+        // 50 a page from the second page of 25: the first task shown (the 26th) is on the first page of 50.
+        await inbox.Find("nav[aria-label='Pages'] select").ChangeAsync(new() { Value = "50" });
+        inbox.WaitForAssertion(() => Assert.Equal(30, Titles().Length), TimeSpan.FromSeconds(10));
+        Assert.Equal("1–30 of 30", Range());
+
+        await inbox.Find("nav[aria-label='Pages'] select").ChangeAsync(new() { Value = "25" });
+        inbox.WaitForAssertion(() => Assert.Equal(25, Titles().Length), TimeSpan.FromSeconds(10));
+        await Button("Last page").ClickAsync(new());
+        inbox.WaitForAssertion(() => Assert.Equal("26–30 of 30", Range()), TimeSpan.FromSeconds(10));
+        await Button("First page").ClickAsync(new());
+        inbox.WaitForAssertion(() => Assert.Equal("1–25 of 30", Range()), TimeSpan.FromSeconds(10));
+    }
 }

@@ -32,9 +32,11 @@ public sealed partial class MainLayout
             return;
         }
 
-        if (_theme is not null && ThemeCookie.IsDark(ThemeChoice) is null)
+        if (_theme is not null && ThemeCookie.IsDark(ThemeChoice) is null && await _theme.GetSystemDarkModeAsync() is var dark && dark != _dark)
         {
-            _dark = await _theme.GetSystemDarkModeAsync();
+            // No choice made: the system's. A render of its own — nothing else re-renders the layout (the badge is its own component).
+            _dark = dark;
+            StateHasChanged();
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ApprovalStudio.Web.Components.Shared;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
@@ -10,17 +11,15 @@ namespace ApprovalStudio.Web.Features.Inbox;
 
 public sealed partial class InboxPage
 {
-    private static readonly Dictionary<string, object> PendingTasksTable = new() { ["aria-label"] = "Pending tasks" };
+    private static readonly int[] PageSizes = [25, 50, 100];
 
     private InboxFilter _filter = new();
-    private MudTable<InboxRow>? _table;
     private IReadOnlyList<WorkflowChoice> _workflows = [];
     private IReadOnlyList<InboxRow> _rows = [];
     private int _total;
     private int _page;
-    private int _pageSize;
+    private int _pageSize = PageSizes[0];
     private bool _loaded;
-    private bool _serveKept;
     private readonly HashSet<string> _newTasks = new(StringComparer.Ordinal);
     private Actor? _actor;
     private IDisposable? _subscription;
@@ -28,6 +27,7 @@ public sealed partial class InboxPage
     /// <summary>While the list is read: the feed's batches that arrived meanwhile, applied to what the read returns.</summary>
     private List<InboxUpdate>? _heldWhileReading;
     private int _reads;
+    private CancellationTokenSource? _reading;
 
     [Inject]
     private InboxQueries Inbox { get; set; } = default!;
@@ -41,6 +41,18 @@ public sealed partial class InboxPage
     [CascadingParameter]
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
 
+    [CascadingParameter]
+    private BrowserClock? Cascaded { get; set; }
+
+    private BrowserClock BrowserTime => Cascaded ?? BrowserClock.Utc;
+
+    /// <summary>
+    /// The first page as the prerender read it, carried into the live circuit: its first render shows the same rows (no
+    /// empty table while it reads again).
+    /// </summary>
+    [PersistentState]
+    public InboxShown? Prerendered { get; set; }
+
     private DateTime Now => Clock.GetUtcNow().UtcDateTime;
 
     private bool Filtered =>
@@ -48,6 +60,8 @@ public sealed partial class InboxPage
 
     /// <summary>The first page, newest first, unfiltered: where a new task goes on top without reading the list again.</summary>
     private bool ShowsNewestFirst => !Filtered && _filter.Sort == InboxSort.Newest && _page == 0;
+
+    private int LastPage => _total <= 0 ? 0 : (_total - 1) / _pageSize;
 
     protected override async Task OnInitializedAsync()
     {
@@ -57,71 +71,130 @@ public sealed partial class InboxPage
             return;
         }
 
-        // Live (not the prerender): hear the feed before the list is first read, so that no change falls between the read
-        // and the subscription — one committed while the read runs is held and applied to what the read returns.
-        if (RendererInfo.IsInteractive)
+        if (!RendererInfo.IsInteractive)
         {
-            _subscription = Feed.Subscribe(_actor, OnFeed);
+            // The prerender: the rows are in the page's first HTML.
+            _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
+            await ReadAsync();
+            Prerendered = new InboxShown(_rows, _total);
+            return;
+        }
+
+        // Live: hear the feed before the list is read, so that no change falls between the read and the subscription —
+        // one committed while the read runs is held and applied to what the read returns. The prerender's rows show
+        // meanwhile; they are read again because a task may have been answered or made since.
+        _subscription = Feed.Subscribe(_actor, OnFeed);
+        if (Prerendered is { } shown)
+        {
+            (_rows, _total, _loaded) = (shown.Rows, shown.Total, true);
+            Prerendered = null;
         }
 
         _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
+        await ReadAsync();
     }
 
-    private async Task<TableData<InboxRow>> LoadAsync(TableState state, CancellationToken cancellationToken)
-    {
-        if (_serveKept && state.Page == _page && state.PageSize == _pageSize)
-        {
-            // The rows as the feed's last batch patched them: nothing to read.
-            _serveKept = false;
-            return new TableData<InboxRow> { Items = _rows, TotalItems = _total };
-        }
+    /// <summary>
+    /// Reads the page the person looks at (page, size, order and filters as they are now) and shows it. A read overtaken
+    /// by a newer one (typed on, paged again) is cancelled and leaves the page alone.
+    /// </summary>
+    private Task ReadAsync() => ReadAsync(again: false);
 
+    private async Task ReadAsync(bool again)
+    {
         if (_actor is null)
         {
-            return new TableData<InboxRow> { Items = [], TotalItems = 0 };
+            return;
         }
 
-        // Each read is numbered: one overtaken by a newer read (a filter typed on, a page changed) leaves the page alone.
+        if (_reading is { } previous)
+        {
+            await previous.CancelAsync();
+        }
+
+        var cancellation = _reading = new CancellationTokenSource();
         var read = ++_reads;
         _heldWhileReading ??= [];
-        InboxSlice page;
+        InboxSlice slice;
         try
         {
             // Unfiltered, the total is the badge's count, kept by the feed: no COUNT over every pending task per page view.
-            int? total = Filtered ? null : await Feed.CountAsync(_actor, cancellationToken);
-            page = await Inbox.ListAsync(_actor, _filter, state.Page, state.PageSize, cancellationToken, total);
+            int? total = Filtered ? null : await Feed.CountAsync(_actor, cancellation.Token);
+            slice = await Inbox.ListAsync(_actor, _filter, _page, _pageSize, cancellation.Token, total);
         }
-        catch when (read == _reads)
+        catch when (read != _reads)
+        {
+            // Overtaken: cancelled, or failed on its way out; the newer read shows the page.
+            return;
+        }
+        catch
         {
             _heldWhileReading = null;
+            _reading = null;
             throw;
         }
 
         if (read != _reads)
         {
-            return new TableData<InboxRow> { Items = page.Rows, TotalItems = page.Total };
+            return;
         }
 
-        // The phone's compact list and the empty states are the page's own: show what the table just loaded.
-        _rows = page.Rows;
-        _total = page.Total;
-        _page = state.Page;
-        _pageSize = state.PageSize;
+        _reading = null;
+        _rows = slice.Rows;
+
+        // A short page is the last one: the total is exact then, whatever the kept count says.
+        _total = slice.Rows.Count < _pageSize && (slice.Rows.Count > 0 || _page == 0) ? (_page * _pageSize) + slice.Rows.Count : slice.Total;
         _newTasks.Clear();
         _loaded = true;
         var held = _heldWhileReading ?? [];
         _heldWhileReading = null;
-        if (held.Count > 0 && Patch(held))
+        var hadRows = _rows.Count > 0;
+        var emptied = held.Count > 0 && Patch(held) && hadRows;
+
+        if (again)
         {
-            // What arrived during the read emptied the page while others wait: read once more.
-            _ = InvokeAsync(ReloadAsync);
+            return;
         }
 
-        StateHasChanged();
-        return new TableData<InboxRow> { Items = _rows, TotalItems = _total };
+        if (_rows.Count == 0 && _page > 0)
+        {
+            // Past the end (tasks answered meanwhile): the last page there is.
+            _page = LastPage;
+            await ReadAsync(again: true);
+        }
+        else if (emptied)
+        {
+            // What arrived during the read emptied the page while others wait: read once more.
+            await ReadAsync(again: true);
+        }
     }
 
-    private Task ReloadAsync() => _table?.ReloadServerData() ?? Task.CompletedTask;
+    private Task GoToAsync(int page)
+    {
+        _page = Math.Clamp(page, 0, LastPage);
+        return ReadAsync();
+    }
+
+    private Task PageSizeChangedAsync(ChangeEventArgs change)
+    {
+        if (!int.TryParse(change.Value as string, out var size) || !PageSizes.Contains(size) || size == _pageSize)
+        {
+            return Task.CompletedTask;
+        }
+
+        // The first task shown stays on the page shown.
+        _page = _page * _pageSize / size;
+        _pageSize = size;
+        return ReadAsync();
+    }
+
+    /// <summary>"26–50 of 20,000": the rows shown and how many there are.</summary>
+    private string Range() =>
+        _total == 0 || _rows.Count == 0
+            ? "0 of 0"
+            : string.Create(CultureInfo.CurrentCulture, $"{(_page * _pageSize) + 1:N0}–{(_page * _pageSize) + _rows.Count:N0} of {_total:N0}");
+
+    private Task ReloadAsync() => ReadAsync();
 
     /// <summary>Search and every filter back to nothing (the sort order stays as chosen).</summary>
     private Task ClearFiltersAsync() => Apply(new InboxFilter(Sort: _filter.Sort));
@@ -135,8 +208,8 @@ public sealed partial class InboxPage
         }
 
         _filter = filter;
-        _serveKept = false;
-        return _table.RestartAsync();
+        _page = 0;
+        return ReadAsync();
     }
 
     private string Describe()
@@ -183,7 +256,7 @@ public sealed partial class InboxPage
     /// </summary>
     private Task PatchAsync(IReadOnlyList<InboxUpdate> updates)
     {
-        if (!_loaded || _heldWhileReading is not null || _table is null)
+        if (!_loaded || _heldWhileReading is not null)
         {
             // Not read yet, or being read: the read's result takes these when it comes.
             (_heldWhileReading ??= []).AddRange(updates);
@@ -193,13 +266,11 @@ public sealed partial class InboxPage
         if (Patch(updates))
         {
             // The page emptied while others wait: the one read this needs.
-            _serveKept = false;
-            return ReloadAsync();
+            return ReadAsync();
         }
 
-        _serveKept = true;
         StateHasChanged();
-        return _table.ReloadServerData();
+        return Task.CompletedTask;
     }
 
     /// <summary>Applies the feed's changes to the rows and total shown; true when the page emptied while others wait.</summary>
@@ -255,5 +326,12 @@ public sealed partial class InboxPage
         _ => Icons.Material.Filled.HourglassTop,
     };
 
-    public void Dispose() => _subscription?.Dispose();
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        _reading?.Cancel();
+    }
 }
+
+/// <summary>What the prerendered inbox showed: its rows and how many there are.</summary>
+public sealed record InboxShown(IReadOnlyList<InboxRow> Rows, int Total);
