@@ -108,6 +108,7 @@ public static class InboxScale
         await SignInAsync(context);
 
         var renders = new List<double>();
+        var paints = new List<double>();
         var interactive = new List<double>();
         for (var i = 0; i < options.Samples; i++)
         {
@@ -116,12 +117,14 @@ public static class InboxScale
             await page.GotoAsync("/");
             await FirstRow(page).WaitForAsync();
             renders.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            paints.Add(await page.EvaluateAsync<double>("() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1"));
             await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
             interactive.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
             await page.CloseAsync();
         }
 
-        rows.Add(($"first render (rows visible), {options.Pending:N0} pending", Percentiles(renders), "≤ 1 s"));
+        rows.Add(($"first render, {options.Pending:N0} pending: the browser's first contentful paint (the rows are in the first HTML)", Percentiles(paints), "≤ 1 s"));
+        rows.Add(("… navigation → rows visible, on the wall clock around Playwright", Percentiles(renders), ""));
         rows.Add(("… until the circuit is interactive", Percentiles(interactive), ""));
 
         var inbox = await context.NewPageAsync();
@@ -131,15 +134,16 @@ public static class InboxScale
         var heap1 = await HeapAsync(app.ProcessId);
         rows.Add(("server heap, 1 circuit", Kb(heap1), ""));
 
-        rows.Add(("page change (next page)", Percentiles(await TimedAsync(inbox, options.Samples, i => inbox.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync())), "p95 ≤ 100 ms"));
+        // In the page: from the click (the option's, for a sort) or the typed text's input event to the first row changing.
+        rows.Add(("page change (next page), click → row", Timed(await TimedAsync(inbox, options.Samples, i => inbox.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync())), "p95 ≤ 100 ms"));
         string[] sorts = ["Oldest first", "Newest first", "Title", "Newest first", "Deadline first", "Newest first"];
-        rows.Add(("sort", Percentiles(await TimedAsync(inbox, options.Samples, async i =>
+        rows.Add(("sort, option clicked → row", Timed(await TimedAsync(inbox, options.Samples, async i =>
         {
             await inbox.GetByLabel("Sort").ClickAsync();
             await inbox.GetByRole(AriaRole.Option, new() { Name = sorts[i % sorts.Length], Exact = true }).ClickAsync();
         })), "p95 ≤ 100 ms"));
         var search = await TimedAsync(inbox, options.Samples, i => inbox.GetByLabel("Search").FillAsync(string.Create(CultureInfo.InvariantCulture, $"invoice {1000 + (i * 7919 % (options.Pending - 1000))} ")));
-        rows.Add(("search (typed → rows, includes the field's 300 ms debounce)", Percentiles(search), "p95 ≤ 100 ms after the debounce"));
+        rows.Add(("search, typed → row, less the field's 300 ms debounce", Timed(search, minus: 300), "p95 ≤ 100 ms after the debounce"));
         await inbox.CloseAsync();
 
         var pages = new List<IPage>();
@@ -205,19 +209,41 @@ public static class InboxScale
     private static ILocator FirstRow(IPage page) => page.Locator("table[aria-label='Pending tasks'] tbody tr a").First;
 
     /// <summary>Does something to the list, then waits until its first row is another one: the change as the browser shows it.</summary>
-    private static async Task<List<double>> TimedAsync(IPage page, int samples, Func<int, Task> act)
+    /// <summary>
+    /// Times <paramref name="act"/> <paramref name="samples"/> times until the first row changes: in the page (from the last
+    /// click, input or change event to the DOM mutation that changed the row — what the person waits for) and on the
+    /// wall clock around Playwright's calls (which adds its round trips to the browser).
+    /// </summary>
+    private static async Task<(List<double> InPage, List<double> Wall)> TimedAsync(IPage page, int samples, Func<int, Task> act)
     {
-        var times = new List<double>();
+        await page.EvaluateAsync("""
+            () => {
+              if (window.__inboxClock) return;
+              window.__inboxClock = true;
+              for (const type of ['click', 'input', 'change']) document.addEventListener(type, () => window.__inboxAction = performance.now(), { capture: true });
+            }
+            """);
+        var inPage = new List<double>();
+        var wall = new List<double>();
         for (var i = 0; i < samples; i++)
         {
             var before = await FirstRow(page).TextContentAsync();
+            await page.EvaluateAsync("""
+                before => {
+                  window.__inboxChanged = null;
+                  window.__inboxObserver?.disconnect();
+                  window.__inboxObserver = new MutationObserver(() => {
+                    const a = document.querySelector("table[aria-label='Pending tasks'] tbody tr a");
+                    if (window.__inboxChanged === null && a && a.textContent !== before) window.__inboxChanged = performance.now();
+                  });
+                  window.__inboxObserver.observe(document.body, { subtree: true, childList: true, characterData: true });
+                }
+                """, before);
             var sent = Stopwatch.GetTimestamp();
             await act(i);
             try
             {
-                await page.WaitForFunctionAsync(
-                    "before => { const a = document.querySelector(\"table[aria-label='Pending tasks'] tbody tr a\"); return a && a.textContent !== before; }", before,
-                    new() { PollingInterval = 5, Timeout = 30_000 });
+                await page.WaitForFunctionAsync("() => window.__inboxChanged !== null", null, new() { PollingInterval = 5, Timeout = 30_000 });
             }
             catch (TimeoutException)
             {
@@ -226,11 +252,17 @@ public static class InboxScale
                 throw new TimeoutException($"sample {i}: the first row stayed \"{before}\" (screenshot: {shot})");
             }
 
-            times.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            wall.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            inPage.Add(await page.EvaluateAsync<double>("() => window.__inboxChanged - window.__inboxAction"));
         }
 
-        return times;
+        return (inPage, wall);
     }
+
+    /// <summary>The in-page figure, and the wall clock around Playwright's calls beside it.</summary>
+    private static string Timed((List<double> InPage, List<double> Wall) times, double minus = 0) =>
+        Percentiles([.. times.InPage.Select(t => t - minus)]) + string.Create(CultureInfo.InvariantCulture,
+            $"; with Playwright's round trips: p50 {LoadGenerator.Percentile([.. times.Wall.Order()], 0.5):0} ms, p95 {LoadGenerator.Percentile([.. times.Wall.Order()], 0.95):0} ms");
 
     private static async Task SignInAsync(IBrowserContext context)
     {
@@ -448,7 +480,9 @@ public static class InboxScale
         markdown.AppendLine();
         var setting = string.Create(CultureInfo.InvariantCulture,
             $"`benchmarks/inbox.sh` on {Environment.ProcessorCount} cores: the published app on SQLite with {options.Pending:N0} pending tasks (all answerable by the signed-in approver), Debian's chromium through Playwright, {options.Circuits} inbox pages in one browser, runs started and answered at {options.Rate}/s each for {options.Seconds} s per phase.");
-        markdown.AppendLine(setting + " Browser timings are from the action to the first row changing, as the page shows it. "
+        markdown.AppendLine(setting + " Browser timings are taken in the page: from the action's event (the click, the typed text's input) to the DOM "
+            + "mutation that changed the first row, and the first render as the browser's first contentful paint; beside them, the wall clock "
+            + "around Playwright's calls (its round trips to the browser included). "
             + "The browser runs at nice 19 beside the server on the same cores, so that the server's latency is its own.");
         markdown.AppendLine();
         markdown.AppendLine("| what | measured | target |");
