@@ -58,6 +58,29 @@ public sealed class InboxQueriesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_filtered_page_that_is_not_full_is_counted_without_a_COUNT()
+    {
+        using var sql = SqlCommands.On(_host);
+        var plans = await _inbox.ListAsync(Ops, new InboxFilter(Search: "plan"), 0, 25, CancellationToken.None);
+        Assert.Equal((2, 2), (plans.Rows.Count, plans.Total));
+        Assert.Equal(1, sql.Count(InboxQueries.ListTag)); // the page alone
+
+        sql.Clear();
+        var last = await _inbox.ListAsync(Ops, new InboxFilter(Kind: "Review"), 1, 3, CancellationToken.None);
+        Assert.Equal((1, 4), (last.Rows.Count, last.Total)); // the short last page: 3 before it and 1 on it
+        Assert.Equal(1, sql.Count(InboxQueries.ListTag));
+
+        sql.Clear();
+        var full = await _inbox.ListAsync(Ops, new InboxFilter(Kind: "Review"), 0, 2, CancellationToken.None);
+        Assert.Equal((2, 4), (full.Rows.Count, full.Total)); // a full page: more may follow, so they are counted
+        Assert.Equal(2, sql.Count(InboxQueries.ListTag));
+
+        sql.Clear();
+        var beyond = await _inbox.ListAsync(Ops, new InboxFilter(Kind: "Review"), 5, 2, CancellationToken.None);
+        Assert.Equal((0, 4), (beyond.Rows.Count, beyond.Total)); // past the end: counted, so the pager can go back
+    }
+
+    [Fact]
     public async Task Rows_carry_requester_and_deadline()
     {
         var row = (await _inbox.ListAsync(Ops, new InboxFilter(Workflow: "expiring-continue"), 0, 25, CancellationToken.None)).Rows.Single();

@@ -142,7 +142,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
                 || db.Workflows.Any(w => w.TenantId == t.TenantId && w.Key == t.WorkflowKey && w.Name.ToLower().Contains(text)));
         }
 
-        var total = knownTotal ?? await query.CountAsync(cancellationToken);
+        var filtered = query;
 
         // Tasks made in the same instant (one step's loop iterations, two runs at once, a coarse clock) tie on CreatedAt,
         // and the random resId would order them by chance. The node run each task opened was inserted with it, and its
@@ -158,6 +158,11 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             _ => query.OrderByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
         };
         var rows = await Rows(db, query.Skip(page * pageSize).Take(pageSize)).ToListAsync(cancellationToken);
+
+        // A page that is not full is the last: the count is in hand without a COUNT (a search scans every pending task once, not twice).
+        var total = knownTotal ?? (rows.Count < pageSize && (rows.Count > 0 || page == 0)
+            ? (page * pageSize) + rows.Count
+            : await filtered.CountAsync(cancellationToken));
         return new InboxSlice(await NamedAsync(db, actor.TenantId, rows, cancellationToken), total);
     }
 
