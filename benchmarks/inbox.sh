@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/approval-studio-inbox.XXXXXX)
 # The browser shares the cores with the server: its processes run at the lowest priority, renewed every second because
 # chromium starts a renderer per page at its own niceness (seen at 0 and 5: twenty renderers then starved the server).
-( while sleep 1; do pids=$(pgrep -d ' ' chromium || true); [ -n "$pids" ] && renice -n 19 -p $pids >/dev/null 2>&1; done ) &
+# (A renderer that ends between pgrep and renice makes renice fail: under set -e that ended this loop, and with it the
+# renicing, part way through a run.)
+( while sleep 1; do pids=$(pgrep -d ' ' chromium || true); if [ -n "$pids" ]; then renice -n 19 -p $pids >/dev/null 2>&1 || true; fi; done ) &
 renicer=$!
-trap 'kill $renicer 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $renicer 2>/dev/null || true; rm -rf "$work"' EXIT
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v chromium >/dev/null; then
