@@ -11,7 +11,16 @@ work=$(mktemp -d /tmp/approval-studio-inbox.XXXXXX)
 # chromium starts a renderer per page at its own niceness (seen at 0 and 5: twenty renderers then starved the server).
 # (A renderer that ends between pgrep and renice makes renice fail: under set -e that ended this loop, and with it the
 # renicing, part way through a run.)
-( while sleep 1; do pids=$(pgrep -d ' ' chromium || true); if [ -n "$pids" ]; then renice -n 19 -p $pids >/dev/null 2>&1 || true; fi; done ) &
+# Playwright starts chromium in a session of its own, and with the kernel's autogroup scheduling
+# (/proc/sys/kernel/sched_autogroup_enabled) a session's group gets a fair share of the CPU whatever its processes' nice
+# values: the group itself is set to nice 19 too (/proc/<pid>/autogroup).
+( while sleep 1; do
+    pids=$(pgrep -d ' ' chromium || true)
+    if [ -n "$pids" ]; then
+      renice -n 19 -p $pids >/dev/null 2>&1 || true
+      for pid in $pids; do { echo 19 > "/proc/$pid/autogroup"; } 2>/dev/null || true; done
+    fi
+  done ) &
 renicer=$!
 trap 'kill $renicer 2>/dev/null || true; rm -rf "$work"' EXIT
 
