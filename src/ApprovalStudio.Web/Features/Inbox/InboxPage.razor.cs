@@ -107,14 +107,16 @@ public sealed partial class InboxPage
             return;
         }
 
-        if (_reading is { } previous)
+        // Numbered before the previous read is cancelled: when that one wakes up, it finds itself overtaken and goes quietly.
+        var read = ++_reads;
+        var previous = _reading;
+        var cancellation = _reading = new CancellationTokenSource();
+        _heldWhileReading ??= [];
+        if (previous is not null)
         {
             await previous.CancelAsync();
         }
 
-        var cancellation = _reading = new CancellationTokenSource();
-        var read = ++_reads;
-        _heldWhileReading ??= [];
         InboxSlice slice;
         try
         {
