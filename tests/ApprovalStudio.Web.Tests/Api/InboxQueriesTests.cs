@@ -70,6 +70,9 @@ public sealed class InboxQueriesTests : IAsyncLifetime
         Assert.Equal((1, 4), (last.Rows.Count, last.Total)); // the short last page: 3 before it and 1 on it
         Assert.Equal(1, sql.Count(InboxQueries.ListTag));
 
+        // A kept count that drifted does not outweigh the short page's own.
+        Assert.Equal(4, (await _inbox.ListAsync(Ops, new InboxFilter(), 0, 25, CancellationToken.None, knownTotal: 9)).Total);
+
         sql.Clear();
         var full = await _inbox.ListAsync(Ops, new InboxFilter(Kind: "Review"), 0, 2, CancellationToken.None);
         Assert.Equal((2, 4), (full.Rows.Count, full.Total)); // a full page: more may follow, so they are counted

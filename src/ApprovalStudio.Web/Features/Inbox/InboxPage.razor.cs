@@ -143,9 +143,7 @@ public sealed partial class InboxPage
 
         _reading = null;
         _rows = slice.Rows;
-
-        // A short page is the last one: the total is exact then, whatever the kept count says.
-        _total = slice.Rows.Count < _pageSize && (slice.Rows.Count > 0 || _page == 0) ? (_page * _pageSize) + slice.Rows.Count : slice.Total;
+        _total = slice.Total;
         _newTasks.Clear();
         _loaded = true;
         var held = _heldWhileReading ?? [];

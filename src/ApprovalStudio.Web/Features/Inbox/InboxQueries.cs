@@ -159,10 +159,11 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         };
         var rows = await Rows(db, query.Skip(page * pageSize).Take(pageSize)).ToListAsync(cancellationToken);
 
-        // A page that is not full is the last: the count is in hand without a COUNT (a search scans every pending task once, not twice).
-        var total = knownTotal ?? (rows.Count < pageSize && (rows.Count > 0 || page == 0)
+        // A page that is not full is the last: the count is in hand without a COUNT (a search scans every pending task once,
+        // not twice), and exact whatever a kept count says.
+        var total = rows.Count < pageSize && (rows.Count > 0 || page == 0)
             ? (page * pageSize) + rows.Count
-            : await filtered.CountAsync(cancellationToken));
+            : knownTotal ?? await filtered.CountAsync(cancellationToken);
         return new InboxSlice(await NamedAsync(db, actor.TenantId, rows, cancellationToken), total);
     }
 
