@@ -9,6 +9,17 @@
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
   }
 
+  // Whether the window is a phone's (below MudBlazor's sm breakpoint, as the CSS decides), so that the server renders
+  // lists in the one layout shown (see NarrowCookie); kept as the window changes.
+  var narrow = window.matchMedia ? window.matchMedia("(max-width: 599.98px)") : null;
+  function keepNarrow() {
+    document.cookie = "narrow=" + (narrow.matches ? "1" : "0") + "; path=/; max-age=31536000; samesite=lax";
+  }
+  if (narrow) {
+    keepNarrow();
+    if (narrow.addEventListener) { narrow.addEventListener("change", keepNarrow); }
+  }
+
   // Scrolls to a form field's box and focuses its input (the error summary's links).
   function focusField(id) {
     var box = document.getElementById(id);

@@ -137,11 +137,8 @@ public static class InboxScale
         // In the page: from the click (the option's, for a sort) or the typed text's input event to the first row changing.
         rows.Add(("page change (next page), click → row", Timed(await TimedAsync(inbox, options.Samples, i => inbox.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync())), "p95 ≤ 100 ms"));
         string[] sorts = ["Oldest first", "Newest first", "Title", "Newest first", "Deadline first", "Newest first"];
-        rows.Add(("sort, option clicked → row", Timed(await TimedAsync(inbox, options.Samples, async i =>
-        {
-            await inbox.GetByLabel("Sort").ClickAsync();
-            await inbox.GetByRole(AriaRole.Option, new() { Name = sorts[i % sorts.Length], Exact = true }).ClickAsync();
-        })), "p95 ≤ 100 ms"));
+        rows.Add(("sort, option chosen → row", Timed(await TimedAsync(inbox, options.Samples,
+            i => inbox.GetByLabel("Sort").SelectOptionAsync(new SelectOptionValue { Label = sorts[i % sorts.Length] }))), "p95 ≤ 100 ms"));
         var search = await TimedAsync(inbox, options.Samples, i => inbox.GetByLabel("Search").FillAsync(string.Create(CultureInfo.InvariantCulture, $"invoice {(1000 + (i * 7919)) % options.Pending} ")));
         rows.Add(("search, typed → row, less the field's 300 ms debounce", Timed(search, minus: 300), "p95 ≤ 100 ms after the debounce"));
         await inbox.CloseAsync();
@@ -366,7 +363,13 @@ public static class InboxScale
         }
         finally
         {
-            // INBOX_GCDUMPS=dir keeps the dumps (dotnet-gcdump report <file> lists the live heap by type).
+            // INBOX_GCDUMPS=dir keeps the dumps (dotnet-gcdump report <file> lists the live heap by type; its sizes are
+            // not totals) and, with dotnet-dump installed, the bytes by type of the same heap (dumpheap -stat) beside them.
+            if (Environment.GetEnvironmentVariable("INBOX_GCDUMPS") is { Length: > 0 } stats)
+            {
+                await HeapStatAsync(pid, Path.Combine(stats, Path.GetFileNameWithoutExtension(file) + ".heapstat.txt"));
+            }
+
             if (Environment.GetEnvironmentVariable("INBOX_GCDUMPS") is { Length: > 0 } keep && File.Exists(file))
             {
                 Directory.CreateDirectory(keep);
@@ -377,6 +380,35 @@ public static class InboxScale
                 File.Delete(file);
             }
         }
+    }
+
+    /// <summary>Bytes and objects by type in the app's heap (a dump of the heap, dotnet-dump's dumpheap -stat), for finding what a circuit keeps.</summary>
+    private static async Task HeapStatAsync(int pid, string to)
+    {
+        var tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-dump");
+        if (!File.Exists(tool))
+        {
+            return;
+        }
+
+        var dump = Path.ChangeExtension(to, ".dmp");
+        try
+        {
+            await ToolAsync(tool, "collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "--type", "Heap", "-o", dump);
+            await File.WriteAllTextAsync(to, await ToolAsync(tool, "analyze", dump, "-c", "dumpheap -stat -live", "-c", "dumpheap -live -min 16000 -type RenderTreeFrame[]", "-c", "exit"));
+        }
+        finally
+        {
+            File.Delete(dump);
+        }
+    }
+
+    private static async Task<string> ToolAsync(string tool, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(tool, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: {output}{await process.StandardError.ReadToEndAsync()}");
     }
 
     private static async Task<string> RunToolAsync(params string[] args)

@@ -19,6 +19,10 @@ public sealed partial class Routes
     [Parameter]
     public string? Theme { get; set; }
 
+    /// <summary>Whether the window is a phone's (<c>1</c>/<c>0</c>; none = not known yet), from the <c>narrow</c> cookie.</summary>
+    [Parameter]
+    public string? Narrow { get; set; }
+
     protected override void OnParametersSet()
     {
         if (!_clock.Known)

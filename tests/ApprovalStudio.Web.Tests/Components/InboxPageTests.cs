@@ -1,9 +1,11 @@
 using System.Security.Claims;
+using ApprovalStudio.Web.Components.Shared;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Inbox;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
+using MudBlazor.Services;
 
 namespace ApprovalStudio.Web.Tests.Components;
 
@@ -57,6 +59,40 @@ public sealed class InboxPageTests : MudTestContext
         Assert.Contains("Review", cells); // the workflow's name, not its key "review-flow"
         Assert.Contains("starter", cells);
         Assert.Contains(cells, c => c.EndsWith("min left", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(390, true)]
+    [InlineData(1280, false)]
+    public void A_live_inbox_keeps_the_rows_of_the_layout_the_browser_shows_and_both_until_it_knows(int width, bool phone)
+    {
+        SignIn("zoe", "ops");
+        var viewport = JSInterop.Setup<BrowserWindowSize>("mudResizeListener.getBrowserWindowSize");
+
+        // Until the browser has said how wide it is, the circuit shows what the prerender showed: rows in both layouts.
+        var inbox = Render<InboxPage>();
+        inbox.WaitForAssertion(() => Assert.Single(inbox.FindAll("tbody tr a")), TimeSpan.FromSeconds(10));
+        Assert.Single(inbox.FindAll("ul.inbox-compact li a"));
+
+        // Then the rows of the one it shows (CSS shows the phone's list below 600 px); the table's head and the pager stay.
+        viewport.SetResult(new BrowserWindowSize { Width = width, Height = 800 });
+        inbox.WaitForAssertion(() => Assert.Empty(inbox.FindAll(phone ? "tbody tr" : "ul.inbox-compact li")), TimeSpan.FromSeconds(10));
+        Assert.Equal("Look at plan", inbox.Find(phone ? "ul.inbox-compact li a" : "tbody tr a").TextContent);
+        Assert.NotNull(inbox.Find("nav[aria-label='Pages']"));
+    }
+
+    [Theory]
+    [InlineData("1", true)]
+    [InlineData("0", false)]
+    public void The_narrow_cookie_decides_the_layout_before_the_browser_is_asked(string cookie, bool phone)
+    {
+        SignIn("zoe", "ops");
+        JSInterop.Setup<BrowserWindowSize>("mudResizeListener.getBrowserWindowSize"); // never answers
+
+        var inbox = Render<InboxPage>(p => p.AddCascadingValue(NarrowCookie.Name, cookie));
+
+        inbox.WaitForAssertion(() => Assert.Equal("Look at plan", inbox.Find(phone ? "ul.inbox-compact li a" : "tbody tr a").TextContent), TimeSpan.FromSeconds(10));
+        Assert.Empty(inbox.FindAll(phone ? "tbody tr" : "ul.inbox-compact li"));
     }
 
     [Fact]

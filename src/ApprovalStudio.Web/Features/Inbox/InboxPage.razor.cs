@@ -5,7 +5,9 @@ using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.JSInterop;
 using MudBlazor;
+using MudBlazor.Services;
 
 namespace ApprovalStudio.Web.Features.Inbox;
 
@@ -29,6 +31,15 @@ public sealed partial class InboxPage
     private int _reads;
     private CancellationTokenSource? _reading;
 
+    /// <summary>
+    /// Whether the browser shows the phone's list (below MudBlazor's sm breakpoint, as the CSS decides): from the
+    /// <c>narrow</c> cookie, then from the browser itself once the circuit is live; null while neither has said, when
+    /// both layouts have their rows.
+    /// </summary>
+    private bool? _phone;
+    private readonly Guid _viewportListener = Guid.NewGuid();
+    private bool _listening;
+
     [Inject]
     private InboxQueries Inbox { get; set; } = default!;
 
@@ -38,6 +49,9 @@ public sealed partial class InboxPage
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
 
+    [Inject]
+    private IBrowserViewportService Viewport { get; set; } = default!;
+
     [CascadingParameter]
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
 
@@ -45,6 +59,9 @@ public sealed partial class InboxPage
     private BrowserClock? Cascaded { get; set; }
 
     private BrowserClock BrowserTime => Cascaded ?? BrowserClock.Utc;
+
+    [CascadingParameter(Name = NarrowCookie.Name)]
+    private string? NarrowChoice { get; set; }
 
     /// <summary>
     /// The first page as the prerender read it, carried into the live circuit: its first render shows the same rows (no
@@ -65,6 +82,7 @@ public sealed partial class InboxPage
 
     protected override async Task OnInitializedAsync()
     {
+        _phone = NarrowCookie.IsNarrow(NarrowChoice);
         _actor = Actor.From((await AuthenticationState).User);
         if (_actor is null)
         {
@@ -92,6 +110,26 @@ public sealed partial class InboxPage
 
         _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
         await ReadAsync();
+    }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        if (firstRender && RendererInfo.IsInteractive)
+        {
+            // Told at once and again only when the breakpoint changes (a phone turned, a window narrowed).
+            _listening = true;
+            await Viewport.SubscribeAsync(_viewportListener, ViewportChanged, new ResizeOptions { NotifyOnBreakpointOnly = true }, fireImmediately: true);
+        }
+    }
+
+    private void ViewportChanged(BrowserViewportEventArgs viewport)
+    {
+        var phone = viewport.Breakpoint == Breakpoint.Xs;
+        if (phone != _phone)
+        {
+            _phone = phone;
+            _ = InvokeAsync(StateHasChanged);
+        }
     }
 
     /// <summary>
@@ -326,10 +364,26 @@ public sealed partial class InboxPage
         _ => Icons.Material.Filled.HourglassTop,
     };
 
-    public void Dispose()
+    /// <summary>The deadline icon's colour class, without making the string on every render.</summary>
+    private static string DeadlineIconClass(Color color) => color == Color.Error
+        ? "mud-icon-root mud-svg-icon mud-error-text"
+        : "mud-icon-root mud-svg-icon mud-warning-text";
+
+    public async ValueTask DisposeAsync()
     {
         _subscription?.Dispose();
         _reading?.Cancel();
+        if (_listening)
+        {
+            try
+            {
+                await Viewport.UnsubscribeAsync(_viewportListener);
+            }
+            catch (JSDisconnectedException)
+            {
+                // The browser has gone; its listener with it.
+            }
+        }
     }
 }
 

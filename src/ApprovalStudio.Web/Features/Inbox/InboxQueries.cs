@@ -30,6 +30,10 @@ public sealed record InboxRow(string ResId, string ExecutionId, string WorkflowK
 
     /// <summary>The workflow's name (its key when it has none).</summary>
     public string WorkflowName { get; init; } = WorkflowKey;
+
+    /// <summary>The task page's address, made once per row rather than on every render of every open inbox.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Href { get; } = "/tasks/" + ResId;
 }
 
 public sealed record InboxSlice(IReadOnlyList<InboxRow> Rows, int Total);

@@ -23,6 +23,9 @@ public sealed partial class InboxToolbar
     [Parameter]
     public IReadOnlyList<WorkflowChoice> Workflows { get; set; } = [];
 
+    /// <summary>The prerendered page's controls do nothing until the circuit is live.</summary>
+    private bool Inert => !RendererInfo.IsInteractive;
+
     /// <summary>How many filters narrow the list (the search counts apart: it stays in view on a phone).</summary>
     private int ActiveFilters =>
         (string.IsNullOrEmpty(Filter.Kind) ? 0 : 1) + (string.IsNullOrEmpty(Filter.Workflow) ? 0 : 1) + (Filter.OverdueOnly ? 1 : 0);
@@ -65,5 +68,6 @@ public sealed partial class InboxToolbar
         _changed = true;
     }
 
-    private string? WorkflowName(string? key) => key is null ? null : Workflows.FirstOrDefault(w => w.Key == key)?.Name ?? key;
+    /// <summary>The option chosen in a filter's select; its first option ("Any …") is none.</summary>
+    private static string? Chosen(ChangeEventArgs change) => change.Value as string is { Length: > 0 } value ? value : null;
 }

@@ -1,0 +1,45 @@
+using ApprovalStudio.Web.Features.Inbox;
+using Bunit;
+using Microsoft.AspNetCore.Components;
+
+namespace ApprovalStudio.Web.Tests.Components;
+
+/// <summary>The inbox's filters and sort: native selects that say what they filter on and are live only with the circuit.</summary>
+public sealed class InboxToolbarTests : MudTestContext
+{
+    private static readonly WorkflowChoice[] Workflows = [new("expense", "Expenses"), new("onboarding", "Onboarding")];
+
+    [Fact]
+    public void In_the_prerendered_page_the_filters_are_disabled_a_choice_there_would_be_lost()
+    {
+        SetRendererInfo(new RendererInfo("Static", isInteractive: false));
+
+        var toolbar = Render<InboxToolbar>(p => p.Add(t => t.Filter, new InboxFilter()).Add(t => t.Workflows, Workflows));
+
+        Assert.All(toolbar.FindAll("select, input[type=checkbox], input[type=text]"), control => Assert.True(control.HasAttribute("disabled"), control.OuterHtml));
+    }
+
+    [Fact]
+    public void A_chosen_kind_workflow_sort_or_overdue_switch_is_sent_as_the_new_filter_and_any_is_none()
+    {
+        SetRendererInfo(new RendererInfo("Server", isInteractive: true));
+        var sent = new List<InboxFilter>();
+        var toolbar = Render<InboxToolbar>(p => p.Add(t => t.Filter, new InboxFilter()).Add(t => t.Workflows, Workflows)
+            .Add(t => t.FilterChanged, (InboxFilter f) => sent.Add(f)));
+
+        Assert.Empty(toolbar.FindAll("select[disabled], input[disabled]"));
+        Assert.Equal(["Any kind", "Approval", "Form", "Review", "Wait", "Tool call"], toolbar.FindAll("#inbox-kind option").Select(o => o.TextContent));
+        Assert.Equal(["Any workflow", "Expenses", "Onboarding"], toolbar.FindAll("#inbox-workflow option").Select(o => o.TextContent));
+
+        toolbar.Find("#inbox-kind").Change("UserForm");
+        toolbar.Find("#inbox-workflow").Change("onboarding");
+        toolbar.Find("#inbox-sort").Change("Title");
+        toolbar.Find("#inbox-sort").Change("not a sort");
+        toolbar.Find("input[role=switch]").Change(true);
+        toolbar.Find("#inbox-kind").Change("");
+
+        Assert.Equal(
+            [new InboxFilter(Kind: "UserForm"), new InboxFilter(Workflow: "onboarding"), new InboxFilter(Sort: InboxSort.Title), new InboxFilter(), new InboxFilter(OverdueOnly: true), new InboxFilter()],
+            sent);
+    }
+}
