@@ -158,6 +158,18 @@ public static class InboxScale
         }
 
         var heapN = await HeapAsync(app.ProcessId);
+        if (Environment.GetEnvironmentVariable("INBOX_HOLD") is { Length: > 0 } hold)
+        {
+            // INBOX_HOLD=file: the app's pid goes into the file, and the run waits (the pages open) until it is deleted —
+            // time to look at the heap (dotnet-dump collect, gcroot).
+            await File.WriteAllTextAsync(hold, app.ProcessId.ToString(CultureInfo.InvariantCulture));
+            Say($"  holding with {options.Circuits} pages open until {hold} is deleted (app pid {app.ProcessId})");
+            while (File.Exists(hold))
+            {
+                await Task.Delay(500);
+            }
+        }
+
         rows.Add(($"server heap, {options.Circuits} circuits", Kb(heapN), ""));
         rows.Add(("memory per circuit", $"{(heapN - heap0) / options.Circuits / 1024.0:0} KB (({Kb(heapN)} − {Kb(heap0)}) / {options.Circuits}); 1 circuit: {(heap1 - heap0) / 1024.0:0} KB", "≤ 300 KB"));
 

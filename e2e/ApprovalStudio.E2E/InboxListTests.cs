@@ -104,6 +104,39 @@ public sealed class InboxListTests(Browser browser, SharedHost shared) : IClassF
     }
 
     [Fact]
+    public async Task The_rows_of_the_first_html_stay_on_screen_while_the_circuit_starts_and_reads_again()
+    {
+        // On PostgreSQL: SQLite's reads complete synchronously, so a circuit on it renders only once it has read.
+        await using var host = await AppHost.StartAsync(Provider.Postgres);
+        var tenant = AppHost.Tenant;
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        for (var i = 1; i <= 3; i++)
+        {
+            await host.WaitForTaskAsync(await StartAsAsync(host, "mia", "expense", $$"""{"amount":{{i}},"employee":"Kim"}""", tenant: tenant), tenant: tenant);
+        }
+
+        var page = await Viewer.SignInAsync(browser, host, $"mia@{tenant}");
+
+        // From the first HTML on, the fewest rows the table had at any moment: the circuit's first render replaces the
+        // prerendered markup, and without the prerender's rows carried into it the table would be empty until it had read.
+        await page.AddInitScriptAsync("""
+            document.addEventListener("DOMContentLoaded", () => {
+              const count = () => document.querySelectorAll("table[aria-label='Pending tasks'] tbody tr").length;
+              window.__fewestRows = count();
+              new MutationObserver(() => { window.__fewestRows = Math.min(window.__fewestRows, count()); })
+                .observe(document.body, { subtree: true, childList: true });
+            });
+            """);
+        await page.ReloadAsync();
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        var links = page.GetByRole(AriaRole.Table, new() { Name = "Pending tasks" }).GetByRole(AriaRole.Link);
+        await Assertions.Expect(links).ToHaveCountAsync(3);
+        await page.WaitForTimeoutAsync(500); // the circuit's own read lands meanwhile
+        Assert.Equal(3, await page.EvaluateAsync<int>("() => window.__fewestRows"));
+    }
+
+    [Fact]
     public async Task An_empty_inbox_says_nothing_is_waiting_and_offers_no_filters_to_clear()
     {
         var host = shared.Host;

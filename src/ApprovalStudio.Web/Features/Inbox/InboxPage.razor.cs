@@ -5,6 +5,7 @@ using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.Components.Web;
 using Microsoft.JSInterop;
 using MudBlazor;
 using MudBlazor.Services;
@@ -64,11 +65,15 @@ public sealed partial class InboxPage
     private string? NarrowChoice { get; set; }
 
     /// <summary>
-    /// The first page as the prerender read it, carried into the live circuit: its first render shows the same rows (no
-    /// empty table while it reads again).
+    /// Carries the first page as the prerender read it into the live circuit, whose first render shows the same rows (no
+    /// empty table while it reads again). Taken, not bound: a [PersistentState] property's subscription keeps the value it
+    /// restored for the circuit's life — a second copy of the rows in every open inbox.
     /// </summary>
-    [PersistentState]
-    public InboxShown? Prerendered { get; set; }
+    [Inject]
+    private PersistentComponentState ApplicationState { get; set; } = default!;
+
+    private const string ShownKey = "inbox-shown";
+    private PersistingComponentStateSubscription? _persisting;
 
     private DateTime Now => Clock.GetUtcNow().UtcDateTime;
 
@@ -94,7 +99,14 @@ public sealed partial class InboxPage
             // The prerender: the rows are in the page's first HTML.
             _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
             await ReadAsync();
-            Prerendered = new InboxShown(_rows, _total);
+            var shown = new InboxShown(_rows, _total);
+            _persisting = ApplicationState.RegisterOnPersisting(
+                () =>
+                {
+                    ApplicationState.PersistAsJson(ShownKey, shown);
+                    return Task.CompletedTask;
+                },
+                RenderMode.InteractiveServer);
             return;
         }
 
@@ -102,10 +114,9 @@ public sealed partial class InboxPage
         // one committed while the read runs is held and applied to what the read returns. The prerender's rows show
         // meanwhile; they are read again because a task may have been answered or made since.
         _subscription = Feed.Subscribe(_actor, OnFeed);
-        if (Prerendered is { } shown)
+        if (ApplicationState.TryTakeFromJson<InboxShown>(ShownKey, out var prerendered) && prerendered is not null)
         {
-            (_rows, _total, _loaded) = (shown.Rows, shown.Total, true);
-            Prerendered = null;
+            (_rows, _total, _loaded) = (prerendered.Rows, prerendered.Total, true);
         }
 
         _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
@@ -372,6 +383,7 @@ public sealed partial class InboxPage
     public async ValueTask DisposeAsync()
     {
         _subscription?.Dispose();
+        _persisting?.Dispose();
         _reading?.Cancel();
         if (_listening)
         {
