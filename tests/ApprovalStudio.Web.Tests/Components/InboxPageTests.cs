@@ -25,6 +25,7 @@ public sealed class InboxPageTests : MudTestContext
         Services.AddSingleton(_host.Services.GetRequiredService<ExecutionEvents>());
         Services.AddSingleton(_host.Services.GetRequiredService<InboxFeed>());
         Services.AddSingleton(TimeProvider.System);
+        AddBunitPersistentComponentState();
     }
 
     protected override async Task DisposeTestAsync()
