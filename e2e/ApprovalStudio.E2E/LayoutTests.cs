@@ -65,6 +65,8 @@ public sealed class LayoutTests(Browser browser, SharedHost shared) : IClassFixt
         await page.ScreenshotAsync(new() { Path = Shot("history-dark-kept"), FullPage = true });
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Switch to light mode" }).ClickAsync();
+        // The toggle shows the new mode once its cookie is written: a reload before that would still read "dark".
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Switch to dark mode" })).ToBeVisibleAsync();
         await page.ReloadAsync();
         await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
         Assert.Equal(light, await Background(page));
