@@ -445,8 +445,8 @@ public static class InboxScale
             """;
         var task = connection.CreateCommand();
         task.CommandText = """
-            INSERT INTO Tasks (ResId, ExecutionId, TenantId, WorkflowKey, WorkflowVersion, NodeId, StackJson, StackKey, Kind, Title, Status, CreatedAt, ExpiresAt)
-            VALUES ($res, $id, 'acme', 'invoices', 1, 'approve', '[]', '', 'Approval', $title, 'Pending', $at, $expires)
+            INSERT INTO Tasks (ResId, ExecutionId, TenantId, WorkflowKey, WorkflowVersion, NodeId, StackJson, StackKey, Kind, Title, Status, CreatedAt, Made, ExpiresAt)
+            VALUES ($res, $id, 'acme', 'invoices', 1, 'approve', '[]', '', 'Approval', $title, 'Pending', $at, $made, $expires)
             """;
         var assignee = connection.CreateCommand();
         assignee.CommandText = "INSERT INTO TaskAssignees (ResId, Kind, Value) VALUES ($res, 'group', 'ops')";
@@ -469,6 +469,7 @@ public static class InboxScale
             task.Parameters.AddWithValue("$id", id);
             task.Parameters.AddWithValue("$title", $"Invoice {i} from supplier {i % 97}");
             task.Parameters.AddWithValue("$at", at);
+            task.Parameters.AddWithValue("$made", (long)i);
             task.Parameters.AddWithValue("$expires", start.AddDays(40).AddSeconds(i).ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture));
             await task.ExecuteNonQueryAsync();
             assignee.Parameters.Clear();

@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalStudio.Web.Tests.Infrastructure;
@@ -20,6 +21,42 @@ public sealed class PersistenceTests
         }
 
         Assert.Contains("CREATE TABLE [Tasks]", sqlServer.Database.GenerateCreateScript());
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Tasks_made_before_the_made_column_take_the_order_of_the_node_runs_they_were_opened_with(Provider provider)
+    {
+        await using var database = TestDatabase.Create(provider);
+        await using (var db = database.OpenContext())
+        {
+            var migrator = db.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>();
+            await migrator.MigrateAsync("AuditGrant");
+            const string at = "2026-01-01 00:00:00+00";
+            await db.Database.ExecuteSqlRawAsync($$"""
+                INSERT INTO "Executions" ("Id", "TenantId", "WorkflowKey", "WorkflowVersion", "Status", "InputJson", "CreatedBy", "CreatedAt", "UpdatedAt", "Revision", "LastSequence")
+                VALUES ('run', 'acme', 'batch', 1, 'Suspended', 'null', 'rita', '{{at}}', '{{at}}', 0, 0);
+                INSERT INTO "NodeRuns" ("ExecutionId", "NodeId", "NodeType", "StackKey", "StackJson", "Status", "StartedAt") VALUES ('run', 'ask', 'approval', 'x', '[]', 'Completed', '{{at}}');
+                INSERT INTO "NodeRuns" ("ExecutionId", "NodeId", "NodeType", "StackKey", "StackJson", "Status", "StartedAt") VALUES ('run', 'ask', 'approval', 'y', '[]', 'Waiting', '{{at}}');
+                INSERT INTO "NodeRuns" ("ExecutionId", "NodeId", "NodeType", "StackKey", "StackJson", "Status", "StartedAt") VALUES ('run', 'ask', 'approval', 'x', '[]', 'Waiting', '{{at}}');
+                INSERT INTO "Tasks" ("ResId", "ExecutionId", "TenantId", "WorkflowKey", "WorkflowVersion", "NodeId", "StackJson", "StackKey", "Kind", "Title", "Status", "CreatedAt")
+                VALUES ('task-x', 'run', 'acme', 'batch', 1, 'ask', '[]', 'x', 'Approval', 'x', 'Pending', '{{at}}'),
+                       ('task-y', 'run', 'acme', 'batch', 1, 'ask', '[]', 'y', 'Approval', 'y', 'Pending', '{{at}}'),
+                       ('task-z', 'run', 'acme', 'batch', 1, 'other', '[]', '', 'Approval', 'z', 'Pending', '{{at}}');
+                """);
+
+            await migrator.MigrateAsync();
+        }
+
+        await using (var db = database.OpenContext())
+        {
+            var runs = await db.NodeRuns.OrderBy(r => r.Id).Select(r => r.Id).ToListAsync();
+            var made = await db.Tasks.ToDictionaryAsync(t => t.ResId, t => t.Made);
+            Assert.Equal(runs[2], made["task-x"]); // its latest run
+            Assert.Equal(runs[1], made["task-y"]);
+            Assert.Equal(0, made["task-z"]);
+        }
     }
 
     [Fact]

@@ -210,6 +210,7 @@ public sealed class ExecutionProcessor(
                 ToolCallsJson = wait.ToolCalls.Count > 0 ? JsonSerializer.Serialize(wait.ToolCalls, JsonOptions) : null,
                 Status = TaskStatuses.Pending,
                 CreatedAt = wait.Since.UtcDateTime,
+                Made = TaskSequence.Next(),
                 ExpiresAt = wait.ExpiresAt?.UtcDateTime,
                 Assignees =
                 [

@@ -1,4 +1,3 @@
-using System.Linq.Expressions;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.People;
@@ -141,25 +140,23 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
 
         if (!string.IsNullOrWhiteSpace(filter.Search))
         {
+            // The workflows whose name matches, looked up once (a handful of rows), not once per pending task.
             var text = filter.Search.Trim().ToLowerInvariant();
-            query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text)
-                || db.Workflows.Any(w => w.TenantId == t.TenantId && w.Key == t.WorkflowKey && w.Name.ToLower().Contains(text)));
+            var named = await db.Workflows.AsNoTracking().Where(w => w.TenantId == actor.TenantId && w.Name.ToLower().Contains(text))
+                .Select(w => w.Key).Distinct().ToListAsync(cancellationToken);
+            query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text) || named.Contains(t.WorkflowKey));
         }
 
         var filtered = query;
 
-        // Tasks made in the same instant (one step's loop iterations, two runs at once, a coarse clock) tie on CreatedAt,
-        // and the random resId would order them by chance. The node run each task opened was inserted with it, and its
-        // autoincrement id is the order they were made in.
-        Expression<Func<TaskRecord, long?>> made = t => db.NodeRuns
-            .Where(r => r.ExecutionId == t.ExecutionId && r.NodeId == t.NodeId && r.StackKey == t.StackKey)
-            .Max(r => (long?)r.Id);
+        // Tasks made in the same instant (one step's loop iterations, two runs at once, a coarse clock) tie on CreatedAt;
+        // Made is the order they were made in (stored with each, indexed with CreatedAt).
         query = filter.Sort switch
         {
-            InboxSort.Oldest => query.OrderBy(t => t.CreatedAt).ThenBy(made).ThenBy(t => t.ResId),
-            InboxSort.DeadlineFirst => query.OrderBy(t => t.ExpiresAt == null).ThenBy(t => t.ExpiresAt).ThenByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
-            InboxSort.Title => query.OrderBy(t => t.Title).ThenByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
-            _ => query.OrderByDescending(t => t.CreatedAt).ThenByDescending(made).ThenBy(t => t.ResId),
+            InboxSort.Oldest => query.OrderBy(t => t.CreatedAt).ThenBy(t => t.Made).ThenBy(t => t.ResId),
+            InboxSort.DeadlineFirst => query.OrderBy(t => t.ExpiresAt == null).ThenBy(t => t.ExpiresAt).ThenByDescending(t => t.CreatedAt).ThenByDescending(t => t.Made).ThenBy(t => t.ResId),
+            InboxSort.Title => query.OrderBy(t => t.Title).ThenByDescending(t => t.CreatedAt).ThenByDescending(t => t.Made).ThenBy(t => t.ResId),
+            _ => query.OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Made).ThenBy(t => t.ResId),
         };
         var rows = await Rows(db, query.Skip(page * pageSize).Take(pageSize)).ToListAsync(cancellationToken);
 
@@ -267,7 +264,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         return await db.Tasks.AsNoTracking().AnswerableBy(actor)
             .Where(t => t.Status == TaskStatuses.Pending && t.ResId != exceptResId)
-            .OrderByDescending(t => t.CreatedAt).ThenBy(t => t.ResId)
+            .OrderByDescending(t => t.CreatedAt).ThenByDescending(t => t.Made).ThenBy(t => t.ResId)
             .Select(t => t.ResId).FirstOrDefaultAsync(cancellationToken);
     }
 

@@ -94,6 +94,10 @@ public sealed class TaskRecord
     public string? ToolCallsJson { get; set; }
     public required string Status { get; set; }
     public DateTime CreatedAt { get; set; }
+
+    /// <summary>The order tasks were made in, for tasks made in the same instant (see TaskSequence).</summary>
+    public long Made { get; set; }
+
     public DateTime? ExpiresAt { get; set; }
     public string? ResolvedBy { get; set; }
     public string? ResolvedByName { get; set; }

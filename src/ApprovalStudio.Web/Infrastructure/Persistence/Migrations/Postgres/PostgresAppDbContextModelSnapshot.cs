@@ -639,6 +639,9 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<long>("Made")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("NodeId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -699,7 +702,11 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "CreatedAt");
+                    b.HasIndex("TenantId", "Status", "ExpiresAt");
+
+                    b.HasIndex("TenantId", "Status", "Title");
+
+                    b.HasIndex("TenantId", "Status", "CreatedAt", "Made");
 
                     b.ToTable("Tasks", (string)null);
                 });

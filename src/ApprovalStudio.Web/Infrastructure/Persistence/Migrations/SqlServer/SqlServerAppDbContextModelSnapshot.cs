@@ -640,6 +640,9 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                         .HasMaxLength(200)
                         .HasColumnType("nvarchar(200)");
 
+                    b.Property<long>("Made")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("NodeId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -700,7 +703,11 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "CreatedAt");
+                    b.HasIndex("TenantId", "Status", "ExpiresAt");
+
+                    b.HasIndex("TenantId", "Status", "Title");
+
+                    b.HasIndex("TenantId", "Status", "CreatedAt", "Made");
 
                     b.ToTable("Tasks", (string)null);
                 });

@@ -626,6 +626,9 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("Made")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("NodeId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -686,7 +689,11 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "CreatedAt");
+                    b.HasIndex("TenantId", "Status", "ExpiresAt");
+
+                    b.HasIndex("TenantId", "Status", "Title");
+
+                    b.HasIndex("TenantId", "Status", "CreatedAt", "Made");
 
                     b.ToTable("Tasks", (string)null);
                 });

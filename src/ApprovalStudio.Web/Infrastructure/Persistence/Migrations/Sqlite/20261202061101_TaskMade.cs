@@ -1,0 +1,71 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class TaskMade : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropIndex(
+                name: "IX_Tasks_TenantId_Status_CreatedAt",
+                table: "Tasks");
+
+            migrationBuilder.AddColumn<long>(
+                name: "Made",
+                table: "Tasks",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0L);
+
+            // Tasks made before this column: the order of the node runs they were opened with (what the inbox ordered
+            // same-instant tasks by until now). New tasks take TaskSequence's ticks.
+            migrationBuilder.Sql("""
+                UPDATE "Tasks" SET "Made" = COALESCE((SELECT MAX(r."Id") FROM "NodeRuns" AS r WHERE r."ExecutionId" = "Tasks"."ExecutionId" AND r."NodeId" = "Tasks"."NodeId" AND r."StackKey" = "Tasks"."StackKey"), 0);
+                """);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Tasks_TenantId_Status_CreatedAt_Made",
+                table: "Tasks",
+                columns: new[] { "TenantId", "Status", "CreatedAt", "Made" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Tasks_TenantId_Status_ExpiresAt",
+                table: "Tasks",
+                columns: new[] { "TenantId", "Status", "ExpiresAt" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Tasks_TenantId_Status_Title",
+                table: "Tasks",
+                columns: new[] { "TenantId", "Status", "Title" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropIndex(
+                name: "IX_Tasks_TenantId_Status_CreatedAt_Made",
+                table: "Tasks");
+
+            migrationBuilder.DropIndex(
+                name: "IX_Tasks_TenantId_Status_ExpiresAt",
+                table: "Tasks");
+
+            migrationBuilder.DropIndex(
+                name: "IX_Tasks_TenantId_Status_Title",
+                table: "Tasks");
+
+            migrationBuilder.DropColumn(
+                name: "Made",
+                table: "Tasks");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Tasks_TenantId_Status_CreatedAt",
+                table: "Tasks",
+                columns: new[] { "TenantId", "Status", "CreatedAt" });
+        }
+    }
+}
