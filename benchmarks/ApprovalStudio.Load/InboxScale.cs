@@ -16,7 +16,7 @@ using Microsoft.Playwright;
 namespace ApprovalStudio.Load;
 
 /// <summary>The inbox harness's settings (benchmarks/README.md).</summary>
-public sealed record InboxOptions(string App, int Pending, int Circuits, int Rate, int Seconds, int Samples, string Out)
+public sealed record InboxOptions(string App, int Pending, int Circuits, int Rate, int Seconds, int Samples, string Out, bool Headless = false)
 {
     public static InboxOptions Parse(string[] args)
     {
@@ -25,7 +25,8 @@ public sealed record InboxOptions(string App, int Pending, int Circuits, int Rat
         return new InboxOptions(
             Value("--app") ?? throw new ArgumentException("--app <published ApprovalStudio.Web.dll> is required (benchmarks/inbox.sh publishes it)"),
             Int("--pending", 100_000), Int("--circuits", 200), Int("--rate", 50), Int("--seconds", 10), Int("--samples", 20),
-            Value("--out") ?? Path.Combine(Harness.RepositoryRoot(), "benchmarks", "reports"));
+            Value("--out") ?? Path.Combine(Harness.RepositoryRoot(), "benchmarks", "reports"),
+            Headless: args.Contains("--headless"));
     }
 }
 
@@ -144,7 +145,19 @@ public static class InboxScale
         await inbox.CloseAsync();
 
         var pages = new List<IPage>();
-        for (var i = 0; i < options.Circuits; i++)
+        var circuits = new List<HeadlessCircuit>();
+        var cookies = options.Headless ? await HeadlessCircuit.SignInAsync(app.Address, "ann", Password) : null;
+        for (var i = 0; i < options.Circuits && options.Headless; i++)
+        {
+            // --headless: the open inboxes are circuits driven over SignalR without a browser (HeadlessCircuit).
+            circuits.Add(await HeadlessCircuit.OpenAsync(app.Address, cookies!));
+            if ((i + 1) % 50 == 0)
+            {
+                Say($"  {i + 1} headless inbox circuits open");
+            }
+        }
+
+        for (var i = 0; i < options.Circuits && !options.Headless; i++)
         {
             var page = await context.NewPageAsync();
             await page.GotoAsync("/");
@@ -174,8 +187,9 @@ public static class InboxScale
         rows.Add(("memory per circuit", $"{(heapN - heap0) / options.Circuits / 1024.0:0} KB (({Kb(heapN)} − {Kb(heap0)}) / {options.Circuits}); 1 circuit: {(heap1 - heap0) / 1024.0:0} KB", "≤ 300 KB"));
 
         var trace = TraceAsync(app.ProcessId, Environment.GetEnvironmentVariable("INBOX_TRACE"), options.Seconds);
-        var busy = await SteadyAsync(app.Address, app.ProcessId, token, options, pool, $"{options.Circuits} inbox pages open");
-        rows.Add(($"resume at a steady rate, {options.Circuits} inbox pages open", Latency(busy), $"p99 ≤ 2× no inbox ({2 * quiet.P99Ms:0} ms)"));
+        var open = options.Headless ? $"{options.Circuits} headless inbox circuits open" : $"{options.Circuits} inbox pages open";
+        var busy = await SteadyAsync(app.Address, app.ProcessId, token, options, pool, open);
+        rows.Add(($"resume at a steady rate, {open}", Latency(busy), $"p99 ≤ 2× no inbox ({2 * quiet.P99Ms:0} ms)"));
         await trace;
         rows.Add(("p99 with / without open inboxes", $"{busy.P99Ms / quiet.P99Ms:0.00}×", "≤ 2×"));
 
@@ -188,6 +202,27 @@ public static class InboxScale
                 last = expected;
                 expected = await db.Tasks.CountAsync(t => t.Status == TaskStatuses.Pending);
             }
+        }
+
+        if (options.Headless)
+        {
+            // A headless circuit keeps no DOM to read a badge from: what it shows is the render batches it was sent.
+            var batches = circuits.Select(c => c.Batches).Order().ToList();
+            rows.Add(("render batches each open circuit received (live updates included), and circuit errors",
+                $"min {batches[0]}, median {batches[batches.Count / 2]}, max {batches[^1]}; {circuits.Sum(c => c.Errors.Count)} errors" +
+                (circuits.SelectMany(c => c.Errors).FirstOrDefault() is { } first ? $" (first: {first})" : ""), "every circuit updated, 0 errors"));
+            foreach (var circuit in circuits)
+            {
+                await circuit.DisposeAsync();
+            }
+
+            foreach (var (what, value, target) in rows)
+            {
+                Say($"  {what}: {value}{(target.Length > 0 ? $" (target {target})" : "")}");
+            }
+
+            Say($"== report: {await WriteAsync(options, rows)}");
+            return 0;
         }
 
         var badge = new Regex($"^{expected} pending tasks$");
@@ -523,7 +558,7 @@ public static class InboxScale
         markdown.AppendLine(CultureInfo.InvariantCulture, $"# Inbox at scale {stamp} UTC");
         markdown.AppendLine();
         var setting = string.Create(CultureInfo.InvariantCulture,
-            $"`benchmarks/inbox.sh` on {Environment.ProcessorCount} cores: the published app on SQLite with {options.Pending:N0} pending tasks (all answerable by the signed-in approver), Debian's chromium through Playwright, {options.Circuits} inbox pages in one browser, runs started and answered at {options.Rate}/s each for {options.Seconds} s per phase.");
+            $"`benchmarks/inbox.sh` on {Environment.ProcessorCount} cores: the published app on SQLite with {options.Pending:N0} pending tasks (all answerable by the signed-in approver), Debian's chromium through Playwright, {(options.Headless ? $"one inbox page in it for the timings and {options.Circuits} headless inbox circuits (Blazor Server circuits started and driven over SignalR as blazor.web.js does, every render batch acknowledged: HeadlessCircuit.cs)" : $"{options.Circuits} inbox pages in one browser")}, runs started and answered at {options.Rate}/s each for {options.Seconds} s per phase.");
         markdown.AppendLine(setting + " Browser timings are taken in the page: from the action's event (the click, the typed text's input) to the DOM "
             + "mutation that changed the first row, and the first render as the browser's first contentful paint; beside them, the wall clock "
             + "around Playwright's calls (its round trips to the browser included). "
