@@ -30,6 +30,9 @@ public sealed class SqlCommands : IDisposable, IObserver<DiagnosticListener>, IO
     /// <summary>How many commands ran whose text holds <paramref name="fragment"/> (a query tag, a table).</summary>
     public int Count(string fragment) => _texts.Count(t => t.Contains(fragment, StringComparison.Ordinal));
 
+    /// <summary>The texts of the commands that hold <paramref name="fragment"/>, in the order they ran.</summary>
+    public IReadOnlyList<string> Texts(string fragment) => [.. _texts.Where(t => t.Contains(fragment, StringComparison.Ordinal))];
+
     public void Clear() => _texts.Clear();
 
     public void Dispose()

@@ -59,6 +59,14 @@ public sealed class InboxOrderAndHistoryTests
             string[] paged = [.. await Titles(InboxSort.Newest, 0, 2), .. await Titles(InboxSort.Newest, 1, 2), .. await Titles(InboxSort.Newest, 2, 2)];
             Assert.Equal(newest, paged);
         }
+
+        // The search on either database: any case (ILIKE on PostgreSQL, LIKE on SQLite), wildcards typed are literal.
+        async Task<string[]> Found(string search) =>
+            [.. (await inbox.ListAsync(Ops, new InboxFilter(Search: search), 0, 25, CancellationToken.None)).Rows.Select(r => r.Title)];
+        Assert.Equal(["Approve e"], await Found("APPROVE E"));
+        Assert.Equal(newest, await Found("Batch"));
+        Assert.Empty(await Found("Approve %"));
+        Assert.Empty(await Found("Approve _"));
     }
 
     [Theory]

@@ -84,6 +84,56 @@ public sealed class InboxQueriesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_search_matches_what_was_typed_literally_in_any_case_and_workflows_by_name()
+    {
+        foreach (var doc in new[] { "50% off", "500 units", "a_b", "axb" })
+        {
+            await _host.WaitForTaskAsync(await _host.StartRunAsync("review-flow", $$"""{"doc":"{{doc}}"}"""));
+        }
+
+        Assert.Equal(["Look at 50% off"], await TitlesAsync(new InboxFilter(Search: "50%")));
+        Assert.Equal(["Look at a_b"], await TitlesAsync(new InboxFilter(Search: "A_B")));
+        Assert.Equal(["Look at gamma plan", "Look at alpha plan"], await TitlesAsync(new InboxFilter(Search: " Plan ")));
+        Assert.Equal(7, (await TitlesAsync(new InboxFilter(Search: "REVIEW"))).Length); // the workflow's name, "Review"
+        Assert.Equal(["Quick!"], await TitlesAsync(new InboxFilter(Search: "expiring-cont"))); // its key
+    }
+
+    [Theory]
+    [InlineData(InboxSort.Newest)]
+    [InlineData(InboxSort.Oldest)]
+    [InlineData(InboxSort.Title)]
+    [InlineData(InboxSort.DeadlineFirst)]
+    public async Task Every_order_reads_a_page_along_an_index_instead_of_sorting_every_pending_task(InboxSort sort)
+    {
+        using var sql = SqlCommands.On(_host);
+        await _inbox.ListAsync(Ops, new InboxFilter(Sort: sort), 0, 2, CancellationToken.None, knownTotal: 4);
+        var list = Assert.Single(sql.Texts(InboxQueries.ListTag));
+
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(_host.Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN " + list;
+        foreach (var name in System.Text.RegularExpressions.Regex.Matches(list, @"@\w+").Select(m => m.Value).Distinct())
+        {
+            explain.Parameters.AddWithValue(name, DBNull.Value);
+        }
+
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        // Along the order's index, sorting only ties on it ("RIGHT PART"), and stopping after the page: a full sort ("USE
+        // TEMP B-TREE FOR ORDER BY") would read and order all 100,000 of a large inbox for every page.
+        Assert.Contains(plan, step => step.StartsWith("SEARCH t USING INDEX IX_Tasks_TenantId_Status_", StringComparison.Ordinal));
+        Assert.DoesNotContain("USE TEMP B-TREE FOR ORDER BY", plan);
+    }
+
+    [Fact]
     public async Task Rows_carry_requester_and_deadline()
     {
         var row = (await _inbox.ListAsync(Ops, new InboxFilter(Workflow: "expiring-continue"), 0, 25, CancellationToken.None)).Rows.Single();

@@ -702,8 +702,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "ExpiresAt");
-
                     b.HasIndex("TenantId", "Status", "Title");
 
                     b.HasIndex("TenantId", "Status", "CreatedAt", "Made");

@@ -703,8 +703,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "ExpiresAt");
-
                     b.HasIndex("TenantId", "Status", "Title");
 
                     b.HasIndex("TenantId", "Status", "CreatedAt", "Made");

@@ -689,8 +689,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "ExpiresAt");
-
                     b.HasIndex("TenantId", "Status", "Title");
 
                     b.HasIndex("TenantId", "Status", "CreatedAt", "Made");

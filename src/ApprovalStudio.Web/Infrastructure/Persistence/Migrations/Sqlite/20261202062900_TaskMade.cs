@@ -27,15 +27,15 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                 UPDATE "Tasks" SET "Made" = COALESCE((SELECT MAX(r."Id") FROM "NodeRuns" AS r WHERE r."ExecutionId" = "Tasks"."ExecutionId" AND r."NodeId" = "Tasks"."NodeId" AND r."StackKey" = "Tasks"."StackKey"), 0);
                 """);
 
+            // The inbox's "deadline first" order is ExpiresAt IS NULL, ExpiresAt: an index on that expression lets a page stop at its last row.
+            migrationBuilder.Sql("""
+                CREATE INDEX "IX_Tasks_TenantId_Status_DeadlineOrder" ON "Tasks" ("TenantId", "Status", "ExpiresAt" IS NULL, "ExpiresAt");
+                """);
+
             migrationBuilder.CreateIndex(
                 name: "IX_Tasks_TenantId_Status_CreatedAt_Made",
                 table: "Tasks",
                 columns: new[] { "TenantId", "Status", "CreatedAt", "Made" });
-
-            migrationBuilder.CreateIndex(
-                name: "IX_Tasks_TenantId_Status_ExpiresAt",
-                table: "Tasks",
-                columns: new[] { "TenantId", "Status", "ExpiresAt" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_Tasks_TenantId_Status_Title",
@@ -46,12 +46,12 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropIndex(
-                name: "IX_Tasks_TenantId_Status_CreatedAt_Made",
-                table: "Tasks");
+            migrationBuilder.Sql("""
+                DROP INDEX "IX_Tasks_TenantId_Status_DeadlineOrder";
+                """);
 
             migrationBuilder.DropIndex(
-                name: "IX_Tasks_TenantId_Status_ExpiresAt",
+                name: "IX_Tasks_TenantId_Status_CreatedAt_Made",
                 table: "Tasks");
 
             migrationBuilder.DropIndex(
