@@ -308,6 +308,10 @@ public static class InboxScale
 
             wall.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
             inPage.Add(await page.EvaluateAsync<double>("() => window.__inboxChanged - window.__inboxAction"));
+            if (Environment.GetEnvironmentVariable("INBOX_SAMPLES") is { Length: > 0 })
+            {
+                Say(string.Create(CultureInfo.InvariantCulture, $"    sample {i}: {inPage[^1]:0} ms in the page, {wall[^1]:0} ms on the wall clock"));
+            }
         }
 
         return (inPage, wall);

@@ -107,15 +107,16 @@ public sealed class InboxQueriesTests : IAsyncLifetime
     {
         using var sql = SqlCommands.On(_host);
         await _inbox.ListAsync(Ops, new InboxFilter(Sort: sort), 0, 2, CancellationToken.None, knownTotal: 4);
-        var list = Assert.Single(sql.Texts(InboxQueries.ListTag));
+        var list = Assert.Single(sql.Commands(InboxQueries.ListTag));
 
+        // The plan of the very command, with the values it ran with (with none bound, SQLite plans a LIMIT NULL otherwise).
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(_host.Database.ConnectionString);
         await connection.OpenAsync();
         await using var explain = connection.CreateCommand();
-        explain.CommandText = "EXPLAIN QUERY PLAN " + list;
-        foreach (var name in System.Text.RegularExpressions.Regex.Matches(list, @"@\w+").Select(m => m.Value).Distinct())
+        explain.CommandText = "EXPLAIN QUERY PLAN " + list.Text;
+        foreach (var (name, value) in list.Parameters)
         {
-            explain.Parameters.AddWithValue(name, DBNull.Value);
+            explain.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
 
         var plan = new List<string>();
@@ -127,10 +128,13 @@ public sealed class InboxQueriesTests : IAsyncLifetime
             }
         }
 
-        // Along the order's index, sorting only ties on it ("RIGHT PART"), and stopping after the page: a full sort ("USE
-        // TEMP B-TREE FOR ORDER BY") would read and order all 100,000 of a large inbox for every page.
-        Assert.Contains(plan, step => step.StartsWith("SEARCH t USING INDEX IX_Tasks_TenantId_Status_", StringComparison.Ordinal));
-        Assert.DoesNotContain("USE TEMP B-TREE FOR ORDER BY", plan);
+        // Along the order's index, sorting at most ties on it ("RIGHT PART"), and stopping after the page: a full sort ("USE
+        // TEMP B-TREE FOR ORDER BY" inside the page's subquery, before the join) reads and orders all 100,000 of a large
+        // inbox for every page — 110 ms a page on such a file, against 4 ms along the index. (The join's own sort of the
+        // page's rows comes after "SCAN t1".)
+        var page = plan.TakeWhile(step => !step.StartsWith("SCAN t1", StringComparison.Ordinal)).ToList();
+        Assert.Contains(page, step => step.StartsWith("SEARCH t USING INDEX IX_Tasks_TenantId_Status_", StringComparison.Ordinal));
+        Assert.DoesNotContain("USE TEMP B-TREE FOR ORDER BY", page);
     }
 
     [Fact]

@@ -81,10 +81,12 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.Property(x => x.OutputJson).Unbounded();
             e.Property(x => x.Title).HasMaxLength(500);
             e.HasIndex(x => new { x.ExecutionId, x.Status });
-            // The inbox's orders, so that a page of 100,000 pending tasks is read in index order and stops at its last row
-            // (deadline first, those without one last: an index on an expression, made by the migration TaskMade).
+            // The inbox's orders, whole, so that a page of 100,000 pending tasks is read in index order and stops at its last
+            // row (with only the first key indexed, SQLite sorted all of them: 110 ms a page). Deadline first, those without one
+            // last: an index on an expression, made by the migration TaskMade.
             e.HasIndex(x => new { x.TenantId, x.Status, x.CreatedAt, x.Made });
-            e.HasIndex(x => new { x.TenantId, x.Status, x.Title });
+            e.HasIndex(x => new { x.TenantId, x.Status, x.Title, x.CreatedAt, x.Made, x.ResId }, "IX_Tasks_TenantId_Status_TitleOrder")
+                .IsDescending(false, false, false, true, true, false);
             e.HasIndex(x => new { x.Status, x.ExpiresAt });
             e.HasMany(x => x.Assignees).WithOne().HasForeignKey(a => a.ResId).OnDelete(DeleteBehavior.Cascade);
         });

@@ -689,9 +689,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "Title");
-
                     b.HasIndex("TenantId", "Status", "CreatedAt", "Made");
+
+                    b.HasIndex(new[] { "TenantId", "Status", "Title", "CreatedAt", "Made", "ResId" }, "IX_Tasks_TenantId_Status_TitleOrder")
+                        .IsDescending(false, false, false, true, true, false);
 
                     b.ToTable("Tasks", (string)null);
                 });

@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261202062900_TaskMade")]
+    [Migration("20261202065305_TaskMade")]
     partial class TaskMade
     {
         /// <inheritdoc />
@@ -692,9 +692,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasIndex("Status", "ExpiresAt");
 
-                    b.HasIndex("TenantId", "Status", "Title");
-
                     b.HasIndex("TenantId", "Status", "CreatedAt", "Made");
+
+                    b.HasIndex(new[] { "TenantId", "Status", "Title", "CreatedAt", "Made", "ResId" }, "IX_Tasks_TenantId_Status_TitleOrder")
+                        .IsDescending(false, false, false, true, true, false);
 
                     b.ToTable("Tasks", (string)null);
                 });

@@ -2,7 +2,7 @@
 
 #nullable disable
 
-namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
+namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class TaskMade : Migration
@@ -17,7 +17,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
             migrationBuilder.AddColumn<long>(
                 name: "Made",
                 table: "Tasks",
-                type: "bigint",
+                type: "INTEGER",
                 nullable: false,
                 defaultValue: 0L);
 
@@ -27,9 +27,9 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                 UPDATE "Tasks" SET "Made" = COALESCE((SELECT MAX(r."Id") FROM "NodeRuns" AS r WHERE r."ExecutionId" = "Tasks"."ExecutionId" AND r."NodeId" = "Tasks"."NodeId" AND r."StackKey" = "Tasks"."StackKey"), 0);
                 """);
 
-            // The inbox's "deadline first" order is ExpiresAt IS NULL, ExpiresAt: an index on that expression lets a page stop at its last row.
+            // The inbox's "deadline first" order, whole: ExpiresAt IS NULL, ExpiresAt, then newest first. An index on that expression lets a page stop at its last row.
             migrationBuilder.Sql("""
-                CREATE INDEX "IX_Tasks_TenantId_Status_DeadlineOrder" ON "Tasks" ("TenantId", "Status", ("ExpiresAt" IS NULL), "ExpiresAt");
+                CREATE INDEX "IX_Tasks_TenantId_Status_DeadlineOrder" ON "Tasks" ("TenantId", "Status", "ExpiresAt" IS NULL, "ExpiresAt", "CreatedAt" DESC, "Made" DESC, "ResId");
                 """);
 
             migrationBuilder.CreateIndex(
@@ -38,9 +38,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                 columns: new[] { "TenantId", "Status", "CreatedAt", "Made" });
 
             migrationBuilder.CreateIndex(
-                name: "IX_Tasks_TenantId_Status_Title",
+                name: "IX_Tasks_TenantId_Status_TitleOrder",
                 table: "Tasks",
-                columns: new[] { "TenantId", "Status", "Title" });
+                columns: new[] { "TenantId", "Status", "Title", "CreatedAt", "Made", "ResId" },
+                descending: new[] { false, false, false, true, true, false });
         }
 
         /// <inheritdoc />
@@ -55,7 +56,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                 table: "Tasks");
 
             migrationBuilder.DropIndex(
-                name: "IX_Tasks_TenantId_Status_Title",
+                name: "IX_Tasks_TenantId_Status_TitleOrder",
                 table: "Tasks");
 
             migrationBuilder.DropColumn(

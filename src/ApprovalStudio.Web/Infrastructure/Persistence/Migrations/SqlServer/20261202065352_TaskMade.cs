@@ -29,7 +29,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 
             // SQL Server indexes no expression (that needs a computed column): the deadlines in order, nulls first, at least narrow the sort.
             migrationBuilder.Sql("""
-                CREATE INDEX [IX_Tasks_TenantId_Status_DeadlineOrder] ON [Tasks] ([TenantId], [Status], [ExpiresAt]);
+                CREATE INDEX [IX_Tasks_TenantId_Status_DeadlineOrder] ON [Tasks] ([TenantId], [Status], [ExpiresAt], [CreatedAt] DESC, [Made] DESC, [ResId]);
                 """);
 
             migrationBuilder.CreateIndex(
@@ -38,9 +38,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                 columns: new[] { "TenantId", "Status", "CreatedAt", "Made" });
 
             migrationBuilder.CreateIndex(
-                name: "IX_Tasks_TenantId_Status_Title",
+                name: "IX_Tasks_TenantId_Status_TitleOrder",
                 table: "Tasks",
-                columns: new[] { "TenantId", "Status", "Title" });
+                columns: new[] { "TenantId", "Status", "Title", "CreatedAt", "Made", "ResId" },
+                descending: new[] { false, false, false, true, true, false });
         }
 
         /// <inheritdoc />
@@ -55,7 +56,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                 table: "Tasks");
 
             migrationBuilder.DropIndex(
-                name: "IX_Tasks_TenantId_Status_Title",
+                name: "IX_Tasks_TenantId_Status_TitleOrder",
                 table: "Tasks");
 
             migrationBuilder.DropColumn(
