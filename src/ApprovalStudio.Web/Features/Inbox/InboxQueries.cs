@@ -140,10 +140,8 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
 
         if (!string.IsNullOrWhiteSpace(filter.Search))
         {
-            // The workflows whose name matches, looked up once (a handful of rows), not once per pending task.
             var text = filter.Search.Trim().ToLowerInvariant();
-            var named = await db.Workflows.AsNoTracking().Where(w => w.TenantId == actor.TenantId && w.Name.ToLower().Contains(text))
-                .Select(w => w.Key).Distinct().ToListAsync(cancellationToken);
+            var named = await WorkflowsNamedAsync(db, actor.TenantId, text, cancellationToken);
 
             // Titles and keys by a case-insensitive LIKE: no lower() of every pending task's title (on SQLite it halves a
             // search over 100,000 of them; LIKE there ignores the case of ASCII letters, as its lower() changes only those).
@@ -222,6 +220,14 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         return [.. workflows.Select(w => string.IsNullOrWhiteSpace(w.Name) ? w with { Name = w.Key } : w)
             .OrderBy(w => w.Name, StringComparer.CurrentCultureIgnoreCase).ThenBy(w => w.Key, StringComparer.Ordinal)];
     }
+
+    /// <summary>
+    /// The keys of the tenant's workflows whose name holds <paramref name="text"/> (lower-cased): looked up once per search
+    /// (a handful of rows), not once per task searched.
+    /// </summary>
+    private static Task<List<string>> WorkflowsNamedAsync(AppDbContext db, string tenantId, string text, CancellationToken cancellationToken) =>
+        db.Workflows.AsNoTracking().Where(w => w.TenantId == tenantId && w.Name.ToLower().Contains(text))
+            .Select(w => w.Key).Distinct().ToListAsync(cancellationToken);
 
     private static async Task<Dictionary<string, string>> WorkflowNamesAsync(AppDbContext db, string tenantId, IEnumerable<string> keys, CancellationToken cancellationToken)
     {
@@ -307,9 +313,9 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         {
             var text = filter.Search.Trim().ToLowerInvariant();
             var comment = CommentPattern(text);
-            query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text)
-                || db.Workflows.Any(w => w.TenantId == t.TenantId && w.Key == t.WorkflowKey && w.Name.ToLower().Contains(text))
-                || (t.OutputJson != null && EF.Functions.Like(t.OutputJson.ToLower(), comment, LikeEscape)));
+            var named = await WorkflowsNamedAsync(db, actor.TenantId, text, cancellationToken);
+            query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text) || named.Contains(t.WorkflowKey)
+                || (t.OutputJson != null && EF.Functions.Like(t.OutputJson.ToLower(), comment, Like.EscapeCharacter)));
         }
 
         var total = await query.CountAsync(cancellationToken);
@@ -338,8 +344,6 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         })], total);
     }
 
-    private const string LikeEscape = "\\";
-
     /// <summary>
     /// A LIKE pattern for <paramref name="text"/> inside the comment of a stored answer. Approvals and reviews are stored
     /// as <c>{"decision"|"acknowledged", "comment", "actor", "at"}</c> (ResponseValidator), so the comment's text lies between
@@ -349,18 +353,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
     internal static string CommentPattern(string text)
     {
         var json = System.Text.Json.JsonSerializer.Serialize(text)[1..^1].ToLowerInvariant();
-        var escaped = new System.Text.StringBuilder();
-        foreach (var c in json)
-        {
-            if (c is '%' or '_' or '[' or '\\')
-            {
-                escaped.Append('\\');
-            }
-
-            escaped.Append(c);
-        }
-
-        return "%\"comment\":\"%" + escaped + "%\",\"actor\":%";
+        return "%\"comment\":\"%" + Like.Escape(json) + "%\",\"actor\":%";
     }
 
     public async Task<ExecutionView?> ExecutionAsync(Actor actor, string executionId, CancellationToken cancellationToken)
