@@ -12,7 +12,6 @@ namespace ApprovalStudio.Testing;
 /// </summary>
 public sealed class SqlCommands : IDisposable, IObserver<DiagnosticListener>, IObserver<KeyValuePair<string, object?>>
 {
-    private readonly ConcurrentQueue<string> _texts = new();
     private readonly ConcurrentQueue<(string Text, IReadOnlyDictionary<string, object?> Parameters)> _commands = new();
     private readonly List<IDisposable> _subscriptions = [];
     private readonly string _database;
@@ -29,17 +28,13 @@ public sealed class SqlCommands : IDisposable, IObserver<DiagnosticListener>, IO
         : new Npgsql.NpgsqlConnectionStringBuilder(host.Database.ConnectionString).Database!);
 
     /// <summary>How many commands ran whose text holds <paramref name="fragment"/> (a query tag, a table).</summary>
-    public int Count(string fragment) => _texts.Count(t => t.Contains(fragment, StringComparison.Ordinal));
+    public int Count(string fragment) => _commands.Count(c => c.Text.Contains(fragment, StringComparison.Ordinal));
 
     /// <summary>The commands whose text holds <paramref name="fragment"/>, with the values they ran with, in the order they ran.</summary>
     public IReadOnlyList<(string Text, IReadOnlyDictionary<string, object?> Parameters)> Commands(string fragment) =>
         [.. _commands.Where(c => c.Text.Contains(fragment, StringComparison.Ordinal))];
 
-    public void Clear()
-    {
-        _texts.Clear();
-        _commands.Clear();
-    }
+    public void Clear() => _commands.Clear();
 
     public void Dispose()
     {
@@ -67,7 +62,6 @@ public sealed class SqlCommands : IDisposable, IObserver<DiagnosticListener>, IO
             && (command.Connection?.DataSource?.Contains(_database, StringComparison.Ordinal) == true
                 || command.Connection?.Database == _database))
         {
-            _texts.Enqueue(command.CommandText);
             _commands.Enqueue((command.CommandText, command.Parameters.Cast<System.Data.Common.DbParameter>()
                 .ToDictionary(p => p.ParameterName, p => p.Value is DBNull ? null : p.Value, StringComparer.Ordinal)));
         }
