@@ -216,32 +216,27 @@ public static class InboxScale
             {
                 await circuit.DisposeAsync();
             }
-
-            foreach (var (what, value, target) in rows)
-            {
-                Say($"  {what}: {value}{(target.Length > 0 ? $" (target {target})" : "")}");
-            }
-
-            Say($"== report: {await WriteAsync(options, rows)}");
-            return 0;
         }
-
-        var badge = new Regex($"^{expected} pending tasks$");
-        var live = 0;
-        foreach (var page in pages)
+        else
         {
-            try
+            var badge = new Regex($"^{expected} pending tasks$");
+            var live = 0;
+            foreach (var page in pages)
             {
-                await page.GetByLabel(badge).WaitForAsync(new() { Timeout = 10_000 });
-                live++;
+                try
+                {
+                    await page.GetByLabel(badge).WaitForAsync(new() { Timeout = 10_000 });
+                    live++;
+                }
+                catch (TimeoutException)
+                {
+                }
             }
-            catch (TimeoutException)
-            {
-            }
+
+            var shown = await pages[0].Locator("[aria-label$=' pending tasks']").First.GetAttributeAsync("aria-label");
+            rows.Add(("open pages whose badge shows the database's count afterwards", $"{live} of {pages.Count} ({expected:N0}; the first page's badge: {shown})", "all"));
         }
 
-        var shown = await pages[0].Locator("[aria-label$=' pending tasks']").First.GetAttributeAsync("aria-label");
-        rows.Add(("open pages whose badge shows the database's count afterwards", $"{live} of {pages.Count} ({expected:N0}; the first page's badge: {shown})", "all"));
         foreach (var (what, value, target) in rows)
         {
             Say($"  {what}: {value}{(target.Length > 0 ? $" (target {target})" : "")}");
@@ -256,12 +251,9 @@ public static class InboxScale
     /// <summary>
     /// Times <paramref name="act"/> <paramref name="samples"/> times until the first row changes: in the page (from the last
     /// click, input or change event to the DOM mutation that changed the row — what the person waits for) and on the
-    /// wall clock around Playwright's calls (which adds its round trips to the browser).
-    /// </summary>
-    /// <summary>
-    /// Times <paramref name="samples"/> actions after <paramref name="warmUp"/> untimed ones: the first of each kind in a
-    /// process compiles its query (EF) and its render path (JIT) once, some 100 ms that a person meets once per server
-    /// start, not on every sort (the report says so).
+    /// wall clock around Playwright's calls (which adds its round trips to the browser). <paramref name="warmUp"/> untimed
+    /// ones come first: the first of each kind in a process compiles its query (EF) and its render path (JIT) once, some
+    /// 100 ms that a person meets once per server start, not on every sort (the report says so).
     /// </summary>
     private static async Task<(List<double> InPage, List<double> Wall)> TimedAsync(IPage page, int samples, Func<int, Task> act, int warmUp = 1)
     {
@@ -392,8 +384,7 @@ public static class InboxScale
             return;
         }
 
-        var tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-trace");
-        using var process = Process.Start(new ProcessStartInfo(tool, ["collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "--profile", "dotnet-sampled-thread-time",
+        using var process = Process.Start(new ProcessStartInfo(InstalledTool("dotnet-trace"), ["collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "--profile", "dotnet-sampled-thread-time",
             "--duration", $"00:00:00:{Math.Max(1, seconds - 1):00}", "-o", file, "--format", "Speedscope"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         await process.WaitForExitAsync();
     }
@@ -418,8 +409,8 @@ public static class InboxScale
         var file = Path.Combine(Path.GetTempPath(), $"inbox-{pid}-{Guid.NewGuid():N}.gcdump");
         try
         {
-            await RunToolAsync("collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "-o", file);
-            var report = await RunToolAsync("report", file);
+            await GcdumpAsync("collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "-o", file);
+            var report = await GcdumpAsync("report", file);
             var line = report.Split('\n').First(l => l.Contains("GC Heap bytes", StringComparison.Ordinal));
             return long.Parse(line.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
         }
@@ -447,7 +438,7 @@ public static class InboxScale
     /// <summary>Bytes and objects by type in the app's heap (a dump of the heap, dotnet-dump's dumpheap -stat), for finding what a circuit keeps.</summary>
     private static async Task HeapStatAsync(int pid, string to)
     {
-        var tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-dump");
+        var tool = InstalledTool("dotnet-dump");
         if (!File.Exists(tool))
         {
             return;
@@ -473,14 +464,12 @@ public static class InboxScale
         return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: {output}{await process.StandardError.ReadToEndAsync()}");
     }
 
-    private static async Task<string> RunToolAsync(params string[] args)
-    {
-        var tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-gcdump");
-        using var process = Process.Start(new ProcessStartInfo(File.Exists(tool) ? tool : "dotnet-gcdump", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"dotnet-gcdump {string.Join(' ', args)}: {output}{await process.StandardError.ReadToEndAsync()}");
-    }
+    private static Task<string> GcdumpAsync(params string[] args) =>
+        ToolAsync(File.Exists(InstalledTool("dotnet-gcdump")) ? InstalledTool("dotnet-gcdump") : "dotnet-gcdump", args);
+
+    /// <summary>Where <c>dotnet tool install -g</c> puts <paramref name="name"/> for this user.</summary>
+    private static string InstalledTool(string name) =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", name);
 
     private static async Task SeedAsync(TestDatabase database, int count)
     {
