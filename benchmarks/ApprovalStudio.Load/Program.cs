@@ -33,6 +33,8 @@ if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(TestDatabase.P
 Console.WriteLine($"== load harness: {options.Seconds}s per phase, {options.Tasks} tasks, {options.HubClients} hub clients; {string.Join(", ", providers)}");
 await using (var bare = await Harness.ServeBaselineAsync("bare", null))
 {
+    await LoadGenerator.RunAsync("warm-up", bare.Address, 16, options.Warmup, null, Harness.Post(i => $"/resume/{i}", Harness.Approve), HttpStatusCode.Accepted);
+    await LoadGenerator.RunAsync("warm-up", bare.Address, 16, options.Warmup, null, Harness.Get(i => $"/status/{i}"), HttpStatusCode.OK);
     report.Add("baseline", await LoadGenerator.RunAsync("bare Kestrel: read JSON, 202", bare.Address, 16, options.Phase, null, Harness.Post(i => $"/resume/{i}", Harness.Approve), HttpStatusCode.Accepted));
     report.Add("baseline", await LoadGenerator.RunAsync("bare Kestrel GET", bare.Address, 1, options.Phase, null, Harness.Get(i => $"/status/{i}"), HttpStatusCode.OK));
     report.Add("baseline", await LoadGenerator.RunAsync("bare Kestrel GET", bare.Address, 16, options.Phase, null, Harness.Get(i => $"/status/{i}"), HttpStatusCode.OK));
@@ -48,9 +50,15 @@ Console.WriteLine($"== report: {written}");
 return 0;
 
 /// <summary>The harness's settings (benchmarks/README.md).</summary>
-public sealed record LoadOptions(int Seconds, int Tasks, int HubClients, int HubSamples, string Out, bool SqliteOnly)
+public sealed record LoadOptions(int Seconds, int Tasks, int HubClients, int HubSamples, string Out, bool SqliteOnly, int WarmupSeconds)
 {
     public TimeSpan Phase => TimeSpan.FromSeconds(Seconds);
+
+    /// <summary>
+    /// Untimed load of the same kind before each measured group: a server runs for hours, so what it costs while the JIT
+    /// is still tiering its hot methods up (measured: 40 % of the app's CPU in the first resume phase) is not its rate.
+    /// </summary>
+    public TimeSpan Warmup => TimeSpan.FromSeconds(WarmupSeconds);
 
     public static LoadOptions Parse(string[] args)
     {
@@ -58,7 +66,8 @@ public sealed record LoadOptions(int Seconds, int Tasks, int HubClients, int Hub
         int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
         return new LoadOptions(
             Int("--seconds", 10), Int("--tasks", 12_000), Int("--hub-clients", 500), Int("--hub-samples", 200),
-            Value("--out") ?? Path.Combine(Harness.RepositoryRoot(), "benchmarks", "reports"), args.Contains("--sqlite-only"));
+            Value("--out") ?? Path.Combine(Harness.RepositoryRoot(), "benchmarks", "reports"), args.Contains("--sqlite-only"),
+            Int("--warmup", 5));
     }
 }
 
@@ -83,6 +92,7 @@ public static class Harness
         // The floor of a durable 202 on this database, at the connection counts the app is measured at.
         await using (var floor = await ServeBaselineAsync(provider == Provider.Sqlite ? "sqlite" : "postgres", FloorConnection(database)))
         {
+            await LoadGenerator.RunAsync("warm-up", floor.Address, 16, options.Warmup, null, Post(i => $"/resume/{i}", Approve), HttpStatusCode.Accepted);
             foreach (var connections in new[] { 1, 16, 64 })
             {
                 report.Add(name, await LoadGenerator.RunAsync($"commit floor: one transaction per request", floor.Address, connections, options.Phase, null,
@@ -132,9 +142,14 @@ public static class Harness
             report.Add(name, settled);
         }
 
-        // Resume 202s at 1, 16 and 64 connections, each on tasks of its own.
+        // Resume 202s at 1, 16 and 64 connections, each on tasks of its own, after an untimed warm-up on tasks of its own.
         var pool = resIds.Skip(2 * options.HubSamples).ToArray();
-        var offset = 0;
+        var warmup = await LoadGenerator.RunAsync("warm-up", app.Address, 16, options.Warmup, pool.Length / 4,
+            Post(i => $"/api/executions/{pool[i]}/resume", Approve, token), HttpStatusCode.Accepted);
+        var offset = warmup.Requests + warmup.Errors;
+
+        // The warm-up's continuations first: the phases below measure their own answers' continuations, not its backlog.
+        await WaitAsync(database, db => db.Executions.CountAsync(e => e.Status == ExecutionStatuses.Completed), offset + 2 * options.HubSamples, TimeSpan.FromMinutes(30));
         var firstResume = Stopwatch.StartNew();
         foreach (var connections in new[] { 1, 16, 64 })
         {
@@ -159,6 +174,8 @@ public static class Harness
         report.Add(name, new Measurement("continuations after the burst, until each run completed", 0, backlog, 0, drain.Elapsed.TotalSeconds, double.NaN, double.NaN,
             $"backlog of {backlog} at the burst's end; all {answered} answered runs continued within {firstResume.Elapsed.TotalSeconds:0.0} s of the first resume"));
 
+        await LoadGenerator.RunAsync("warm-up", app.Address, 16, options.Warmup, null,
+            Get(i => $"/api/executions/{runIds[i % runIds.Length]}/status", token), HttpStatusCode.OK);
         foreach (var connections in new[] { 1, 16 })
         {
             report.Add(name, await LoadGenerator.RunAsync("GET /api/executions/{id}/status", app.Address, connections, options.Phase, null,
