@@ -84,6 +84,53 @@ public sealed class GroupCommitTests
         Assert.Equal(["kept"], markers);
     }
 
+    [Fact]
+    public async Task Starts_answers_and_the_workers_steps_all_commit_through_it()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Api.Flows.Review);
+        var commits = host.Services.GetRequiredService<GroupCommit>();
+
+        var before = commits.Commits;
+        var run = await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+        Assert.Equal(1, commits.Commits - before); // the start
+
+        var resId = await host.WaitForTaskAsync(run);
+        Assert.Equal(2, commits.Commits - before); // and the worker's first step, which suspended the run
+
+        using (var answered = await host.Client(host.Token("bob")).PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"acknowledged":true}""")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, answered.StatusCode);
+        }
+
+        await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.Equal(4, commits.Commits - before); // the answer, and the step that continued the run
+    }
+
+    [Fact]
+    public async Task Starts_that_arrive_while_the_writer_is_busy_share_its_next_commit()
+    {
+        await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?> { ["Workflows:Worker:Enabled"] = "false" });
+        await host.CreateWorkflowAsync(Api.Flows.Review);
+        var commits = host.Services.GetRequiredService<GroupCommit>();
+        var gate = host.Services.GetRequiredService<SqliteWriteGate>();
+        var before = commits.Commits;
+
+        Task<string>[] starts;
+        await using (var holder = host.Services.CreateAsyncScope())
+        {
+            var held = await gate.BeginAsync(holder.ServiceProvider.GetRequiredService<AppDbContext>(), CancellationToken.None);
+            starts = [.. Enumerable.Range(0, 10).Select(i => host.StartRunAsync("review-flow", $$"""{"doc":"d{{i}}"}"""))];
+            await Task.Delay(500);
+            Assert.DoesNotContain(starts, s => s.IsCompleted); // no 202 before the run is on disk
+            await held.DisposeAsync();
+        }
+
+        var ids = await Task.WhenAll(starts);
+        Assert.Equal(10, ids.Distinct().Count());
+        Assert.InRange(commits.Commits - before, 1, 2); // the first may have been taken alone before the rest arrived
+    }
+
     private static AuditRecord Audit(string marker) => new()
     {
         TenantId = AppHost.Tenant, ExecutionId = "group-commit", ResId = marker, NodeId = "n", Action = "Test", Actor = "test", Channel = "test",

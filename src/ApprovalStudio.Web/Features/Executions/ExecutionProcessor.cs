@@ -16,21 +16,31 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// commit leaves the item leased; when the lease runs out another worker does the step again.
 /// </summary>
 public sealed class ExecutionProcessor(
-    AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, ExecutionNotifier notifier, ITaskOutbox outbox, TimeProvider clock,
-    ILogger<ExecutionProcessor> log)
+    AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, GroupCommit commits, ExecutionNotifier notifier, ITaskOutbox outbox,
+    TimeProvider clock, ILogger<ExecutionProcessor> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    // Every step reads its item, its run and (for an answer) its task: compiled once rather than translated each time.
+    private static readonly CompiledQuery<Func<AppDbContext, long, CancellationToken, Task<QueueItem>>> ItemQuery = new(() => EF.CompileAsyncQuery(
+        (AppDbContext db, long id, CancellationToken _) => db.Queue.AsNoTracking().Single(q => q.Id == id)));
+
+    private static readonly CompiledQuery<Func<AppDbContext, string, CancellationToken, Task<ExecutionRecord>>> RunQuery = new(() => EF.CompileAsyncQuery(
+        (AppDbContext db, string id, CancellationToken _) => db.Executions.AsNoTracking().Single(e => e.Id == id)));
+
+    private static readonly CompiledQuery<Func<AppDbContext, string, CancellationToken, Task<TaskRecord>>> TaskQuery = new(() => EF.CompileAsyncQuery(
+        (AppDbContext db, string resId, CancellationToken _) => db.Tasks.AsNoTracking().Single(t => t.ResId == resId)));
 
     /// <returns>False when the lease was lost to another worker and nothing was done.</returns>
     public async Task<bool> ProcessAsync(long itemId, string leaseOwner, CancellationToken cancellationToken)
     {
-        var item = await db.Queue.SingleAsync(q => q.Id == itemId, cancellationToken);
+        var item = await ItemQuery.For(db)(db, itemId, cancellationToken);
         if (item.Status != QueueStatuses.Leased || item.LeaseOwner != leaseOwner)
         {
             return false;
         }
 
-        var execution = await db.Executions.SingleAsync(e => e.Id == item.ExecutionId, cancellationToken);
+        var execution = await RunQuery.For(db)(db, item.ExecutionId, cancellationToken);
         if (ExecutionStatuses.IsTerminal(execution.Status))
         {
             ExecutionLog.SkippedFinishedRun(log, item.Id, item.Kind, execution.Id, execution.Status);
@@ -38,7 +48,7 @@ public sealed class ExecutionProcessor(
         }
 
         var definition = await catalog.GetAsync(execution.TenantId, execution.WorkflowKey, execution.WorkflowVersion, cancellationToken);
-        var task = item.ResId is null ? null : await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == item.ResId, cancellationToken);
+        var task = item.ResId is null ? null : await TaskQuery.For(db)(db, item.ResId, cancellationToken);
         AdvanceResult result;
         try
         {
@@ -50,25 +60,33 @@ public sealed class ExecutionProcessor(
             return await FinishAsync(item, ex.Message, cancellationToken);
         }
 
-        await using var transaction = await db.BeginWriteAsync(cancellationToken);
-        var now = clock.GetUtcNow().UtcDateTime;
-        Apply(execution, result, now);
-        var created = AddTasks(execution, result.NewWaits, now);
-        await outbox.CreatedAsync(db, created, now, cancellationToken);
-        await AddNodeRunsAsync(execution.Id, result.NodeRuns, cancellationToken);
-        var pending = result.Status == RunStatus.Suspended && created.Count == 0
-            ? await db.Tasks.CountAsync(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending, cancellationToken)
-            : 0;
-        var events = new ExecutionEventLog(execution, definition).ForStep(item.Kind, task, result, created, pending, now);
-        db.ExecutionEvents.AddRange(events);
-        item.Status = QueueStatuses.Done;
-        item.CompletedAt = now;
-        item.LeasedUntil = null;
-        await db.SaveChangesAsync(cancellationToken);
-        var cancelled = result.Status is RunStatus.Completed or RunStatus.Failed
-            ? await CancelPendingTasksAsync(db, outbox, execution.Id, now, cancellationToken)
-            : [];
-        await transaction.CommitAsync(cancellationToken);
+        // The step's writes share a commit (and its fsync) with the answers and the other steps that arrive meanwhile
+        // (group commit, SQLite): the engine ran above, outside the writer's turn, so the turn holds only the writes.
+        // The run's revision guards them: an answer committed since the run was read fails this unit alone, and the
+        // worker does the step again after it.
+        var (events, created, cancelled) = await commits.RunAsync(async (batch, ct) =>
+        {
+            batch.Queue.Attach(item);
+            batch.Executions.Attach(execution);
+            var now = clock.GetUtcNow().UtcDateTime;
+            Apply(execution, result, now);
+            var created = AddTasks(batch, execution, result.NewWaits, now);
+            await outbox.CreatedAsync(batch, created, now, ct);
+            await AddNodeRunsAsync(batch, execution.Id, result.NodeRuns, ct);
+            var pending = result.Status == RunStatus.Suspended && created.Count == 0
+                ? await batch.Tasks.CountAsync(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending, ct)
+                : 0;
+            var events = new ExecutionEventLog(execution, definition).ForStep(item.Kind, task, result, created, pending, now);
+            batch.ExecutionEvents.AddRange(events);
+            item.Status = QueueStatuses.Done;
+            item.CompletedAt = now;
+            item.LeasedUntil = null;
+            await batch.SaveChangesAsync(ct);
+            var cancelled = result.Status is RunStatus.Completed or RunStatus.Failed
+                ? await CancelPendingTasksAsync(batch, outbox, execution.Id, now, ct)
+                : [];
+            return ((events, created, cancelled), true);
+        }, cancellationToken);
         ExecutionLog.Advanced(log, execution.Id, item.Kind, execution.Status, result.NewWaits.Count);
 
         await notifier.ExecutionEventsAsync(events);
@@ -188,7 +206,7 @@ public sealed class ExecutionProcessor(
         }
     }
 
-    private List<TaskRecord> AddTasks(ExecutionRecord execution, IReadOnlyList<WaitRequest> waits, DateTime now)
+    private static List<TaskRecord> AddTasks(AppDbContext db, ExecutionRecord execution, IReadOnlyList<WaitRequest> waits, DateTime now)
     {
         var created = new List<TaskRecord>();
         foreach (var wait in waits)
@@ -225,7 +243,7 @@ public sealed class ExecutionProcessor(
         return created;
     }
 
-    private async Task AddNodeRunsAsync(string executionId, IReadOnlyList<NodeRunRecord> runs, CancellationToken cancellationToken)
+    private static async Task AddNodeRunsAsync(AppDbContext db, string executionId, IReadOnlyList<NodeRunRecord> runs, CancellationToken cancellationToken)
     {
         foreach (var run in runs)
         {
@@ -263,6 +281,7 @@ public sealed class ExecutionProcessor(
 
     private async Task<bool> FinishAsync(QueueItem item, string note, CancellationToken cancellationToken)
     {
+        db.Queue.Attach(item);
         item.Status = QueueStatuses.Done;
         item.CompletedAt = clock.GetUtcNow().UtcDateTime;
         item.LeasedUntil = null;

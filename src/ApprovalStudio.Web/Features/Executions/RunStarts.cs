@@ -4,14 +4,22 @@ namespace ApprovalStudio.Web.Features.Executions;
 
 /// <summary>
 /// How a run begins, for every way of starting one (a start, a resume-from): the run's row and its first queue item, in
-/// the caller's unit of work, so the worker takes it exactly when it commits. The caller saves and then wakes the worker.
+/// one commit, so the worker takes it exactly when it is on disk. The caller then wakes the worker.
 /// </summary>
 public static class RunStarts
 {
-    public static ExecutionRecord Add(AppDbContext db, ExecutionRecord run, string kind)
+    /// <summary>
+    /// Commits the new run with the queue item that starts it, in a commit shared with the answers, starts and steps
+    /// that arrive meanwhile (<see cref="GroupCommit"/>): on disk when this returns.
+    /// </summary>
+    public static async Task<ExecutionRecord> StartAsync(GroupCommit commits, ExecutionRecord run, string kind, CancellationToken cancellationToken)
     {
-        db.Executions.Add(run);
-        db.Queue.Add(new QueueItem { ExecutionId = run.Id, Kind = kind, Status = QueueStatuses.Pending, AvailableAt = run.CreatedAt, CreatedAt = run.CreatedAt });
+        await commits.RunAsync((db, _) =>
+        {
+            db.Executions.Add(run);
+            db.Queue.Add(new QueueItem { ExecutionId = run.Id, Kind = kind, Status = QueueStatuses.Pending, AvailableAt = run.CreatedAt, CreatedAt = run.CreatedAt });
+            return Task.FromResult((true, true));
+        }, cancellationToken);
         return run;
     }
 

@@ -67,9 +67,13 @@ public sealed class ResumePipeline(
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
+    // Every answer reads its task first: compiled once rather than translated on every request.
+    private static readonly CompiledQuery<Func<AppDbContext, string, CancellationToken, Task<TaskRecord?>>> TaskQuery = new(() => EF.CompileAsyncQuery(
+        (AppDbContext db, string resId, CancellationToken _) => db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefault(t => t.ResId == resId)));
+
     public async Task<ResumeOutcome> ResumeAsync(ResumeCommand command, CancellationToken cancellationToken)
     {
-        var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefaultAsync(t => t.ResId == command.ResId, cancellationToken);
+        var task = await TaskQuery.For(db)(db, command.ResId, cancellationToken);
         if (task is null)
         {
             return new ResumeOutcome.NotFound();
@@ -200,13 +204,12 @@ public sealed class ResumePipeline(
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        var started = RunStarts.Add(db, new ExecutionRecord
+        var started = await RunStarts.StartAsync(commits, new ExecutionRecord
         {
             Id = RunStarts.NewId(), TenantId = run.TenantId, WorkflowKey = run.WorkflowKey, WorkflowVersion = run.WorkflowVersion,
             Status = ExecutionStatuses.Running, InputJson = run.InputJson, CreatedBy = actor.UserId, CreatedAt = now, UpdatedAt = now,
             ResumedFromExecutionId = run.Id, ResumedFromNodeId = nodeId,
-        }, QueueKinds.StartFrom);
-        await db.SaveChangesAsync(cancellationToken);
+        }, QueueKinds.StartFrom, cancellationToken);
         signal.Notify();
         ResumeLog.ResumedFrom(log, run.Id, nodeId, started.Id, actor.UserId);
         return new ResumeOutcome.Accepted(started.Id);

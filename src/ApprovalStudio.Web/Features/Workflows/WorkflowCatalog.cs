@@ -67,11 +67,14 @@ public sealed class WorkflowCatalog(AppDbContext db, DefinitionCache cache, Time
 
     public async Task<(WorkflowDefinition Definition, int Version)?> GetLatestAsync(string tenant, string key, CancellationToken cancellationToken)
     {
+        // Every start asks: the number is read (a newer version may have been saved by another instance), the
+        // definition only when this process has not parsed that version yet.
         var latest = await db.WorkflowVersions.AsNoTracking()
             .Where(v => v.TenantId == tenant && v.Key == key)
             .OrderByDescending(v => v.Version)
+            .Select(v => (int?)v.Version)
             .FirstOrDefaultAsync(cancellationToken);
-        return latest is null ? null : (cache.GetOrParse(tenant, key, latest.Version, latest.DefinitionJson), latest.Version);
+        return latest is { } version ? (await GetAsync(tenant, key, version, cancellationToken), version) : null;
     }
 
     public async Task<WorkflowDefinition> GetAsync(string tenant, string key, int version, CancellationToken cancellationToken)
