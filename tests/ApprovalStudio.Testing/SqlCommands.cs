@@ -22,10 +22,22 @@ public sealed class SqlCommands : IDisposable, IObserver<DiagnosticListener>, IO
         _subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(this));
     }
 
-    /// <summary>Records the commands run on <paramref name="host"/>'s database.</summary>
-    public static SqlCommands On(AppHost host) => new(host.Database.Provider == Provider.Sqlite
-        ? host.Database.Folder
-        : new Npgsql.NpgsqlConnectionStringBuilder(host.Database.ConnectionString).Database!);
+    /// <summary>
+    /// Records the commands run on <paramref name="host"/>'s database from when it returns. EF caches for a second whether
+    /// anyone listens, and the app's contexts are pooled (a context's logger outlives its lease), so this waits that second
+    /// out: a command run right after subscribing would otherwise go unseen.
+    /// </summary>
+    public static async Task<SqlCommands> OnAsync(AppHost host)
+    {
+        var commands = new SqlCommands(host.Database.Provider == Provider.Sqlite
+            ? host.Database.Folder
+            : new Npgsql.NpgsqlConnectionStringBuilder(host.Database.ConnectionString).Database!);
+        await Task.Delay(LoggingCacheTime + TimeSpan.FromMilliseconds(100));
+        return commands;
+    }
+
+    /// <summary>EF's default (<c>DbContextOptionsBuilder.ConfigureLoggingCacheTime</c>), which the app keeps.</summary>
+    private static readonly TimeSpan LoggingCacheTime = TimeSpan.FromSeconds(1);
 
     /// <summary>How many commands ran whose text holds <paramref name="fragment"/> (a query tag, a table).</summary>
     public int Count(string fragment) => _commands.Count(c => c.Text.Contains(fragment, StringComparison.Ordinal));

@@ -60,7 +60,7 @@ public sealed class InboxQueriesTests : IAsyncLifetime
     [Fact]
     public async Task A_filtered_page_that_is_not_full_is_counted_without_a_COUNT()
     {
-        using var sql = SqlCommands.On(_host);
+        using var sql = await SqlCommands.OnAsync(_host);
         var plans = await _inbox.ListAsync(Ops, new InboxFilter(Search: "plan"), 0, 25, CancellationToken.None);
         Assert.Equal((2, 2), (plans.Rows.Count, plans.Total));
         Assert.Equal(1, sql.Count(InboxQueries.ListTag)); // the page alone
@@ -105,7 +105,7 @@ public sealed class InboxQueriesTests : IAsyncLifetime
     [InlineData(InboxSort.DeadlineFirst)]
     public async Task Every_order_reads_a_page_along_an_index_instead_of_sorting_every_pending_task(InboxSort sort)
     {
-        using var sql = SqlCommands.On(_host);
+        using var sql = await SqlCommands.OnAsync(_host);
         await _inbox.ListAsync(Ops, new InboxFilter(Sort: sort), 0, 2, CancellationToken.None, knownTotal: 4);
         var list = Assert.Single(sql.Commands(InboxQueries.ListTag));
 

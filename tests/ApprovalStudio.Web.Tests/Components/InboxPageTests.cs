@@ -116,7 +116,7 @@ public sealed class InboxPageTests : MudTestContext
             page.WaitForAssertion(() => Assert.Single(page.FindAll("tbody tr a")), TimeSpan.FromSeconds(10));
         }
 
-        using var sql = SqlCommands.On(_host);
+        using var sql = await SqlCommands.OnAsync(_host);
         var resId = await _host.WaitForTaskAsync(await _host.StartRunAsync("review-flow", """{"doc":"budget"}"""));
         foreach (var page in pages)
         {

@@ -29,7 +29,7 @@ public sealed class InboxFeedTests
             Assert.Equal(0, await feed.CountAsync(actor, CancellationToken.None));
         }
 
-        using var sql = SqlCommands.On(host);
+        using var sql = await SqlCommands.OnAsync(host);
         var runs = new List<string>();
         for (var i = 0; i < 3; i++)
         {
@@ -91,7 +91,7 @@ public sealed class InboxFeedTests
 
         Assert.Equal(1, await feed.CountAsync(zoe, CancellationToken.None)); // counted lately: served from memory
 
-        using var sql = SqlCommands.On(host);
+        using var sql = await SqlCommands.OnAsync(host);
         clock.MoveOn(InboxFeed.Recount + TimeSpan.FromSeconds(1));
         var served = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => feed.CountAsync(zoe, CancellationToken.None)));
         Assert.All(served, count => Assert.Equal(1, count)); // at once, as kept: no reader waits for the COUNT
@@ -128,7 +128,7 @@ public sealed class InboxFeedTests
         })).Append(feed.Subscribe(Person("eve", "sales"), stranger.AddRange)).ToList();
         try
         {
-            using var sql = SqlCommands.On(host);
+            using var sql = await SqlCommands.OnAsync(host);
             var run = await host.StartRunAsync("review-flow", """{"doc":"Q3 plan"}""");
             var resId = await host.WaitForTaskAsync(run);
             await HeardAsync(heard, 1);

@@ -172,15 +172,12 @@ public sealed class SqliteAppDbContext : AppDbContext
 {
     private readonly SqliteWriteGate? _gate;
 
-    /// <summary>Without a gate: design time, and tests that open the database beside a running app.</summary>
+    /// <summary>
+    /// With the process's one gate when the options carry it (<see cref="SqliteWriteGate.Options"/>: the app's contexts,
+    /// pooled); without one at design time, and in tests that open the database beside a running app.
+    /// </summary>
     public SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options)
-        : base(options)
-    {
-    }
-
-    /// <summary>The app's: dependency injection picks this one, with the process's one gate.</summary>
-    public SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options, SqliteWriteGate gate)
-        : base(options) => _gate = gate;
+        : base(options) => _gate = options.FindExtension<SqliteWriteGate.Options>()?.Gate;
 
     public override Task<IDbContextTransaction> BeginWriteAsync(CancellationToken cancellationToken) =>
         _gate is null ? base.BeginWriteAsync(cancellationToken) : _gate.BeginAsync(this, cancellationToken);

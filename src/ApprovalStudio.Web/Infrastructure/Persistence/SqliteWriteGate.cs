@@ -1,3 +1,5 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
 
 namespace ApprovalStudio.Web.Infrastructure.Persistence;
@@ -14,6 +16,43 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence;
 public sealed class SqliteWriteGate
 {
     private readonly SemaphoreSlim _turn = new(1, 1);
+
+    /// <summary>
+    /// Carries the gate in the contexts' options (<c>UseWriteGate</c>), so that pooled contexts, made by EF from the options
+    /// alone, have it. EF's own services do not use it: it asks for no services and shares EF's service provider.
+    /// </summary>
+    public sealed class Options(SqliteWriteGate gate) : IDbContextOptionsExtension
+    {
+        public SqliteWriteGate Gate { get; } = gate;
+
+        public DbContextOptionsExtensionInfo Info => new GateInfo(this);
+
+        public void ApplyServices(IServiceCollection services)
+        {
+        }
+
+        public void Validate(IDbContextOptions options)
+        {
+        }
+
+        private sealed class GateInfo(IDbContextOptionsExtension extension) : DbContextOptionsExtensionInfo(extension)
+        {
+            public override bool IsDatabaseProvider => false;
+
+            public override string LogFragment => "WriteGate ";
+
+            public override int GetServiceProviderHashCode() => 0;
+
+            public override bool ShouldUseSameServiceProvider(DbContextOptionsExtensionInfo other) => other is GateInfo;
+
+            public override void PopulateDebugInfo(IDictionary<string, string> debugInfo)
+            {
+            }
+        }
+    }
+
+    /// <summary>Adds this gate to the options of the contexts being configured.</summary>
+    public void AddTo(DbContextOptionsBuilder options) => ((IDbContextOptionsBuilderInfrastructure)options).AddOrUpdateExtension(new Options(this));
 
     public async Task<IDbContextTransaction> BeginAsync(AppDbContext db, CancellationToken cancellationToken)
     {
