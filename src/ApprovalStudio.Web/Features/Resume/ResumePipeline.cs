@@ -244,19 +244,18 @@ public sealed class ResumePipeline(
         }
 
         var at = now.UtcDateTime;
+        var output = check.Output?.ToJsonString();
         // Consumed exactly once, with the audit record, the `resumed` event and the continuation's queue row, in one
         // commit shared with the answers that arrive meanwhile (group commit); answered only once it is on disk.
         var resumed = await commits.RunAsync<ExecutionEventRecord?>(async (batch, ct) =>
         {
-            var consumed = await batch.Tasks
-                .Where(t => t.ResId == task.ResId && t.Status == TaskStatuses.Pending && (t.ExpiresAt == null || t.ExpiresAt > at))
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(t => t.Status, TaskStatuses.Resolved)
-                    .SetProperty(t => t.ResolvedBy, actor.UserId)
-                    .SetProperty(t => t.ResolvedByName, actor.Name)
-                    .SetProperty(t => t.ResolvedAt, at)
-                    .SetProperty(t => t.Channel, command.Channel)
-                    .SetProperty(t => t.OutputJson, check.Output == null ? null : check.Output.ToJsonString()), ct);
+            // Plain SQL in the writer's turn, which every answer and step waits for: translating these two statements
+            // from LINQ on each answer was 60 % of the answer's time in it (dotnet-trace, resume ×16).
+            var consumed = await batch.Database.ExecuteSqlAsync($"""
+                UPDATE "Tasks" SET "Status" = {TaskStatuses.Resolved}, "ResolvedBy" = {actor.UserId}, "ResolvedByName" = {actor.Name},
+                    "ResolvedAt" = {at}, "Channel" = {command.Channel}, "OutputJson" = {output}
+                WHERE "ResId" = {task.ResId} AND "Status" = {TaskStatuses.Pending} AND ("ExpiresAt" IS NULL OR "ExpiresAt" > {at})
+                """, ct);
             if (consumed != 1)
             {
                 return (null, false);
@@ -265,13 +264,7 @@ public sealed class ResumePipeline(
             // The run's `resumed` event belongs to this moment (the answer is on disk when the 202 goes out), not to the
             // continuation's step: its number is taken here, under the run's revision, so a step that read the run before
             // this fails its save and is redone after it, and the sequence stays gapless and ordered.
-            await batch.Executions.Where(e => e.Id == task.ExecutionId)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(e => e.Status, e => e.Status == ExecutionStatuses.Suspended || e.Status == ExecutionStatuses.Running ? ExecutionStatuses.Resuming : e.Status)
-                    .SetProperty(e => e.UpdatedAt, at)
-                    .SetProperty(e => e.LastSequence, e => e.LastSequence + 1)
-                    .SetProperty(e => e.Revision, e => e.Revision + 1), ct);
-            var sequence = await batch.Executions.Where(e => e.Id == task.ExecutionId).Select(e => e.LastSequence).SingleAsync(ct);
+            var sequence = (await batch.Database.SqlQuery<long>(NextSequence(batch, task.ExecutionId, at)).ToListAsync(ct)).Single();
             var resumed = ExecutionEventLog.Resumed(task, sequence, actor.UserId, actor.Name, command.Channel, at);
             batch.ExecutionEvents.Add(resumed);
             await outbox.SettledAsync(batch, [task.ResId], at, ct, command.AnsweredOn);
@@ -279,7 +272,7 @@ public sealed class ResumePipeline(
             {
                 TenantId = task.TenantId, ExecutionId = task.ExecutionId, ResId = task.ResId, NodeId = task.NodeId,
                 Action = "Resumed", Actor = actor.UserId, ActorName = actor.Name, Channel = command.Channel, Grant = command.Grant.Name, At = at,
-                PayloadJson = check.Output?.ToJsonString(),
+                PayloadJson = output,
             });
             batch.Queue.Add(new QueueItem
             {
@@ -304,6 +297,24 @@ public sealed class ResumePipeline(
         await notifier.TaskChangedAsync(task, created: false);
         return new ResumeOutcome.Accepted(task.ExecutionId);
     }
+
+    /// <summary>
+    /// Marks the run answered (Resuming, unless it is already over) and takes the number of its `resumed` event, in one
+    /// statement: RETURNING on SQLite and PostgreSQL, OUTPUT on SQL Server.
+    /// </summary>
+    private static FormattableString NextSequence(AppDbContext db, string executionId, DateTime at) => db is SqlServerAppDbContext
+        ? (FormattableString)$"""
+            UPDATE "Executions" SET "Status" = CASE WHEN "Status" IN ({ExecutionStatuses.Suspended}, {ExecutionStatuses.Running}) THEN {ExecutionStatuses.Resuming} ELSE "Status" END,
+                "UpdatedAt" = {at}, "LastSequence" = "LastSequence" + 1, "Revision" = "Revision" + 1
+            OUTPUT INSERTED."LastSequence" AS "Value"
+            WHERE "Id" = {executionId}
+            """
+        : $"""
+            UPDATE "Executions" SET "Status" = CASE WHEN "Status" IN ({ExecutionStatuses.Suspended}, {ExecutionStatuses.Running}) THEN {ExecutionStatuses.Resuming} ELSE "Status" END,
+                "UpdatedAt" = {at}, "LastSequence" = "LastSequence" + 1, "Revision" = "Revision" + 1
+            WHERE "Id" = {executionId}
+            RETURNING "LastSequence" AS "Value"
+            """;
 
     /// <summary>Why <paramref name="grant"/> may not answer <paramref name="task"/> (read with its assignees), or null: for a page to say so before anyone answers.</summary>
     public async Task<string?> RefusalAsync(TaskRecord task, AnswerGrant grant, CancellationToken cancellationToken) =>
