@@ -28,6 +28,16 @@ public sealed class ExecutionProcessor(
     private static readonly CompiledQuery<Func<AppDbContext, string, CancellationToken, Task<ExecutionRecord>>> RunQuery = new(() => EF.CompileAsyncQuery(
         (AppDbContext db, string id, CancellationToken _) => db.Executions.AsNoTracking().Single(e => e.Id == id)));
 
+    private static readonly CompiledQuery<Func<AppDbContext, string, IAsyncEnumerable<TaskRecord>>> CancelledQuery = new(() => EF.CompileAsyncQuery(
+        (AppDbContext db, string executionId) => db.Tasks.AsNoTracking().Include(t => t.Assignees)
+            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Cancelled)));
+
+    // The row a resumed node (or a finished loop) opened when it began, tracked: the step closes it.
+    private static readonly CompiledQuery<Func<AppDbContext, string, string, string, CancellationToken, Task<NodeRunEntity?>>> OpenNodeRunQuery = new(() => EF.CompileAsyncQuery(
+        (AppDbContext db, string executionId, string nodeId, string stackKey, CancellationToken _) => db.NodeRuns
+            .FirstOrDefault(r => r.ExecutionId == executionId && r.NodeId == nodeId && r.StackKey == stackKey
+                && (r.Status == nameof(NodeRunStatus.Waiting) || r.Status == nameof(NodeRunStatus.Running)))));
+
     private static readonly CompiledQuery<Func<AppDbContext, string, CancellationToken, Task<TaskRecord>>> TaskQuery = new(() => EF.CompileAsyncQuery(
         (AppDbContext db, string resId, CancellationToken _) => db.Tasks.AsNoTracking().Single(t => t.ResId == resId)));
 
@@ -147,10 +157,11 @@ public sealed class ExecutionProcessor(
     /// </summary>
     public static async Task<List<TaskRecord>> CancelPendingTasksAsync(AppDbContext db, ITaskOutbox outbox, string executionId, DateTime now, CancellationToken cancellationToken)
     {
-        await db.Tasks.Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Pending)
-            .ExecuteUpdateAsync(s => s.SetProperty(t => t.Status, TaskStatuses.Cancelled), cancellationToken);
-        var cancelled = await db.Tasks.AsNoTracking().Include(t => t.Assignees)
-            .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Cancelled).ToListAsync(cancellationToken);
+        // Plain SQL and a compiled read: every finished run comes here, in the writer's turn.
+        await db.Database.ExecuteSqlAsync(
+            $"""UPDATE "Tasks" SET "Status" = {TaskStatuses.Cancelled} WHERE "ExecutionId" = {executionId} AND "Status" = {TaskStatuses.Pending}""",
+            cancellationToken);
+        var cancelled = await CancelledQuery.For(db)(db, executionId).ToListAsync(cancellationToken);
         await outbox.SettledAsync(db, [.. cancelled.Select(t => t.ResId)], now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         return cancelled;
@@ -254,7 +265,7 @@ public sealed class ExecutionProcessor(
                 // A resumed node (or a finished loop) closes the row it opened when it began.
                 string[] open = [nameof(NodeRunStatus.Waiting), nameof(NodeRunStatus.Running)];
                 entity = db.NodeRuns.Local.FirstOrDefault(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && open.Contains(r.Status))
-                    ?? await db.NodeRuns.FirstOrDefaultAsync(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && open.Contains(r.Status), cancellationToken);
+                    ?? await OpenNodeRunQuery.For(db)(db, executionId, run.NodeId, stackKey, cancellationToken);
             }
 
             if (entity is null)
