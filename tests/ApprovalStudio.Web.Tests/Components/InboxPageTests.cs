@@ -133,10 +133,11 @@ public sealed class InboxPageTests : MudTestContext
             page.WaitForAssertion(() => Assert.Equal(["Look at plan"], page.FindAll("tbody tr a").Select(a => a.TextContent)), TimeSpan.FromSeconds(10));
         }
 
-        // Ten open pages: no page read and no COUNT, one read of the new task's row for all of them.
+        // Ten open pages: no page read and no COUNT, one read of the new task's row for all of them (the host is the
+        // class's: a task of an earlier test may still be arriving, with a read of its own row).
         Assert.Equal(0, sql.Count(InboxQueries.ListTag));
         Assert.Equal(0, sql.Count(InboxQueries.CountTag));
-        Assert.Equal(1, sql.Count(InboxQueries.RowsTag));
+        Assert.Single(sql.Commands(InboxQueries.RowsTag), c => c.Parameters.Values.Any(v => v?.ToString()?.Contains(resId, StringComparison.Ordinal) == true));
     }
 
     [Fact]

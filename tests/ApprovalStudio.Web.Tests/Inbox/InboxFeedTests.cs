@@ -1,4 +1,5 @@
 using System.Net;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Inbox;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.EntityFrameworkCore;
@@ -74,7 +75,14 @@ public sealed class InboxFeedTests
         await host.CreateWorkflowAsync(Api.Flows.Review);
         var feed = host.Services.GetRequiredService<InboxFeed>();
         var zoe = Person("zoe", "ops");
-        await host.WaitForTaskAsync(await host.StartRunAsync("review-flow", """{"doc":"one"}"""));
+        var heard = new List<InboxUpdate>();
+        using (feed.Subscribe(zoe, updates => { lock (heard) { heard.AddRange(updates); } }))
+        {
+            await host.WaitForTaskAsync(await host.StartRunAsync("review-flow", """{"doc":"one"}"""));
+            // Counted once the feed has heard of the task: a change heard after the COUNT is counted on top of it.
+            await HeardAsync([heard], 1);
+        }
+
         Assert.Equal(1, await feed.CountAsync(zoe, CancellationToken.None));
 
         // A task the feed never heard of (as if its change were lost on the way): the kept count is one short.
@@ -99,6 +107,29 @@ public sealed class InboxFeedTests
         await KnownAsync(feed, zoe, 2); // and healed in the background
         Assert.Equal(1, sql.Count(InboxQueries.CountTag)); // by one COUNT for the twenty readers
         Assert.Equal(2, await feed.CountAsync(zoe, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_change_heard_just_after_a_count_that_already_held_it_is_counted_again_on_the_next_read()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Api.Flows.Review);
+        var feed = host.Services.GetRequiredService<InboxFeed>();
+        var zoe = Person("zoe", "ops");
+        var resId = await host.WaitForTaskAsync(await host.StartRunAsync("review-flow", """{"doc":"late"}"""));
+        await Task.Delay(InboxFeed.Interval + TimeSpan.FromSeconds(1)); // the task's own change has gone by
+        Assert.Equal(1, await feed.CountAsync(zoe, CancellationToken.None));
+
+        // Its notice again, as if it had travelled slower than the COUNT (through Redis, or a busy process): counted on top…
+        await using (var db = host.Database.OpenContext())
+        {
+            var task = await db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleAsync(t => t.ResId == resId);
+            host.Services.GetRequiredService<ExecutionEvents>().Raise(TaskChange.From(task, created: true));
+        }
+
+        await KnownAsync(feed, zoe, 2);
+        Assert.Equal(2, await feed.CountAsync(zoe, CancellationToken.None)); // served as kept, at once…
+        await KnownAsync(feed, zoe, 1); // …and counted again in the background, not a minute later
     }
 
     private static async Task HeardAsync(List<List<InboxUpdate>> heard, int updates)
