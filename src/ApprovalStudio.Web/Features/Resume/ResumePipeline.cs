@@ -250,7 +250,7 @@ public sealed class ResumePipeline(
         var resumed = await commits.RunAsync<ExecutionEventRecord?>(async (batch, ct) =>
         {
             // Plain SQL in the writer's turn, which every answer and step waits for: translating these two statements
-            // from LINQ on each answer was 60 % of the answer's time in it (dotnet-trace, resume ×16).
+            // from LINQ on each answer was 60 % of the answer's time in it (perf, resume ×16).
             var consumed = await batch.Database.ExecuteSqlAsync($"""
                 UPDATE "Tasks" SET "Status" = {TaskStatuses.Resolved}, "ResolvedBy" = {actor.UserId}, "ResolvedByName" = {actor.Name},
                     "ResolvedAt" = {at}, "Channel" = {command.Channel}, "OutputJson" = {output}

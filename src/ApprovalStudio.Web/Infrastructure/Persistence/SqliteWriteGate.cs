@@ -18,14 +18,20 @@ public sealed class SqliteWriteGate
     private readonly SemaphoreSlim _turn = new(1, 1);
 
     /// <summary>
-    /// Carries the gate in the contexts' options (<c>UseWriteGate</c>), so that pooled contexts, made by EF from the options
+    /// Carries the gate in the contexts' options (<see cref="AddTo"/>), so that pooled contexts, made by EF from the options
     /// alone, have it. EF's own services do not use it: it asks for no services and shares EF's service provider.
     /// </summary>
-    public sealed class Options(SqliteWriteGate gate) : IDbContextOptionsExtension
+    public sealed class Options : IDbContextOptionsExtension
     {
-        public SqliteWriteGate Gate { get; } = gate;
+        public Options(SqliteWriteGate gate)
+        {
+            Gate = gate;
+            Info = new GateInfo(this);
+        }
 
-        public DbContextOptionsExtensionInfo Info => new GateInfo(this);
+        public SqliteWriteGate Gate { get; }
+
+        public DbContextOptionsExtensionInfo Info { get; }
 
         public void ApplyServices(IServiceCollection services)
         {
