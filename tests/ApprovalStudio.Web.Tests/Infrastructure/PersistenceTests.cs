@@ -108,6 +108,25 @@ public sealed class PersistenceTests
     }
 
     [Fact]
+    public async Task A_scoped_context_disposed_twice_never_hands_back_a_context_leased_meanwhile()
+    {
+        // The scope disposes its context once as the provider's type and once as AppDbContext; the pool must not take a
+        // context back from whoever leased it between the two.
+        await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?> { ["Workflows:Worker:Enabled"] = "false" });
+        var factory = host.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
+        AppDbContext scoped;
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            scoped = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            await scoped.Tasks.CountAsync();
+            await scoped.DisposeAsync(); // as the first of the scope's two disposals would
+            await using var other = await factory.CreateDbContextAsync();
+            await scoped.DisposeAsync(); // the second, while another holds a context from the pool
+            Assert.Equal(0, await other.Tasks.CountAsync()); // still its own: not reset, not disposed
+        }
+    }
+
+    [Fact]
     public async Task With_entra_configured_the_app_starts_offline_and_local_tokens_still_work()
     {
         await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?>

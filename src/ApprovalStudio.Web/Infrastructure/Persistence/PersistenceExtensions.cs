@@ -79,8 +79,11 @@ public static class PersistenceExtensions
     private static void AddAppDbContext<TContext>(this IServiceCollection services, Action<IServiceProvider, DbContextOptionsBuilder> configure)
         where TContext : AppDbContext
     {
+        // One pool behind both. The scoped context is EF's scoped lease (AddDbContextPool), which the scope hands back once
+        // however often the context itself is disposed: it is disposed twice, as TContext and as AppDbContext, and a
+        // factory's lease given back twice could reach whoever leased the context in between.
+        services.AddDbContextPool<TContext>(configure);
         services.AddPooledDbContextFactory<TContext>(configure);
-        services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<TContext>>().CreateDbContext());
         services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<TContext>());
         services.AddSingleton<IDbContextFactory<AppDbContext>>(sp => new AppDbContextFactory<TContext>(sp.GetRequiredService<IDbContextFactory<TContext>>()));
     }
