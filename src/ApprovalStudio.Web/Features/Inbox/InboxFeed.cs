@@ -33,12 +33,6 @@ public sealed class InboxFeed : BackgroundService
     /// <summary>How old a count may get before the next read counts again (a change missed on the bus heals by then).</summary>
     public static readonly TimeSpan Recount = TimeSpan.FromMinutes(1);
 
-    /// <summary>
-    /// A change heard this soon after a COUNT may have been committed before it: its notice travels after its commit (a hop
-    /// through the process, or Redis), so the COUNT may hold it already. It is counted on top, and the next read counts again.
-    /// </summary>
-    public static readonly TimeSpan Late = TimeSpan.FromSeconds(5);
-
     private readonly Channel<(long Heard, TaskChange Change)> _changes = Channel.CreateUnbounded<(long, TaskChange)>(new() { SingleReader = true });
     private readonly Dictionary<string, CountEntry> _counts = new(StringComparer.Ordinal);
     private readonly HashSet<string> _recounting = new(StringComparer.Ordinal);
@@ -201,7 +195,6 @@ public sealed class InboxFeed : BackgroundService
         var rows = created.Count == 0
             ? new Dictionary<string, InboxRow>()
             : await _queries.RowsAsync([.. created.Select(c => (c.TenantId, c.Task.ResId))], cancellationToken);
-        var now = _clock.GetUtcNow();
         lock (_gate)
         {
             foreach (var (seq, change) in heard)
@@ -211,7 +204,7 @@ public sealed class InboxFeed : BackgroundService
                     if (seq > entry.Includes && Answerers.May(entry.Actor, change))
                     {
                         entry.Count = Math.Max(0, entry.Count + (change.Created ? 1 : -1));
-                        entry.Stale |= seq <= entry.MayInclude || now - entry.CountedAt < Late;
+                        entry.Stale |= seq <= entry.MayInclude;
                     }
                 }
             }
