@@ -114,10 +114,9 @@ public sealed class PersistenceTests
         // context back from whoever leased it between the two.
         await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?> { ["Workflows:Worker:Enabled"] = "false" });
         var factory = host.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
-        AppDbContext scoped;
         await using (var scope = host.Services.CreateAsyncScope())
         {
-            scoped = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var scoped = scope.ServiceProvider.GetRequiredService<AppDbContext>();
             await scoped.Tasks.CountAsync();
             await scoped.DisposeAsync(); // as the first of the scope's two disposals would
             await using var other = await factory.CreateDbContextAsync();

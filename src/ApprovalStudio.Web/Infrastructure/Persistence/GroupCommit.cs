@@ -5,7 +5,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence;
 
 /// <summary>
 /// Group commit: units of work that arrive while a commit is under way share the next transaction and its one commit —
-/// one fsync for many answers instead of one each, and one turn of SQLite's single writer. Each unit runs in a savepoint
+/// one fsync for many answers, run starts and worker steps instead of one each, and one turn of SQLite's single writer. Each unit runs in a savepoint
 /// of its own, so a unit that throws, or declines (returns <c>Commit: false</c>), is rolled back alone and the others
 /// still commit. A unit learns its result only after the commit: "accepted" still means "on disk". A unit cancelled
 /// before its turn does not run. Units must only write through the context they are given (statements and Adds; the
