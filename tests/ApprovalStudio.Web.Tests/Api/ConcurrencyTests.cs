@@ -1,6 +1,8 @@
 using System.Data.Common;
 using System.Net;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
@@ -76,6 +78,56 @@ public sealed class ConcurrencyTests
 
         var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
         Assert.Equal("""{"n":6,"who":"0,1,2,3,4,5"}""", done["output"]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task A_step_that_an_answer_overtakes_is_redone_at_once_not_counted_as_a_failed_attempt(Provider provider)
+    {
+        // Two parallel waits. Answering "a" starts a step whose http node is held open; "b" is answered meanwhile, so
+        // the run (and its event numbers) moves on under the step. The step must lose as a conflict and be redone.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstCall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        await using var target = await LoopbackServer.StartAsync((app, _) => app.MapPost("/hook", async () =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                firstCall.TrySetResult();
+                await release.Task;
+            }
+
+            return Results.Ok(new { ok = true });
+        }));
+        await using var host = await AppHost.StartAsync(provider, new Dictionary<string, string?> { ["Workflows:Http:AllowedNetworks:0"] = "127.0.0.1/32" });
+        await host.CreateWorkflowAsync("""
+            {"key":"overtaken","start":"fork",
+             "nodes":[{"id":"fork","type":"set","values":{"go":"true"}},
+                      {"id":"a","type":"review","assignees":{"users":["bob"]}},
+                      {"id":"b","type":"review","assignees":{"users":["bob"]}},
+                      {"id":"call","type":"http","method":"POST","url":"TARGET/hook","body":{"by":"{{a.actor}}"}}],
+             "edges":[{"from":"fork","to":"a"},{"from":"fork","to":"b"},{"from":"a","to":"call"}]}
+            """.Replace("TARGET/", target.Address.ToString(), StringComparison.Ordinal));
+        var executionId = await host.StartRunAsync("overtaken");
+        var waiting = (await host.WaitForAsync(executionId, s => s["waiting"]!.AsArray().Count == 2))["waiting"]!.AsArray();
+        string ResId(string node) => (string)waiting.Single(w => (string?)w!["nodeId"] == node)!["resId"]!;
+        var bob = host.Client(host.Token("bob"));
+
+        Assert.Equal(HttpStatusCode.Accepted, (await AppHost.SendAsync(bob, HttpMethod.Post, $"/api/executions/{ResId("a")}/resume", """{"acknowledged":true}""")).Status);
+        await firstCall.Task.WaitAsync(TimeSpan.FromSeconds(30)); // a's step has read the run and is inside its http node
+        Assert.Equal(HttpStatusCode.Accepted, (await AppHost.SendAsync(bob, HttpMethod.Post, $"/api/executions/{ResId("b")}/resume", """{"acknowledged":true}""")).Status);
+        release.SetResult();
+
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        await using var db = host.Database.OpenContext();
+        var answered = ResId("a");
+        var step = await db.Queue.AsNoTracking().SingleAsync(q => q.ResId == answered);
+        Assert.Equal((0, null), (step.Attempts, step.LastError)); // redone as a conflict, not failed and backed off
+        Assert.Equal(2, Volatile.Read(ref calls)); // the step ran again (at-least-once), and its first try left nothing
+        var sequences = await db.ExecutionEvents.AsNoTracking().Where(e => e.ExecutionId == executionId).Select(e => e.Sequence).OrderBy(n => n).ToListAsync();
+        Assert.Equal(Enumerable.Range(1, sequences.Count).Select(n => (long)n), sequences.Select(n => (long)n));
+        Assert.Equal(1, await db.NodeRuns.CountAsync(r => r.ExecutionId == executionId && r.NodeId == "call"));
     }
 
     /// <summary>

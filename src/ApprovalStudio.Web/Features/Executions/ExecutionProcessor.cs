@@ -76,6 +76,15 @@ public sealed class ExecutionProcessor(
         // worker does the step again after it.
         var (events, created, cancelled) = await commits.RunAsync(async (batch, ct) =>
         {
+            // Claim the revision first. EF writes the step's event rows before its guarded UPDATE of the run, so an
+            // answer that took the next event number since the read would otherwise fail this unit as a duplicate key —
+            // a failed attempt with backoff — instead of a conflict the worker redoes at once. On PostgreSQL the claim
+            // also locks the run's row, so an answer in flight numbers its event after this step's.
+            if (await ClaimAsync(batch, execution, ct) == 0)
+            {
+                throw new DbUpdateConcurrencyException($"Run {execution.Id} changed after its step read it (revision {execution.Revision}).");
+            }
+
             batch.Queue.Attach(item);
             batch.Executions.Attach(execution);
             var now = clock.GetUtcNow().UtcDateTime;
@@ -166,6 +175,11 @@ public sealed class ExecutionProcessor(
         await db.SaveChangesAsync(cancellationToken);
         return cancelled;
     }
+
+    private static Task<int> ClaimAsync(AppDbContext db, ExecutionRecord execution, CancellationToken cancellationToken) =>
+        db.Database.ExecuteSqlAsync(
+            $"""UPDATE "Executions" SET "Revision" = "Revision" WHERE "Id" = {execution.Id} AND "Revision" = {execution.Revision}""",
+            cancellationToken);
 
     /// <summary>A tool-call answer is <c>{toolOutputs, messages}</c>: the outputs become the node's output, the messages join the transcript.</summary>
     private Task<AdvanceResult> ResumeToolCallAsync(WorkflowDefinition definition, RunState state, TaskRecord task, StackFrame[] stack, CancellationToken cancellationToken)
