@@ -1,3 +1,4 @@
+using System.Net;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
@@ -105,6 +106,54 @@ public sealed class PersistenceTests
         await holding.DisposeAsync();
         await using var last = await third.BeginWriteAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(1, await third.SlackRequests.CountAsync());
+    }
+
+    [Fact]
+    public async Task On_sqlite_writes_made_without_SaveChanges_take_their_turn_too_instead_of_failing_as_locked()
+    {
+        // ExecuteUpdate/ExecuteDelete bypass SaveChanges: an API key's first use, a revoke, a template reset. With the
+        // writer held longer than the 2-second lock timeout, each must wait its turn and then succeed, not fail as locked.
+        await using var database = TestDatabase.Create(Provider.Sqlite);
+        await using var host = await AppHost.StartAsync(database: database, settings: new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Default"] = database.ConnectionString + ";Default Timeout=2",
+            ["Workflows:Worker:Enabled"] = "false",
+        });
+        var admin = host.Admin();
+        async Task<(string Id, string Key)> NewKeyAsync(string name)
+        {
+            using var created = await admin.PostAsync("/api/api-keys", AppHost.Json($$"""{"name":"{{name}}"}"""));
+            var body = System.Text.Json.Nodes.JsonNode.Parse(await created.Content.ReadAsStringAsync())!;
+            return ((string)body["id"]!, (string)body["key"]!);
+        }
+
+        var (_, used) = await NewKeyAsync("agent");
+        var (revokedId, _) = await NewKeyAsync("old agent");
+        using (var put = await admin.PutAsync("/api/message-templates/email.subject", AppHost.Json("""{"source":"Please look at {{ task.title }}"}""")))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        using var byKey = new HttpClient { BaseAddress = admin.BaseAddress };
+        byKey.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", used);
+        await using var holder = host.Services.CreateAsyncScope();
+        var holding = await holder.ServiceProvider.GetRequiredService<AppDbContext>().BeginWriteAsync(CancellationToken.None);
+        Task<HttpResponseMessage>[] requests =
+        [
+            byKey.GetAsync("/api/workflows"),
+            admin.DeleteAsync($"/api/api-keys/{revokedId}"),
+            admin.DeleteAsync("/api/message-templates/email.subject"),
+        ];
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.DoesNotContain(requests, r => r.IsCompleted); // waiting for the writer, not failed
+        await holding.CommitAsync();
+
+        var answers = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.NoContent, HttpStatusCode.NoContent], answers.Select(a => a.StatusCode));
+        await using var db = database.OpenContext();
+        Assert.NotNull((await db.ApiKeys.SingleAsync(k => k.Name == "agent")).LastUsedAt);
+        Assert.NotNull((await db.ApiKeys.SingleAsync(k => k.Id == revokedId)).RevokedAt);
+        Assert.False(await db.MessageTemplates.AnyAsync());
     }
 
     [Fact]

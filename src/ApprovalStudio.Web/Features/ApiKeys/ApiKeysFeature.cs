@@ -70,8 +70,8 @@ public static class ApiKeysFeature
     private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(
         string id, Actor actor, AppDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var revoked = await db.ApiKeys.Where(k => k.Id == id && k.TenantId == actor.TenantId && k.RevokedAt == null)
-            .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, clock.GetUtcNow().UtcDateTime), cancellationToken);
+        var revoked = await db.WriteAsync(ct => db.ApiKeys.Where(k => k.Id == id && k.TenantId == actor.TenantId && k.RevokedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, clock.GetUtcNow().UtcDateTime), ct), cancellationToken);
         return revoked == 1 || await db.ApiKeys.AnyAsync(k => k.Id == id && k.TenantId == actor.TenantId, cancellationToken)
             ? TypedResults.NoContent()
             : Problems.NotFound($"API key '{id}'");

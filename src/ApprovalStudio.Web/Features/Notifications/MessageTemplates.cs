@@ -145,7 +145,7 @@ public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogge
 
     /// <summary>Goes back to the default for one template.</summary>
     public Task ResetAsync(string tenant, string name, CancellationToken cancellationToken) =>
-        db.MessageTemplates.Where(t => t.TenantId == tenant && t.Name == name).ExecuteDeleteAsync(cancellationToken);
+        db.WriteAsync(ct => db.MessageTemplates.Where(t => t.TenantId == tenant && t.Name == name).ExecuteDeleteAsync(ct), cancellationToken);
 
     /// <summary>Checks a tenant's template before it is saved: it parses, renders for a sample task, and (blocks) makes a JSON array of blocks.</summary>
     /// <returns>The sample rendering, or the problem.</returns>

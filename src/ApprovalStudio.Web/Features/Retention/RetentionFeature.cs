@@ -60,12 +60,12 @@ public sealed class RetentionSweeper(IServiceScopeFactory scopes, IOptions<Reten
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var before = clock.GetUtcNow().UtcDateTime - settings.KeepFor;
-        var queue = await db.Queue
+        var queue = await db.WriteAsync(ct => db.Queue
             .Where(q => q.Status == QueueStatuses.Done && q.CompletedAt < before)
-            .OrderBy(q => q.Id).Take(settings.BatchSize).ExecuteDeleteAsync(cancellationToken);
-        var notifications = await db.Notifications
+            .OrderBy(q => q.Id).Take(settings.BatchSize).ExecuteDeleteAsync(ct), cancellationToken);
+        var notifications = await db.WriteAsync(ct => db.Notifications
             .Where(n => (n.Status == NotificationStatuses.Sent || n.Status == NotificationStatuses.Skipped) && n.CreatedAt < before)
-            .OrderBy(n => n.Id).Take(settings.BatchSize).ExecuteDeleteAsync(cancellationToken);
+            .OrderBy(n => n.Id).Take(settings.BatchSize).ExecuteDeleteAsync(ct), cancellationToken);
         if (queue + notifications > 0)
         {
             RetentionLog.Swept(log, queue, notifications, settings.KeepFor);

@@ -24,7 +24,7 @@ public sealed class SlackInteractions(
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var forgetBefore = now - (2 * options.Value.SignatureWindow) - TimeSpan.FromMinutes(1);
-        await db.SlackRequests.Where(r => r.ReceivedAt < forgetBefore).ExecuteDeleteAsync(cancellationToken);
+        await db.WriteAsync(ct => db.SlackRequests.Where(r => r.ReceivedAt < forgetBefore).ExecuteDeleteAsync(ct), cancellationToken);
         var hash = SHA256.HashData(Encoding.ASCII.GetBytes(signature));
         if (await db.SlackRequests.AnyAsync(r => r.SignatureHash == hash, cancellationToken))
         {

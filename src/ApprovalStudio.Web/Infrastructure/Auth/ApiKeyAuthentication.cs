@@ -56,7 +56,7 @@ public sealed class ApiKeyHandler(IOptionsMonitor<AuthenticationSchemeOptions> o
         var now = clock.GetUtcNow().UtcDateTime;
         if (record.LastUsedAt is null || now - record.LastUsedAt > TimeSpan.FromMinutes(1))
         {
-            await db.ApiKeys.Where(k => k.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), Context.RequestAborted);
+            await db.WriteAsync(ct => db.ApiKeys.Where(k => k.Id == record.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), ct), Context.RequestAborted);
         }
 
         var identity = new ClaimsIdentity(

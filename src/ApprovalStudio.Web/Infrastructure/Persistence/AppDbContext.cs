@@ -32,6 +32,24 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     public virtual Task<IDbContextTransaction> BeginWriteAsync(CancellationToken cancellationToken) =>
         Database.BeginTransactionAsync(cancellationToken);
 
+    /// <summary>
+    /// Statements that write without SaveChanges (<c>ExecuteUpdate</c>, <c>ExecuteDelete</c>, SQL) go through this: in a
+    /// write transaction of their own unless one is open, which on SQLite is a turn at the gate like every other write.
+    /// Run bare, such a statement would wait for SQLite's writer on its thread and fail as "database is locked".
+    /// </summary>
+    public async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken)
+    {
+        if (Database.CurrentTransaction is not null)
+        {
+            return await write(cancellationToken);
+        }
+
+        await using var transaction = await BeginWriteAsync(cancellationToken);
+        var result = await write(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Every timestamp is UTC; SQLite hands DateTime back unspecified, so say so on the way out.
