@@ -4,7 +4,7 @@
 # Starts a throwaway PostgreSQL on a free loopback port, with fsync on (a commit is on disk, as in production), unless
 # APPROVALSTUDIO_TEST_POSTGRES names a server. Arguments go to the harness: --seconds N (per phase, 10), --tasks N (20000),
 # --hub-clients N (500), --hub-samples N (200), --warmup N (untimed seconds before each measured group, 5), --sqlite-only,
-# --out DIR.
+# --postgres-only, --out DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/approval-studio-load.XXXXXX)

@@ -24,7 +24,7 @@ if (args.Contains("--inbox"))
 
 var options = LoadOptions.Parse(args);
 var report = new LoadReport(options);
-var providers = new List<Provider> { Provider.Sqlite };
+var providers = options.PostgresOnly ? new List<Provider>() : [Provider.Sqlite];
 if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(TestDatabase.PostgresVariable)) && !options.SqliteOnly)
 {
     providers.Add(Provider.Postgres);
@@ -50,7 +50,7 @@ Console.WriteLine($"== report: {written}");
 return 0;
 
 /// <summary>The harness's settings (benchmarks/README.md).</summary>
-public sealed record LoadOptions(int Seconds, int Tasks, int HubClients, int HubSamples, string Out, bool SqliteOnly, int WarmupSeconds)
+public sealed record LoadOptions(int Seconds, int Tasks, int HubClients, int HubSamples, string Out, bool SqliteOnly, int WarmupSeconds, bool PostgresOnly = false)
 {
     public TimeSpan Phase => TimeSpan.FromSeconds(Seconds);
 
@@ -67,7 +67,7 @@ public sealed record LoadOptions(int Seconds, int Tasks, int HubClients, int Hub
         return new LoadOptions(
             Int("--seconds", 10), Int("--tasks", 20_000), Int("--hub-clients", 500), Int("--hub-samples", 200),
             Value("--out") ?? Path.Combine(Harness.RepositoryRoot(), "benchmarks", "reports"), args.Contains("--sqlite-only"),
-            Int("--warmup", 5));
+            Int("--warmup", 5), args.Contains("--postgres-only"));
     }
 }
 
