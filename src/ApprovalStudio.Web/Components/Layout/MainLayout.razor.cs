@@ -1,4 +1,6 @@
 using ApprovalStudio.Web.Components.Shared;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
 using MudBlazor;
@@ -15,6 +17,12 @@ public sealed partial class MainLayout
 
     private MudThemeProvider? _theme;
     private bool _dark;
+    private bool _signedIn;
+    private bool _admin;
+    private string? _name;
+
+    [CascadingParameter]
+    private Task<AuthenticationState>? AuthenticationState { get; set; }
 
     /// <summary>The person's light/dark choice from its cookie (none: follow the system).</summary>
     [CascadingParameter(Name = ThemeCookie.Name)]
@@ -24,6 +32,15 @@ public sealed partial class MainLayout
     private IJSRuntime JS { get; set; } = default!;
 
     protected override void OnInitialized() => _dark = ThemeCookie.IsDark(ThemeChoice) ?? false;
+
+    /// <summary>Who is signed in, for the app bar: what AuthorizeView (one per piece) read before.</summary>
+    protected override async Task OnParametersSetAsync()
+    {
+        var user = AuthenticationState is null ? null : (await AuthenticationState).User;
+        _signedIn = user?.Identity?.IsAuthenticated == true;
+        _admin = _signedIn && Actor.From(user!)?.IsAdmin == true;
+        _name = user?.FindFirst(ActorClaims.Name)?.Value;
+    }
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
