@@ -42,4 +42,34 @@ public sealed class InboxToolbarTests : MudTestContext
             [new InboxFilter(Kind: "UserForm"), new InboxFilter(Workflow: "onboarding"), new InboxFilter(Sort: InboxSort.Title), new InboxFilter(), new InboxFilter(OverdueOnly: true), new InboxFilter()],
             sent);
     }
+
+    [Fact]
+    public void The_search_is_sent_once_typing_stops_and_its_clear_button_empties_the_field_and_the_filter()
+    {
+        SetRendererInfo(new RendererInfo("Server", isInteractive: true));
+        var sent = new List<InboxFilter>();
+        var toolbar = Render<InboxToolbar>(p => p.Add(t => t.Filter, new InboxFilter()).Add(t => t.Workflows, Workflows)
+            .Add(t => t.FilterChanged, (InboxFilter f) => { lock (sent) { sent.Add(f); } }));
+        Assert.Empty(toolbar.FindAll("button[aria-label='Clear search']")); // nothing to clear yet
+        Assert.Equal("Search", toolbar.Find("label[for=inbox-search]").TextContent);
+
+        toolbar.Find("#inbox-search").Input("inv");
+        toolbar.Find("#inbox-search").Input("invoice");
+        Assert.Empty(sent); // still typing: nothing read yet
+
+        // Sent from the debounce's timer to a callback that renders nothing: polled, not waited for by render.
+        for (var waited = 0; sent.Count == 0 && waited < 50; waited++)
+        {
+            Thread.Sleep(100);
+        }
+
+        Assert.Equal([new InboxFilter(Search: "invoice")], sent);
+        Thread.Sleep(2 * InboxToolbar.SearchDebounce);
+        Assert.Single(sent); // the first keystroke's search was dropped, not sent late
+
+        toolbar.Find("button[aria-label='Clear search']").Click();
+        Assert.Equal(new InboxFilter(), sent[^1]);
+        Assert.Equal(string.Empty, toolbar.Find("#inbox-search").GetAttribute("value") ?? string.Empty);
+        Assert.Empty(toolbar.FindAll("button[aria-label='Clear search']"));
+    }
 }

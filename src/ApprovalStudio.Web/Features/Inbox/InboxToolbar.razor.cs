@@ -1,4 +1,6 @@
+using ApprovalStudio.Web.Components.Shared;
 using Microsoft.AspNetCore.Components;
+using MudBlazor;
 
 namespace ApprovalStudio.Web.Features.Inbox;
 
@@ -6,8 +8,15 @@ public sealed partial class InboxToolbar
 {
     private static readonly string[] Kinds = ["Approval", "UserForm", "Review", "Wait", "ToolCall"];
 
+    /// <summary>How long the search waits after the last keystroke before it reads (as MudTextField's DebounceInterval did).</summary>
+    public static readonly TimeSpan SearchDebounce = TimeSpan.FromMilliseconds(300);
+
+    private const string SearchBoxClass = "mud-input mud-input-text mud-input-text-with-label mud-input-adorned-start mud-input-underline mud-shrink mud-typography-subtitle1 mud-input-sizing-fixed";
+    private const string SearchLabelClass = "mud-input-label mud-input-label-animated mud-input-label-text mud-input-label-inputcontrol";
+
     private string? _search;
     private string? _sentSearch;
+    private CancellationTokenSource? _debounce;
     private bool _filtersOpen;
     private bool _changed = true;
     private InboxFilter? _renderedFilter;
@@ -54,6 +63,47 @@ public sealed partial class InboxToolbar
     {
         _sentSearch = search;
         return Change(Filter with { Search = search });
+    }
+
+    /// <summary>A keystroke: the search goes out once the person has stopped typing for <see cref="SearchDebounce"/>.</summary>
+    private void Typed()
+    {
+        _changed = true; // the clear button comes and goes with the text
+        _debounce?.Cancel();
+        _debounce?.Dispose();
+        var pending = _debounce = new CancellationTokenSource();
+        var search = string.IsNullOrEmpty(_search) ? null : _search;
+        _ = SearchLaterAsync(search, pending.Token);
+    }
+
+    private async Task SearchLaterAsync(string? search, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(SearchDebounce, cancellationToken);
+            await InvokeAsync(() => SearchChanged(search));
+        }
+        catch (OperationCanceledException)
+        {
+            // Typed on, cleared, or the page closed: a later search (or none) replaces this one.
+        }
+        catch (Exception ex)
+        {
+            await DispatchExceptionAsync(ex);
+        }
+    }
+
+    private Task ClearSearchAsync()
+    {
+        _debounce?.Cancel();
+        _search = null;
+        return SearchChanged(null);
+    }
+
+    public void Dispose()
+    {
+        _debounce?.Cancel();
+        _debounce?.Dispose();
     }
 
     private Task Change(InboxFilter filter)
