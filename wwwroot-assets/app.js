@@ -20,6 +20,25 @@
     if (narrow.addEventListener) { narrow.addEventListener("change", keepNarrow); }
   }
 
+  // Tells a page (OnNarrow) whether the window is narrow, at once and whenever it changes. Returns a handle for stopNarrow.
+  // A bool is all that crosses: no viewport service, and no serializer metadata for one, in every open circuit.
+  var narrowWatchers = {};
+  var nextNarrow = 0;
+  function watchNarrow(dotnet) {
+    var id = ++nextNarrow;
+    var tell = function () { dotnet.invokeMethodAsync("OnNarrow", !!(narrow && narrow.matches)).catch(function () { }); };
+    narrowWatchers[id] = tell;
+    if (narrow && narrow.addEventListener) { narrow.addEventListener("change", tell); }
+    tell();
+    return id;
+  }
+  function stopNarrow(id) {
+    if (narrowWatchers[id]) {
+      if (narrow && narrow.removeEventListener) { narrow.removeEventListener("change", narrowWatchers[id]); }
+      delete narrowWatchers[id];
+    }
+  }
+
   // Scrolls to a form field's box and focuses its input (the error summary's links).
   function focusField(id) {
     var box = document.getElementById(id);
@@ -58,5 +77,6 @@
 
   window.approvalStudio = Object.assign(window.approvalStudio || {}, {
     timeZone: timeZone, setTheme: setTheme, focusField: focusField, listenShortcuts: listenShortcuts, stopShortcuts: stopShortcuts,
+    watchNarrow: watchNarrow, stopNarrow: stopNarrow,
   });
 })();

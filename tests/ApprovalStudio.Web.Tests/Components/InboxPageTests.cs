@@ -65,18 +65,20 @@ public sealed class InboxPageTests : MudTestContext
     [Theory]
     [InlineData(390, true)]
     [InlineData(1280, false)]
-    public void A_live_inbox_keeps_the_rows_of_the_layout_the_browser_shows_and_both_until_it_knows(int width, bool phone)
+    public async Task A_live_inbox_keeps_the_rows_of_the_layout_the_browser_shows_and_both_until_it_knows(int width, bool phone)
     {
         SignIn("zoe", "ops");
-        var viewport = JSInterop.Setup<BrowserWindowSize>("mudResizeListener.getBrowserWindowSize");
+        var watch = JSInterop.Setup<int>("approvalStudio.watchNarrow", _ => true);
+        watch.SetResult(1);
 
         // Until the browser has said how wide it is, the circuit shows what the prerender showed: rows in both layouts.
         var inbox = Render<InboxPage>();
         inbox.WaitForAssertion(() => Assert.Single(inbox.FindAll("tbody tr a")), TimeSpan.FromSeconds(10));
         Assert.Single(inbox.FindAll("ul.inbox-compact li a"));
+        Assert.Single(watch.Invocations); // the page asked the browser to tell it, once, when the window is narrow
 
         // Then the rows of the one it shows (CSS shows the phone's list below 600 px); the table's head and the pager stay.
-        viewport.SetResult(new BrowserWindowSize { Width = width, Height = 800 });
+        await inbox.InvokeAsync(() => inbox.Instance.OnNarrow(width < 600));
         inbox.WaitForAssertion(() => Assert.Empty(inbox.FindAll(phone ? "tbody tr" : "ul.inbox-compact li")), TimeSpan.FromSeconds(10));
         Assert.Equal("Look at plan", inbox.Find(phone ? "ul.inbox-compact li a" : "tbody tr a").TextContent);
         Assert.NotNull(inbox.Find("nav[aria-label='Pages']"));
@@ -88,7 +90,7 @@ public sealed class InboxPageTests : MudTestContext
     public void The_narrow_cookie_decides_the_layout_before_the_browser_is_asked(string cookie, bool phone)
     {
         SignIn("zoe", "ops");
-        JSInterop.Setup<BrowserWindowSize>("mudResizeListener.getBrowserWindowSize"); // never answers
+        JSInterop.Setup<int>("approvalStudio.watchNarrow", _ => true); // the browser never answers
 
         var inbox = Render<InboxPage>(p => p.AddCascadingValue(NarrowCookie.Name, cookie));
 

@@ -38,8 +38,8 @@ public sealed partial class InboxPage
     /// both layouts have their rows.
     /// </summary>
     private bool? _phone;
-    private readonly Guid _viewportListener = Guid.NewGuid();
-    private bool _listening;
+    private DotNetObjectReference<InboxPage>? _self;
+    private int? _narrowWatch;
 
     [Inject]
     private InboxQueries Inbox { get; set; } = default!;
@@ -51,7 +51,7 @@ public sealed partial class InboxPage
     private TimeProvider Clock { get; set; } = default!;
 
     [Inject]
-    private IBrowserViewportService Viewport { get; set; } = default!;
+    private IJSRuntime JS { get; set; } = default!;
 
     [CascadingParameter]
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
@@ -127,18 +127,19 @@ public sealed partial class InboxPage
     {
         if (firstRender && RendererInfo.IsInteractive)
         {
-            // Told at once and again only when the breakpoint changes (a phone turned, a window narrowed).
-            _listening = true;
-            await Viewport.SubscribeAsync(_viewportListener, ViewportChanged, new ResizeOptions { NotifyOnBreakpointOnly = true }, fireImmediately: true);
+            // Told at once and again only when it changes (a phone turned, a window narrowed past MudBlazor's sm breakpoint).
+            _self = DotNetObjectReference.Create(this);
+            _narrowWatch = await JS.InvokeAsync<int>("approvalStudio.watchNarrow", _self);
         }
     }
 
-    private void ViewportChanged(BrowserViewportEventArgs viewport)
+    /// <summary>The browser's answer: whether the window is below 600 px, where the CSS shows the phone's list.</summary>
+    [JSInvokable]
+    public void OnNarrow(bool narrow)
     {
-        var phone = viewport.Breakpoint == Breakpoint.Xs;
-        if (phone != _phone)
+        if (narrow != _phone)
         {
-            _phone = phone;
+            _phone = narrow;
             _ = InvokeAsync(StateHasChanged);
         }
     }
@@ -400,17 +401,19 @@ public sealed partial class InboxPage
         _subscription?.Dispose();
         _persisting?.Dispose();
         _reading?.Cancel();
-        if (_listening)
+        if (_narrowWatch is { } watch)
         {
             try
             {
-                await Viewport.UnsubscribeAsync(_viewportListener);
+                await JS.InvokeVoidAsync("approvalStudio.stopNarrow", watch);
             }
             catch (JSDisconnectedException)
             {
                 // The browser has gone; its listener with it.
             }
         }
+
+        _self?.Dispose();
     }
 }
 
