@@ -148,6 +148,7 @@ public sealed partial class HeadlessCircuit : IAsyncDisposable
         ["mudResizeListener.getBrowserWindowSize"] = """{"height":900,"width":1280}""",
         ["mudResizeListener.matchMedia"] = "false",
         ["approvalStudio.timeZone"] = "\"UTC\"",
+        ["approvalStudio.watchNarrow"] = "1", // the watcher's handle; a desktop's window, as the narrow cookie already said
     };
 
     // JS.BeginInvokeJS(asyncHandle, identifier, argsJson, resultType, targetInstanceId, callType).

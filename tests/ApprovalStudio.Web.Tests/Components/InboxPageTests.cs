@@ -68,7 +68,7 @@ public sealed class InboxPageTests : MudTestContext
     public async Task A_live_inbox_keeps_the_rows_of_the_layout_the_browser_shows_and_both_until_it_knows(int width, bool phone)
     {
         SignIn("zoe", "ops");
-        var watch = JSInterop.Setup<int>("approvalStudio.watchNarrow", _ => true);
+        var watch = JSInterop.Setup<int?>("approvalStudio.watchNarrow", _ => true);
         watch.SetResult(1);
 
         // Until the browser has said how wide it is, the circuit shows what the prerender showed: rows in both layouts.
@@ -90,12 +90,25 @@ public sealed class InboxPageTests : MudTestContext
     public void The_narrow_cookie_decides_the_layout_before_the_browser_is_asked(string cookie, bool phone)
     {
         SignIn("zoe", "ops");
-        JSInterop.Setup<int>("approvalStudio.watchNarrow", _ => true); // the browser never answers
+        JSInterop.Setup<int?>("approvalStudio.watchNarrow", _ => true); // the browser never answers
 
         var inbox = Render<InboxPage>(p => p.AddCascadingValue(NarrowCookie.Name, cookie));
 
         inbox.WaitForAssertion(() => Assert.Equal("Look at plan", inbox.Find(phone ? "ul.inbox-compact li a" : "tbody tr a").TextContent), TimeSpan.FromSeconds(10));
         Assert.Empty(inbox.FindAll(phone ? "tbody tr" : "ul.inbox-compact li"));
+    }
+
+    [Fact]
+    public void A_browser_without_the_narrow_watcher_keeps_the_inbox_working_in_the_cookies_layout()
+    {
+        // A page cached from before app.js had the watcher: the call fails, the circuit must not (an unhandled exception ends it).
+        SignIn("zoe", "ops");
+        JSInterop.Setup<int?>("approvalStudio.watchNarrow", _ => true).SetException(new Microsoft.JSInterop.JSException("approvalStudio.watchNarrow is not a function"));
+
+        var inbox = Render<InboxPage>(p => p.AddCascadingValue(NarrowCookie.Name, "0"));
+
+        inbox.WaitForAssertion(() => Assert.Equal("Look at plan", inbox.Find("tbody tr a").TextContent), TimeSpan.FromSeconds(10));
+        Assert.Empty(inbox.FindAll("ul.inbox-compact li"));
     }
 
     [Fact]

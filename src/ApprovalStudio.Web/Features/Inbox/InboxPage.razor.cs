@@ -129,7 +129,14 @@ public sealed partial class InboxPage
         {
             // Told at once and again only when it changes (a phone turned, a window narrowed past MudBlazor's sm breakpoint).
             _self = DotNetObjectReference.Create(this);
-            _narrowWatch = await JS.InvokeAsync<int>("approvalStudio.watchNarrow", _self);
+            try
+            {
+                _narrowWatch = await JS.InvokeAsync<int?>("approvalStudio.watchNarrow", _self);
+            }
+            catch (JSException)
+            {
+                // A page from before app.js had the watcher (cached): the narrow cookie's layout stays, as in the prerender.
+            }
         }
     }
 
