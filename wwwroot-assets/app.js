@@ -70,13 +70,30 @@
     if (shortcuts[id]) { document.removeEventListener("keydown", shortcuts[id]); delete shortcuts[id]; }
   }
 
-  // The light/dark choice of the app bar's toggle, read by the server when it renders the next page.
+  // Light or dark: the page's <html data-theme> selects the theme's variables (ThemeStyles). The server writes it from the
+  // person's choice (the theme cookie); without one, the system's preference decides, here, before the body is drawn, and
+  // again whenever the system changes. The app bar's toggle makes a choice: kept in the cookie, applied at once.
+  var root = document.documentElement;
+  var systemDark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  var chosen = root.hasAttribute("data-theme");
+  function followSystem() {
+    if (!chosen) { root.setAttribute("data-theme", systemDark && systemDark.matches ? "dark" : "light"); }
+  }
+  followSystem();
+  if (systemDark && systemDark.addEventListener) { systemDark.addEventListener("change", followSystem); }
+  // Blazor's enhanced navigation patches <html>'s attributes from the next page, written without a choice: keep ours.
+  new MutationObserver(function () {
+    if (!root.hasAttribute("data-theme")) { followSystem(); }
+  }).observe(root, { attributes: true, attributeFilter: ["data-theme"] });
   function setTheme(theme) {
     document.cookie = "theme=" + encodeURIComponent(theme) + "; path=/; max-age=31536000; samesite=lax";
+    chosen = true;
+    root.setAttribute("data-theme", theme);
   }
+  function isDark() { return root.getAttribute("data-theme") === "dark"; }
 
   window.approvalStudio = Object.assign(window.approvalStudio || {}, {
-    timeZone: timeZone, setTheme: setTheme, focusField: focusField, listenShortcuts: listenShortcuts, stopShortcuts: stopShortcuts,
+    timeZone: timeZone, setTheme: setTheme, isDark: isDark, focusField: focusField, listenShortcuts: listenShortcuts, stopShortcuts: stopShortcuts,
     watchNarrow: watchNarrow, stopNarrow: stopNarrow,
   });
 })();

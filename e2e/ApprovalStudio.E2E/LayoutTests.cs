@@ -73,6 +73,31 @@ public sealed class LayoutTests(Browser browser, SharedHost shared) : IClassFixt
     }
 
     [Fact]
+    public async Task Without_a_choice_the_systems_dark_mode_shows_from_the_first_paint_without_the_circuit_and_the_toggle_says_so()
+    {
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await Session.AddPersonAsync(host, "olga", "ops", tenant: tenant);
+        var page = await Session.SignInAsync(browser, host, $"olga@{tenant}", scheme: ColorScheme.Dark);
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Switch to light mode" })).ToBeVisibleAsync();
+        var dark = await Background(page);
+
+        // The theme is the page's CSS and app.js, not the circuit's: with Blazor's script blocked the page is dark all the same.
+        await page.RouteAsync("**/_framework/blazor.web.js", route => route.AbortAsync());
+        await page.ReloadAsync();
+        Assert.Equal("dark", await page.EvaluateAsync<string>("() => document.documentElement.dataset.theme"));
+        Assert.Equal(dark, await Background(page));
+        await page.UnrouteAsync("**/_framework/blazor.web.js");
+
+        // The system turns light: a page that follows it turns too.
+        await page.ReloadAsync();
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
+        await page.WaitForFunctionAsync("() => document.documentElement.dataset.theme === 'light'");
+        Assert.NotEqual(dark, await Background(page));
+    }
+
+    [Fact]
     public async Task Every_app_page_has_one_main_landmark_and_the_pending_badge_fits_in_the_app_bar()
     {
         var host = shared.Host;

@@ -3,19 +3,12 @@ using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
-using MudBlazor;
 
 namespace ApprovalStudio.Web.Components.Layout;
 
 public sealed partial class MainLayout
 {
-    private static readonly MudTheme Theme = new()
-    {
-        PaletteLight = new PaletteLight { Primary = "#2f5bea", AppbarBackground = "#1f3b99" },
-        PaletteDark = new PaletteDark { Primary = "#8aa8ff" },
-    };
-
-    private MudThemeProvider? _theme;
+    /// <summary>Whether the page shows the dark theme: the toggle's icon (the page's colours are app.js's and the CSS's).</summary>
     private bool _dark;
     private bool _signedIn;
     private bool _admin;
@@ -49,9 +42,9 @@ public sealed partial class MainLayout
             return;
         }
 
-        if (_theme is not null && ThemeCookie.IsDark(ThemeChoice) is null && await _theme.GetSystemDarkModeAsync() is var dark && dark != _dark)
+        if (ThemeCookie.IsDark(ThemeChoice) is null && await JS.InvokeAsync<bool>("approvalStudio.isDark") is var dark && dark != _dark)
         {
-            // No choice made: the system's. A render of its own — nothing else re-renders the layout (the badge is its own component).
+            // No choice made: the system's, which app.js applied. A render of its own — nothing else re-renders the layout (the badge is its own component).
             _dark = dark;
             StateHasChanged();
         }

@@ -11,6 +11,7 @@ public static class InboxFeature
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddMudServices();
+        builder.Services.AddSingleton<ApprovalStudio.Web.Components.Shared.ThemeStyles>();
         builder.Services.AddSingleton<InboxQueries>();
         builder.Services.AddSingleton<InboxFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<InboxFeed>());

@@ -375,10 +375,11 @@ public sealed partial class InboxPage
     private Task ShowNewTasksAsync() => ReloadAsync();
 
     /// <summary>
-    /// A row's cells (its list item's content on a phone) as one piece of markup, kept while the row, the minute and the
-    /// reader's zone stay the same. Every open inbox keeps its page's render tree twice (the last one, for the next diff):
-    /// cells written as elements cost some forty frames and a handful of strings a row in each; this costs one frame, and
-    /// both trees share the string. The rows hold no handlers (their links navigate), so nothing is lost.
+    /// A row's cells after its icon (its list item's text on a phone) as one piece of markup, kept while the row, the minute
+    /// and the reader's zone stay the same. Every open inbox keeps its page's render tree twice (the last one, for the next
+    /// diff): cells written as elements cost some forty frames and a handful of strings a row in each; this costs one frame,
+    /// both trees share the string, and the icon is a string shared by every row (InboxRowMarkup.Icon). The rows hold no
+    /// handlers (their links navigate), so nothing is lost.
     /// </summary>
     private MarkupString Cells(InboxRow row, bool compact)
     {

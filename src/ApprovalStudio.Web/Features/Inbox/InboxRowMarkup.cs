@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using ApprovalStudio.Web.Components.Shared;
+using Microsoft.AspNetCore.Components;
 using MudBlazor;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -15,21 +16,32 @@ public static class InboxRowMarkup
     private const string LinkClass = "mud-typography mud-link mud-primary-text mud-link-underline-hover mud-typography-body1";
     private const string IconClass = "mud-icon-root mud-svg-icon mud-inherit-text mud-icon-size-small";
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Kind, bool Compact), MarkupString> Icons = new();
+
+    /// <summary>
+    /// The kind's icon, named for screen readers (what MudIcon renders with a title): one string per kind and layout for the
+    /// whole process, apart from the row's own markup, so that the icon's path is not copied into every row of every inbox.
+    /// </summary>
+    public static MarkupString Icon(string kind, bool compact) => Icons.GetOrAdd((kind, compact), key =>
+    {
+        var html = new StringBuilder(640);
+        KindIcon(html, key.Kind, key.Compact ? IconClass + " inbox-compact-icon" : IconClass);
+        return new MarkupString(html.ToString());
+    });
+
+    /// <summary>The row's own markup: after the icon, the table's other five cells, or the phone list item's text.</summary>
     public static string Cells(InboxRow row, bool compact, DateTime now, BrowserClock clock)
     {
-        var html = new StringBuilder(compact ? 1024 : 1280);
+        var html = new StringBuilder(compact ? 512 : 768);
         if (compact)
         {
-            KindIcon(html, row.Kind, IconClass + " inbox-compact-icon");
             html.Append("<div class=\"inbox-compact-text\"><a href=\"").Append(Encode(row.Href)).Append("\" class=\"").Append(LinkClass).Append(" inbox-compact-title\">")
                 .Append(Encode(row.Title)).Append("</a><div class=\"inbox-compact-meta\">").Append(Encode(row.RequesterName)).Append(" · ");
             Deadline(html, row, ageWhenNone: true, now, clock);
             return html.Append("</div></div>").ToString();
         }
 
-        html.Append("<td>");
-        KindIcon(html, row.Kind, IconClass);
-        html.Append("</td><td><a href=\"").Append(Encode(row.Href)).Append("\" class=\"").Append(LinkClass).Append("\">").Append(Encode(row.Title))
+        html.Append("<td><a href=\"").Append(Encode(row.Href)).Append("\" class=\"").Append(LinkClass).Append("\">").Append(Encode(row.Title))
             .Append("</a></td><td>").Append(Encode(row.WorkflowName)).Append("</td><td>").Append(Encode(row.RequesterName)).Append("</td><td>");
         Time(html, row.CreatedAt, Durations.Ago(row.CreatedAt, now), clock);
         html.Append("</td><td>");
@@ -39,11 +51,11 @@ public static class InboxRowMarkup
 
     public static string IconOf(string kind) => kind switch
     {
-        "Approval" => Icons.Material.Filled.HowToVote,
-        "UserForm" => Icons.Material.Filled.EditNote,
-        "Review" => Icons.Material.Filled.Visibility,
-        "ToolCall" => Icons.Material.Filled.Build,
-        _ => Icons.Material.Filled.HourglassTop,
+        "Approval" => MudBlazor.Icons.Material.Filled.HowToVote,
+        "UserForm" => MudBlazor.Icons.Material.Filled.EditNote,
+        "Review" => MudBlazor.Icons.Material.Filled.Visibility,
+        "ToolCall" => MudBlazor.Icons.Material.Filled.Build,
+        _ => MudBlazor.Icons.Material.Filled.HourglassTop,
     };
 
     /// <summary>The kind's icon, named for screen readers (what MudIcon renders with a title).</summary>
@@ -70,7 +82,7 @@ public static class InboxRowMarkup
             {
                 html.Append("<svg class=\"").Append(color == Color.Error ? "mud-icon-root mud-svg-icon mud-error-text" : "mud-icon-root mud-svg-icon mud-warning-text")
                     .Append("\" style=\"font-size:1rem\" focusable=\"false\" viewBox=\"0 0 24 24\" aria-hidden=\"true\">")
-                    .Append(expires <= now ? Icons.Material.Filled.Error : Icons.Material.Filled.Schedule).Append("</svg>");
+                    .Append(expires <= now ? MudBlazor.Icons.Material.Filled.Error : MudBlazor.Icons.Material.Filled.Schedule).Append("</svg>");
             }
 
             Time(html, expires, Durations.Left(expires, now), clock);
