@@ -420,6 +420,7 @@ public static class InboxScale
             // not totals) and, with dotnet-dump installed, the bytes by type of the same heap (dumpheap -stat) beside them.
             if (Environment.GetEnvironmentVariable("INBOX_GCDUMPS") is { Length: > 0 } stats)
             {
+                Directory.CreateDirectory(stats);
                 await HeapStatAsync(pid, Path.Combine(stats, Path.GetFileNameWithoutExtension(file) + ".heapstat.txt"));
             }
 
