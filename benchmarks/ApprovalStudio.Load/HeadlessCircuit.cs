@@ -149,6 +149,7 @@ public sealed partial class HeadlessCircuit : IAsyncDisposable
         ["mudResizeListener.matchMedia"] = "false",
         ["approvalStudio.timeZone"] = "\"UTC\"",
         ["approvalStudio.watchNarrow"] = "1", // the watcher's handle; a desktop's window, as the narrow cookie already said
+        ["approvalStudio.isDark"] = "false",
     };
 
     // JS.BeginInvokeJS(asyncHandle, identifier, argsJson, resultType, targetInstanceId, callType).

@@ -42,11 +42,24 @@ public sealed partial class MainLayout
             return;
         }
 
-        if (ThemeCookie.IsDark(ThemeChoice) is null && await JS.InvokeAsync<bool>("approvalStudio.isDark") is var dark && dark != _dark)
+        if (ThemeCookie.IsDark(ThemeChoice) is null && await SystemDarkAsync() is { } dark && dark != _dark)
         {
             // No choice made: the system's, which app.js applied. A render of its own — nothing else re-renders the layout (the badge is its own component).
             _dark = dark;
             StateHasChanged();
+        }
+    }
+
+    /// <summary>Whether app.js showed the dark theme (the system's preference); null when the page cannot say (an app.js from before).</summary>
+    private async Task<bool?> SystemDarkAsync()
+    {
+        try
+        {
+            return await JS.InvokeAsync<bool?>("approvalStudio.isDark");
+        }
+        catch (JSException)
+        {
+            return null; // the toggle's icon stays as the prerender drew it; an exception here would end the page's circuit
         }
     }
 
