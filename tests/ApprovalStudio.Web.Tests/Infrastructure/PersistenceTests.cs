@@ -156,6 +156,60 @@ public sealed class PersistenceTests
         Assert.False(await db.MessageTemplates.AnyAsync());
     }
 
+    [Theory]
+    [InlineData("Host=db;Username=app;Password=secret", 64)]
+    [InlineData("Host=db;Username=app;Password=secret;Max Auto Prepare=0", 0)]
+    [InlineData("Host=db;Username=app;Password=secret;max auto prepare=10", 10)]
+    [InlineData("Host=db;Username=app;Password=secret;MaxAutoPrepare=5", 5)]
+    public void On_postgres_statements_are_prepared_automatically_unless_the_connection_string_says_otherwise(string given, int prepared)
+    {
+        var used = new Npgsql.NpgsqlConnectionStringBuilder(PersistenceExtensions.PostgresConnection(given));
+
+        Assert.Equal(prepared, used.MaxAutoPrepare);
+        Assert.Equal(("db", "app", "secret"), (used.Host, used.Username, used.Password)); // the rest as given
+    }
+
+    [Fact]
+    public async Task On_postgres_the_apps_hot_statements_are_prepared_on_its_connections()
+    {
+        // The status read, asked for often enough, runs as a prepared statement (pg_prepared_statements is per session:
+        // read through the app's own pooled connection, the one the reads used).
+        await using var host = await AppHost.StartAsync(Provider.Postgres);
+        await host.CreateWorkflowAsync(Api.Flows.Review);
+        var run = await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+        await host.WaitForTaskAsync(run);
+        var client = host.Client(host.Token("bob"));
+        for (var i = 0; i < 10; i++)
+        {
+            using var status = await client.GetAsync($"/api/executions/{run}/status");
+            Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+        }
+
+        // Several connections held open at once: the idle ones of the pool, whichever served the reads.
+        var factory = host.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
+        var contexts = new List<AppDbContext>();
+        var prepared = new List<string>();
+        try
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                var db = await factory.CreateDbContextAsync();
+                contexts.Add(db);
+                await db.Database.OpenConnectionAsync();
+                prepared.AddRange(await db.Database.SqlQuery<string>($"SELECT statement AS \"Value\" FROM pg_prepared_statements").ToListAsync());
+            }
+        }
+        finally
+        {
+            foreach (var db in contexts)
+            {
+                await db.DisposeAsync();
+            }
+        }
+
+        Assert.Contains(prepared, s => s.Contains("FROM \"Executions\"", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_scoped_context_disposed_twice_never_hands_back_a_context_leased_meanwhile()
     {
