@@ -2,7 +2,7 @@
 # The load harness (benchmarks/README.md): the real app against its baselines, on SQLite and on PostgreSQL, measured in
 # one run; writes benchmarks/reports/load-<date>.md and .json. Not part of the test command (a run takes ~10 minutes).
 # Starts a throwaway PostgreSQL on a free loopback port, with fsync on (a commit is on disk, as in production), unless
-# APPROVALSTUDIO_TEST_POSTGRES names a server. Arguments go to the harness: --seconds N (per phase, 10), --tasks N (20000),
+# APPROVALSTUDIO_TEST_POSTGRES names a server. Arguments go to the harness: --seconds N (per phase, 10), --tasks N (40000: the faster runs answer 20,000 before the 64-connection phase),
 # --hub-clients N (500), --hub-samples N (200), --warmup N (untimed seconds before each measured group, 5), --sqlite-only,
 # --postgres-only, --out DIR.
 set -euo pipefail

@@ -65,7 +65,7 @@ public sealed record LoadOptions(int Seconds, int Tasks, int HubClients, int Hub
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
         return new LoadOptions(
-            Int("--seconds", 10), Int("--tasks", 20_000), Int("--hub-clients", 500), Int("--hub-samples", 200),
+            Int("--seconds", 10), Int("--tasks", 40_000), Int("--hub-clients", 500), Int("--hub-samples", 200),
             Value("--out") ?? Path.Combine(Harness.RepositoryRoot(), "benchmarks", "reports"), args.Contains("--sqlite-only"),
             Int("--warmup", 5), args.Contains("--postgres-only"));
     }
