@@ -131,6 +131,39 @@ public sealed class GroupCommitTests
         Assert.InRange(commits.Commits - before, 1, 2); // the first may have been taken alone before the rest arrived
     }
 
+    [Fact]
+    public async Task On_postgres_a_unit_chosen_as_a_deadlocks_victim_runs_again_and_other_failures_do_not()
+    {
+        await using var host = await AppHost.StartAsync(Provider.Postgres);
+        var commits = host.Services.GetRequiredService<GroupCommit>();
+
+        var runs = 0;
+        var value = await commits.RunAsync<int>(async (db, ct) =>
+        {
+            db.Audit.Add(Audit($"try-{++runs}"));
+            await db.SaveChangesAsync(ct);
+            if (runs == 1)
+            {
+                throw new Npgsql.PostgresException("deadlock detected", "ERROR", "ERROR", "40P01"); // what the server says to its victim
+            }
+
+            return (runs, true);
+        }, CancellationToken.None);
+        Assert.Equal(2, value);
+
+        var duplicateRuns = 0;
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => commits.RunAsync<int>((_, _) =>
+        {
+            duplicateRuns++;
+            throw new Npgsql.PostgresException("duplicate key value", "ERROR", "ERROR", "23505");
+        }, CancellationToken.None));
+        Assert.Equal(1, duplicateRuns);
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var markers = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Audit.AsNoTracking().Select(a => a.ResId).ToListAsync();
+        Assert.Equal(["try-2"], markers); // the victim's first try was rolled back with its transaction
+    }
+
     private static AuditRecord Audit(string marker) => new()
     {
         TenantId = AppHost.Tenant, ExecutionId = "group-commit", ResId = marker, NodeId = "n", Action = "Test", Actor = "test", Channel = "test",

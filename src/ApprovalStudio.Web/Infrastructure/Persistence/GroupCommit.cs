@@ -46,7 +46,42 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
         return await unit.Result.Task;
     }
 
+    /// <summary>How many times a unit the server chose as a deadlock's victim is run again, in a fresh transaction.</summary>
+    public const int DeadlockAttempts = 3;
+
     private async Task<T> RunAloneAsync<T>(Func<AppDbContext, CancellationToken, Task<(T Value, bool Commit)>> work, CancellationToken cancellationToken)
+    {
+        // Answers lock a task, then its run; a worker step locks the run (its revision claim), then, when the run ends, its
+        // other tasks. Two such transactions can deadlock, and the server rolls one back: that one is simply run again
+        // (its guards decide anew: an answer whose task was taken gets its 409, a step whose run moved on its conflict).
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await RunOnceAloneAsync(work, cancellationToken);
+            }
+            catch (Exception ex) when (attempt < DeadlockAttempts && IsDeadlock(ex))
+            {
+                GroupCommitLog.DeadlockRetried(log, attempt);
+            }
+        }
+    }
+
+    /// <summary>PostgreSQL's deadlock (40P01) and serialization failure (40001), SQL Server's deadlock victim (1205).</summary>
+    public static bool IsDeadlock(Exception exception)
+    {
+        for (var ex = exception; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is System.Data.Common.DbException { SqlState: "40P01" or "40001" } || ex is Microsoft.Data.SqlClient.SqlException { Number: 1205 })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private async Task<T> RunOnceAloneAsync<T>(Func<AppDbContext, CancellationToken, Task<(T Value, bool Commit)>> work, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.BeginWriteAsync(cancellationToken);
@@ -229,4 +264,7 @@ internal static partial class GroupCommitLog
 {
     [LoggerMessage(Level = LogLevel.Error, Message = "A group commit of {Count} units failed; none of them is on disk")]
     public static partial void BatchFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A unit of work was a deadlock's victim (attempt {Attempt}); running it again")]
+    public static partial void DeadlockRetried(ILogger logger, int attempt);
 }
