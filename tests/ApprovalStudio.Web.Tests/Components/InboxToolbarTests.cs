@@ -69,7 +69,31 @@ public sealed class InboxToolbarTests : MudTestContext
 
         toolbar.Find("button[aria-label='Clear']").Click();
         Assert.Equal(new InboxFilter(), sent[^1]);
+        JSInterop.VerifyFocusAsyncInvoke(); // the keyboard stays in the field the button cleared
         Assert.Equal(string.Empty, toolbar.Find("#inbox-search").GetAttribute("value") ?? string.Empty);
         Assert.Empty(toolbar.FindAll("button[aria-label='Clear']"));
+    }
+
+    [Fact]
+    public void A_search_still_waiting_to_go_out_does_not_undo_the_pages_clear_filters()
+    {
+        SetRendererInfo(new RendererInfo("Server", isInteractive: true));
+        var sent = new List<InboxFilter>();
+        var toolbar = Render<InboxToolbar>(p => p.Add(t => t.Filter, new InboxFilter(Kind: "Approval")).Add(t => t.Workflows, Workflows)
+            .Add(t => t.FilterChanged, (InboxFilter f) => { lock (sent) { sent.Add(f); } }));
+
+        toolbar.Find("#inbox-search").Input("invoice");
+        for (var waited = 0; sent.Count == 0 && waited < 50; waited++)
+        {
+            Thread.Sleep(100);
+        }
+
+        toolbar.Render(p => p.Add(t => t.Filter, sent[0])); // the page applies the search
+        toolbar.Find("#inbox-search").Input("invoice 2");
+        toolbar.Render(p => p.Add(t => t.Filter, new InboxFilter())); // then "Clear filters", within the next debounce
+        Thread.Sleep(3 * InboxToolbar.SearchDebounce);
+
+        Assert.Equal([new InboxFilter(Kind: "Approval", Search: "invoice")], sent); // "invoice 2" never went out
+        Assert.Equal(string.Empty, toolbar.Find("#inbox-search").GetAttribute("value") ?? string.Empty);
     }
 }

@@ -17,6 +17,7 @@ public sealed partial class InboxToolbar
     private string? _search;
     private string? _sentSearch;
     private CancellationTokenSource? _debounce;
+    private ElementReference _searchInput;
     private bool _filtersOpen;
     private bool _changed = true;
     private InboxFilter? _renderedFilter;
@@ -44,7 +45,8 @@ public sealed partial class InboxToolbar
         if (Filter.Search != _sentSearch)
         {
             // Changed by the page ("Clear filters" empties the field too); not the search this toolbar sent, which the
-            // person may have typed on from while the list loaded.
+            // person may have typed on from while the list loaded. A search still waiting to go out would undo it.
+            _debounce?.Cancel();
             _search = _sentSearch = Filter.Search;
         }
     }
@@ -81,7 +83,8 @@ public sealed partial class InboxToolbar
         try
         {
             await Task.Delay(SearchDebounce, cancellationToken);
-            await InvokeAsync(() => SearchChanged(search));
+            // Checked again on the renderer's turn: a keystroke or a clear handled just before it wins over this search.
+            await InvokeAsync(() => cancellationToken.IsCancellationRequested ? Task.CompletedTask : SearchChanged(search));
         }
         catch (OperationCanceledException)
         {
@@ -93,11 +96,19 @@ public sealed partial class InboxToolbar
         }
     }
 
-    private Task ClearSearchAsync()
+    private async Task ClearSearchAsync()
     {
         _debounce?.Cancel();
         _search = null;
-        return SearchChanged(null);
+        await SearchChanged(null);
+        try
+        {
+            await _searchInput.FocusAsync(); // the button goes with the text: the field keeps the keyboard, as MudTextField's did
+        }
+        catch (Microsoft.JSInterop.JSException)
+        {
+            // The field is gone (the page changed meanwhile): nothing to focus.
+        }
     }
 
     public void Dispose()
