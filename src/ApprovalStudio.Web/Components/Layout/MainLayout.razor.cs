@@ -8,7 +8,10 @@ namespace ApprovalStudio.Web.Components.Layout;
 
 public sealed partial class MainLayout
 {
-    /// <summary>Whether the page shows the dark theme: the toggle's icon (the page's colours are app.js's and the CSS's).</summary>
+    /// <summary>
+    /// Whether the page shows the dark theme, for the toggle's icon and label (the colours are app.js's and the CSS's). Read
+    /// at the first render and at each toggle: a system change while the page is open shows at once, the label at the next click.
+    /// </summary>
     private bool _dark;
     private bool _signedIn;
     private bool _admin;
@@ -69,7 +72,8 @@ public sealed partial class MainLayout
     /// </summary>
     private async Task ToggleDarkAsync()
     {
-        var dark = !_dark;
+        // The mode the page shows now: without a choice, app.js follows the system live, and it may have changed since.
+        var dark = !(await SystemDarkAsync() ?? _dark);
         await JS.InvokeVoidAsync("approvalStudio.setTheme", dark ? ThemeCookie.Dark : ThemeCookie.Light);
         _dark = dark;
     }

@@ -40,6 +40,7 @@ public sealed partial class InboxPage
     private bool? _phone;
     private DotNetObjectReference<InboxPage>? _self;
     private int? _narrowWatch;
+    private bool _disposed;
 
     [Inject]
     private InboxQueries Inbox { get; set; } = default!;
@@ -132,6 +133,10 @@ public sealed partial class InboxPage
             try
             {
                 _narrowWatch = await JS.InvokeAsync<int?>("approvalStudio.watchNarrow", _self);
+                if (_disposed && _narrowWatch is { } late)
+                {
+                    await JS.InvokeVoidAsync("approvalStudio.stopNarrow", late); // closed while the browser answered
+                }
             }
             catch (JSException)
             {
@@ -406,6 +411,7 @@ public sealed partial class InboxPage
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         _subscription?.Dispose();
         _persisting?.Dispose();
         _reading?.Cancel();
