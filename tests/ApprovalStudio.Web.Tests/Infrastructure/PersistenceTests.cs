@@ -207,7 +207,9 @@ public sealed class PersistenceTests
             }
         }
 
-        Assert.Contains(prepared, s => s.Contains("FROM \"Executions\"", StringComparison.Ordinal));
+        // The status read: the run with its open tasks in order (the worker's own reads of a run do not order tasks).
+        Assert.Contains(prepared, s => s.Contains("FROM \"Executions\"", StringComparison.Ordinal) && s.Contains("\"StackKey\"", StringComparison.Ordinal)
+            && s.Contains("ORDER BY", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -98,5 +98,9 @@ public static class InboxRowMarkup
         }
     }
 
-    private static string Encode(string text) => HtmlEncoder.Default.Encode(text);
+    // Every script's letters as they are (the default encoder writes each non-ASCII one as an 8-character reference, which
+    // would multiply a Japanese title's memory by the factor this class exists to save); markup characters still encoded.
+    private static readonly HtmlEncoder Encoder = HtmlEncoder.Create(System.Text.Unicode.UnicodeRanges.All);
+
+    private static string Encode(string text) => Encoder.Encode(text);
 }
