@@ -179,7 +179,7 @@ public sealed class PersistenceTests
         var run = await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
         await host.WaitForTaskAsync(run);
         var client = host.Client(host.Token("bob"));
-        for (var i = 0; i < 10; i++)
+        for (var i = 0; i < 50; i++) // spread over the pool's connections, each still sees it past Npgsql's 5 uses
         {
             using var status = await client.GetAsync($"/api/executions/{run}/status");
             Assert.Equal(HttpStatusCode.OK, status.StatusCode);
@@ -191,7 +191,7 @@ public sealed class PersistenceTests
         var prepared = new List<string>();
         try
         {
-            for (var i = 0; i < 8; i++)
+            for (var i = 0; i < 16; i++)
             {
                 var db = await factory.CreateDbContextAsync();
                 contexts.Add(db);

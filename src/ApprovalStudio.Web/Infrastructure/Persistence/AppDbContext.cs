@@ -33,22 +33,11 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
         Database.BeginTransactionAsync(cancellationToken);
 
     /// <summary>
-    /// Statements that write without SaveChanges (<c>ExecuteUpdate</c>, <c>ExecuteDelete</c>, SQL) go through this: in a
-    /// write transaction of their own unless one is open, which on SQLite is a turn at the gate like every other write.
-    /// Run bare, such a statement would wait for SQLite's writer on its thread and fail as "database is locked".
+    /// Statements that write without SaveChanges (<c>ExecuteUpdate</c>, <c>ExecuteDelete</c>, SQL) go through this. On
+    /// SQLite they take a turn at the gate like every other write (run bare, such a statement would wait for the writer on
+    /// its thread and fail as "database is locked"); elsewhere a single statement is its own transaction already.
     /// </summary>
-    public async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken)
-    {
-        if (Database.CurrentTransaction is not null)
-        {
-            return await write(cancellationToken);
-        }
-
-        await using var transaction = await BeginWriteAsync(cancellationToken);
-        var result = await write(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return result;
-    }
+    public virtual Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken) => write(cancellationToken);
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -199,6 +188,20 @@ public sealed class SqliteAppDbContext : AppDbContext
 
     public override Task<IDbContextTransaction> BeginWriteAsync(CancellationToken cancellationToken) =>
         _gate is null ? base.BeginWriteAsync(cancellationToken) : _gate.BeginAsync(this, cancellationToken);
+
+    /// <summary>In a write transaction of its own (the writer's turn), unless one is open already (whose turn it is in).</summary>
+    public override async Task<T> WriteAsync<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken)
+    {
+        if (_gate is null || Database.CurrentTransaction is not null)
+        {
+            return await write(cancellationToken);
+        }
+
+        await using var transaction = await _gate.BeginAsync(this, cancellationToken);
+        var result = await write(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
 
     /// <summary>
     /// A save outside a transaction takes its turn at the gate too (a start, a sign-in's bookkeeping…): SQLite would
