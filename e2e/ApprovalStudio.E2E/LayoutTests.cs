@@ -98,6 +98,21 @@ public sealed class LayoutTests(Browser browser, SharedHost shared) : IClassFixt
     }
 
     [Fact]
+    public async Task The_sign_in_page_follows_the_systems_scheme_whatever_the_apps_dark_mode_choice()
+    {
+        var host = shared.Host;
+        foreach (var (system, expected) in new[] { (ColorScheme.Light, "rgb(255, 255, 255)"), (ColorScheme.Dark, "rgb(21, 24, 28)") })
+        {
+            var context = await browser.Chromium.NewContextAsync(new() { BaseURL = host.Address.ToString(), ColorScheme = system });
+            await context.AddCookiesAsync([new() { Name = "theme", Value = system == ColorScheme.Light ? "dark" : "light", Url = host.Address.ToString() }]);
+            var page = await context.NewPageAsync();
+            await page.GotoAsync("/signin");
+            Assert.Equal(expected, await Background(page)); // its own colours, readable: not the app's body on a choice it does not style
+            await context.CloseAsync();
+        }
+    }
+
+    [Fact]
     public async Task Every_app_page_has_one_main_landmark_and_the_pending_badge_fits_in_the_app_bar()
     {
         var host = shared.Host;
