@@ -207,18 +207,10 @@ public sealed class SqliteAppDbContext : AppDbContext
     /// A save outside a transaction takes its turn at the gate too (a start, a sign-in's bookkeeping…): SQLite would
     /// otherwise make it wait for the writer by sleeping on its thread, and hold up the turn-takers behind it.
     /// </summary>
-    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
-    {
-        if (_gate is null || Database.CurrentTransaction is not null || !ChangeTracker.HasChanges())
-        {
-            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
-        }
-
-        await using var transaction = await _gate.BeginAsync(this, cancellationToken);
-        var written = await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return written;
-    }
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default) =>
+        _gate is null || Database.CurrentTransaction is not null || !ChangeTracker.HasChanges() // no extra change scan inside a transaction
+            ? base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken)
+            : WriteAsync(ct => base.SaveChangesAsync(acceptAllChangesOnSuccess, ct), cancellationToken);
 }
 
 public sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext> options) : AppDbContext(options);
