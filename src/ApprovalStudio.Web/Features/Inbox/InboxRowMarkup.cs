@@ -49,7 +49,7 @@ public static class InboxRowMarkup
         return html.Append("</td>").ToString();
     }
 
-    public static string IconOf(string kind) => kind switch
+    private static string IconOf(string kind) => kind switch
     {
         "Approval" => MudBlazor.Icons.Material.Filled.HowToVote,
         "UserForm" => MudBlazor.Icons.Material.Filled.EditNote,
