@@ -77,11 +77,7 @@ public sealed class PersistenceTests
     {
         // A 2-second lock timeout: a writer that waited on its thread instead would fail in 2 s, not 30.
         await using var database = TestDatabase.Create(Provider.Sqlite);
-        await using var host = await AppHost.StartAsync(database: database, settings: new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Default"] = database.ConnectionString + ";Default Timeout=2",
-            ["Workflows:Worker:Enabled"] = "false",
-        });
+        await using var host = await StartWithTwoSecondLockTimeoutAsync(database);
         await using var one = host.Services.CreateAsyncScope();
         await using var three = host.Services.CreateAsyncScope();
         var first = one.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -114,11 +110,7 @@ public sealed class PersistenceTests
         // ExecuteUpdate/ExecuteDelete bypass SaveChanges: an API key's first use, a revoke, a template reset. With the
         // writer held longer than the 2-second lock timeout, each must wait its turn and then succeed, not fail as locked.
         await using var database = TestDatabase.Create(Provider.Sqlite);
-        await using var host = await AppHost.StartAsync(database: database, settings: new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Default"] = database.ConnectionString + ";Default Timeout=2",
-            ["Workflows:Worker:Enabled"] = "false",
-        });
+        await using var host = await StartWithTwoSecondLockTimeoutAsync(database);
         var admin = host.Admin();
         async Task<(string Id, string Key)> NewKeyAsync(string name)
         {
@@ -155,6 +147,14 @@ public sealed class PersistenceTests
         Assert.NotNull((await db.ApiKeys.SingleAsync(k => k.Id == revokedId)).RevokedAt);
         Assert.False(await db.MessageTemplates.AnyAsync());
     }
+
+    /// <summary>The app on <paramref name="database"/> with SQLite's lock timeout at 2 s (a writer waiting on its thread fails then) and no worker.</summary>
+    private static Task<AppHost> StartWithTwoSecondLockTimeoutAsync(TestDatabase database) =>
+        AppHost.StartAsync(database: database, settings: new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Default"] = database.ConnectionString + ";Default Timeout=2",
+            ["Workflows:Worker:Enabled"] = "false",
+        });
 
     [Theory]
     [InlineData("Host=db;Username=app;Password=secret", 64)]
