@@ -335,7 +335,7 @@ public static class InboxScale
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var total = options.Rate * options.Seconds;
         var latencies = new double[total];
-        var (appBefore, allBefore) = (CpuSeconds(pid), MachineCpuSeconds());
+        var (appBefore, allBefore) = (Cpu.ProcessSeconds(pid), Cpu.MachineSeconds());
         var errors = 0;
         var started = Stopwatch.GetTimestamp();
         var sends = new List<Task>();
@@ -367,8 +367,8 @@ public static class InboxScale
 
         await Task.WhenAll(sends);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var appCpu = (CpuSeconds(pid) - appBefore) / seconds;
-        var allCpu = (MachineCpuSeconds() - allBefore) / seconds;
+        var appCpu = (Cpu.ProcessSeconds(pid) - appBefore) / seconds;
+        var allCpu = (Cpu.MachineSeconds() - allBefore) / seconds;
         note += string.Create(CultureInfo.InvariantCulture, $"; app CPU {appCpu:0.00} cores, machine {allCpu:0.00} of {Environment.ProcessorCount}");
         var sorted = latencies.Order().ToArray();
         var m = new Measurement("resume at a steady rate", 0, total - errors, errors, seconds, LoadGenerator.Percentile(sorted, 0.5), LoadGenerator.Percentile(sorted, 0.99), note);
@@ -387,20 +387,6 @@ public static class InboxScale
         using var process = Process.Start(new ProcessStartInfo(InstalledTool("dotnet-trace"), ["collect", "-p", pid.ToString(CultureInfo.InvariantCulture), "--profile", "dotnet-sampled-thread-time",
             "--duration", $"00:00:00:{Math.Max(1, seconds - 1):00}", "-o", file, "--format", "Speedscope"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         await process.WaitForExitAsync();
-    }
-
-    /// <summary>CPU time a process has used (user + system), from /proc.</summary>
-    private static double CpuSeconds(int pid)
-    {
-        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-    }
-
-    /// <summary>CPU time the whole machine has used (all but idle and iowait), from /proc/stat.</summary>
-    private static double MachineCpuSeconds()
-    {
-        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
-        return (fields.Sum() - fields[3] - fields[4]) / 100.0;
     }
 
     /// <summary>The app's live managed heap: dotnet-gcdump forces a full collection and walks what survived.</summary>

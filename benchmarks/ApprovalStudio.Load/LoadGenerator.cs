@@ -3,10 +3,17 @@ using System.Net;
 
 namespace ApprovalStudio.Load;
 
-/// <summary>What one phase measured: requests answered as expected per second and their latency percentiles.</summary>
+/// <summary>
+/// What one phase measured: requests answered as expected per second and their latency percentiles; when taken through
+/// <see cref="Cpu.MeasureAsync"/>, also the server's CPU milliseconds per request and the machine's busy cores.
+/// </summary>
 public sealed record Measurement(string What, int Connections, int Requests, int Errors, double Seconds, double P50Ms, double P99Ms, string? Note = null)
 {
     public double Rate => Requests / Seconds;
+
+    public double ServerCpuMs { get; init; } = double.NaN;
+
+    public double MachineCores { get; init; } = double.NaN;
 }
 
 /// <summary>

@@ -28,19 +28,21 @@ public sealed class LoadReport(LoadOptions options)
         var setting = string.Create(CultureInfo.InvariantCulture,
             $"`benchmarks/load.sh` on {Environment.ProcessorCount} cores; {options.Seconds} s per phase, {options.Tasks} tasks, {options.HubClients} hub clients.");
         markdown.AppendLine(setting + " Ratios are to a baseline measured in the same run (named in the row); the app ran as a child process with its "
-            + "default settings, rate limits off, logging at Warning; the load generator is this program, on the same machine.");
+            + "default settings, rate limits off, logging at Warning; the load generator is this program, on the same machine. "
+            + $"*Server CPU* is the CPU time the serving process (app or baseline) used per request or run during the phase; *busy* is how many of the machine's {Environment.ProcessorCount} cores "
+            + "were in use (server, database, load generator): a phase with every core busy is bound by CPU, and the server's CPU per request says how far its rate can go here.");
         foreach (var section in _rows.Select(r => r.Section).Distinct())
         {
             markdown.AppendLine();
             markdown.AppendLine(CultureInfo.InvariantCulture, $"## {section}");
             markdown.AppendLine();
-            markdown.AppendLine("| what | connections | rate | p50 | p99 | ratio | target | note |");
-            markdown.AppendLine("| --- | ---: | ---: | ---: | ---: | --- | --- | --- |");
+            markdown.AppendLine("| what | connections | rate | p50 | p99 | server CPU | busy | ratio | target | note |");
+            markdown.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |");
             foreach (var (_, m) in _rows.Where(r => r.Section == section))
             {
                 var (ratio, target) = RatioAndTarget(section, m);
                 markdown.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {m.What} | {(m.Connections == 0 ? "" : m.Connections)} | {m.Rate:0}/s | {Ms(m.P50Ms)} | {Ms(m.P99Ms)} | {ratio} | {target} | {Note(m)} |");
+                    $"| {m.What} | {(m.Connections == 0 ? "" : m.Connections)} | {m.Rate:0}/s | {Ms(m.P50Ms)} | {Ms(m.P99Ms)} | {CpuMs(m.ServerCpuMs)} | {Cores(m.MachineCores)} | {ratio} | {target} | {Note(m)} |");
             }
         }
 
@@ -48,7 +50,7 @@ public sealed class LoadReport(LoadOptions options)
         await File.WriteAllTextAsync(path, markdown.ToString());
         await File.WriteAllTextAsync(Path.ChangeExtension(path, ".json"), JsonSerializer.Serialize(
             _rows.Select(r => new { r.Section, r.Measurement.What, r.Measurement.Connections, r.Measurement.Requests, r.Measurement.Errors, r.Measurement.Seconds,
-                Rate = r.Measurement.Rate, r.Measurement.P50Ms, r.Measurement.P99Ms, r.Measurement.Note }),
+                Rate = r.Measurement.Rate, r.Measurement.P50Ms, r.Measurement.P99Ms, r.Measurement.ServerCpuMs, r.Measurement.MachineCores, r.Measurement.Note }),
             new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         return path;
     }
@@ -75,7 +77,12 @@ public sealed class LoadReport(LoadOptions options)
     }
 
     private static string Line(Measurement m) =>
-        $"{m.What} ×{m.Connections}: {m.Rate:0}/s, p50 {Ms(m.P50Ms)}, p99 {Ms(m.P99Ms)}, {m.Requests} ok, {m.Errors} errors in {m.Seconds:0.0} s{(m.Note is null ? "" : $" ({m.Note})")}";
+        $"{m.What} ×{m.Connections}: {m.Rate:0}/s, p50 {Ms(m.P50Ms)}, p99 {Ms(m.P99Ms)}, {m.Requests} ok, {m.Errors} errors in {m.Seconds:0.0} s"
+        + (double.IsNaN(m.ServerCpuMs) ? "" : $", server CPU {CpuMs(m.ServerCpuMs)}, {Cores(m.MachineCores)} cores busy") + (m.Note is null ? "" : $" ({m.Note})");
+
+    private static string CpuMs(double ms) => double.IsNaN(ms) ? "" : ms < 0.1 ? $"{ms * 1000:0} µs" : $"{ms:0.00} ms";
+
+    private static string Cores(double cores) => double.IsNaN(cores) ? "" : $"{cores:0.0}";
 
     private static string Ms(double ms) => double.IsNaN(ms) ? "" : ms < 10 ? $"{ms:0.0} ms" : $"{ms:0} ms";
 

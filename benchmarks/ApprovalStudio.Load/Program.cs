@@ -35,9 +35,13 @@ await using (var bare = await Harness.ServeBaselineAsync("bare", null))
 {
     await LoadGenerator.RunAsync("warm-up", bare.Address, 16, options.Warmup, null, Harness.Post(i => $"/resume/{i}", Harness.Approve), HttpStatusCode.Accepted);
     await LoadGenerator.RunAsync("warm-up", bare.Address, 16, options.Warmup, null, Harness.Get(i => $"/status/{i}"), HttpStatusCode.OK);
-    report.Add("baseline", await LoadGenerator.RunAsync("bare Kestrel: read JSON, 202", bare.Address, 16, options.Phase, null, Harness.Post(i => $"/resume/{i}", Harness.Approve), HttpStatusCode.Accepted));
-    report.Add("baseline", await LoadGenerator.RunAsync("bare Kestrel GET", bare.Address, 1, options.Phase, null, Harness.Get(i => $"/status/{i}"), HttpStatusCode.OK));
-    report.Add("baseline", await LoadGenerator.RunAsync("bare Kestrel GET", bare.Address, 16, options.Phase, null, Harness.Get(i => $"/status/{i}"), HttpStatusCode.OK));
+    report.Add("baseline", await Cpu.MeasureAsync(bare.ProcessId, () => LoadGenerator.RunAsync(
+        "bare Kestrel: read JSON, 202", bare.Address, 16, options.Phase, null, Harness.Post(i => $"/resume/{i}", Harness.Approve), HttpStatusCode.Accepted)));
+    foreach (var connections in new[] { 1, 16 })
+    {
+        report.Add("baseline", await Cpu.MeasureAsync(bare.ProcessId, () => LoadGenerator.RunAsync(
+            "bare Kestrel GET", bare.Address, connections, options.Phase, null, Harness.Get(i => $"/status/{i}"), HttpStatusCode.OK)));
+    }
 }
 
 foreach (var provider in providers)
@@ -95,8 +99,8 @@ public static class Harness
             await LoadGenerator.RunAsync("warm-up", floor.Address, 16, options.Warmup, null, Post(i => $"/resume/{i}", Approve), HttpStatusCode.Accepted);
             foreach (var connections in new[] { 1, 16, 64 })
             {
-                report.Add(name, await LoadGenerator.RunAsync($"commit floor: one transaction per request", floor.Address, connections, options.Phase, null,
-                    Post(i => $"/resume/{i}", Approve), HttpStatusCode.Accepted));
+                report.Add(name, await Cpu.MeasureAsync(floor.ProcessId, () => LoadGenerator.RunAsync(
+                    "commit floor: one transaction per request", floor.Address, connections, options.Phase, null, Post(i => $"/resume/{i}", Approve), HttpStatusCode.Accepted)));
             }
         }
 
@@ -118,12 +122,15 @@ public static class Harness
 
         // Starts, end to end: from the first POST until every run waits at its approval.
         var total = options.Tasks + 2 * options.HubSamples;
-        var clock = Stopwatch.StartNew();
-        var posted = await LoadGenerator.RunAsync("start runs (POST …/executions, 202)", app.Address, 16, TimeSpan.FromHours(1), total,
-            Post(i => "/api/workflows/bench/executions", """{"input":{"n":{0}}}""", token), HttpStatusCode.Accepted);
-        report.Add(name, posted);
-        await WaitAsync(database, db => db.Tasks.CountAsync(t => t.Status == TaskStatuses.Pending), total, TimeSpan.FromMinutes(30));
-        report.Add(name, new Measurement("starts, until each run is suspended", 16, total, posted.Errors, clock.Elapsed.TotalSeconds, double.NaN, double.NaN));
+        report.Add(name, await Cpu.MeasureAsync(app.ProcessId, async () =>
+        {
+            var clock = Stopwatch.StartNew();
+            var posted = await Cpu.MeasureAsync(app.ProcessId, () => LoadGenerator.RunAsync("start runs (POST …/executions, 202)", app.Address, 16, TimeSpan.FromHours(1), total,
+                Post(i => "/api/workflows/bench/executions", """{"input":{"n":{0}}}""", token), HttpStatusCode.Accepted));
+            report.Add(name, posted);
+            await WaitAsync(database, db => db.Tasks.CountAsync(t => t.Status == TaskStatuses.Pending), total, TimeSpan.FromMinutes(30));
+            return new Measurement("starts, until each run is suspended", 16, total, posted.Errors, clock.Elapsed.TotalSeconds, double.NaN, double.NaN);
+        }));
 
         string[] resIds;
         string[] runIds;
@@ -154,9 +161,9 @@ public static class Harness
         foreach (var connections in new[] { 1, 16, 64 })
         {
             var start = offset;
-            var phase = await LoadGenerator.RunAsync("POST /api/executions/{resId}/resume", app.Address, connections, options.Phase, pool.Length - start,
-                Post(i => $"/api/executions/{pool[start + i]}/resume", Approve, token), HttpStatusCode.Accepted,
-                pool.Length - start <= 0 ? "no tasks left" : null);
+            var phase = await Cpu.MeasureAsync(app.ProcessId, () => LoadGenerator.RunAsync(
+                "POST /api/executions/{resId}/resume", app.Address, connections, options.Phase, pool.Length - start,
+                Post(i => $"/api/executions/{pool[start + i]}/resume", Approve, token), HttpStatusCode.Accepted, pool.Length - start <= 0 ? "no tasks left" : null));
             offset += phase.Requests + phase.Errors;
             report.Add(name, phase.Requests + phase.Errors >= pool.Length - start ? phase with { Note = "ran out of pending tasks before the time was up" } : phase);
         }
@@ -169,17 +176,20 @@ public static class Harness
             backlog = answered - await db.Executions.CountAsync(e => e.Status == ExecutionStatuses.Completed);
         }
 
-        var drain = Stopwatch.StartNew();
-        await WaitAsync(database, db => db.Executions.CountAsync(e => e.Status == ExecutionStatuses.Completed), answered, TimeSpan.FromMinutes(30));
-        report.Add(name, new Measurement("continuations after the burst, until each run completed", 0, backlog, 0, drain.Elapsed.TotalSeconds, double.NaN, double.NaN,
-            $"backlog of {backlog} at the burst's end; all {answered} answered runs continued within {firstResume.Elapsed.TotalSeconds:0.0} s of the first resume"));
+        report.Add(name, await Cpu.MeasureAsync(app.ProcessId, async () =>
+        {
+            var drain = Stopwatch.StartNew();
+            await WaitAsync(database, db => db.Executions.CountAsync(e => e.Status == ExecutionStatuses.Completed), answered, TimeSpan.FromMinutes(30));
+            return new Measurement("continuations after the burst, until each run completed", 0, backlog, 0, drain.Elapsed.TotalSeconds, double.NaN, double.NaN,
+                $"backlog of {backlog} at the burst's end; all {answered} answered runs continued within {firstResume.Elapsed.TotalSeconds:0.0} s of the first resume");
+        }));
 
         await LoadGenerator.RunAsync("warm-up", app.Address, 16, options.Warmup, null,
             Get(i => $"/api/executions/{runIds[i % runIds.Length]}/status", token), HttpStatusCode.OK);
         foreach (var connections in new[] { 1, 16 })
         {
-            report.Add(name, await LoadGenerator.RunAsync("GET /api/executions/{id}/status", app.Address, connections, options.Phase, null,
-                Get(i => $"/api/executions/{runIds[i % runIds.Length]}/status", token), HttpStatusCode.OK));
+            report.Add(name, await Cpu.MeasureAsync(app.ProcessId, () => LoadGenerator.RunAsync("GET /api/executions/{id}/status", app.Address, connections, options.Phase, null,
+                Get(i => $"/api/executions/{runIds[i % runIds.Length]}/status", token), HttpStatusCode.OK)));
         }
     }
 
