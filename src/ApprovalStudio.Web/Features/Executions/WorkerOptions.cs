@@ -23,11 +23,16 @@ public sealed class WorkerOptions
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 5;
 
+    /// <summary>
+    /// Steps run at once; concurrent steps share the writer's commits. 8 and 32 measured best on two cores against 4/16
+    /// and 16/64 (benchmarks/README.md, "Worker width").
+    /// </summary>
     [Range(1, 64)]
-    public int Concurrency { get; set; } = 4;
+    public int Concurrency { get; set; } = 8;
 
+    /// <summary>Items leased per poll.</summary>
     [Range(1, 1000)]
-    public int BatchSize { get; set; } = 16;
+    public int BatchSize { get; set; } = 32;
 
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan BaseBackoff { get; set; } = TimeSpan.FromSeconds(2);
