@@ -7,6 +7,7 @@ namespace ApprovalStudio.Web.Components;
 public sealed partial class Routes
 {
     private BrowserClock _clock = BrowserClock.Utc;
+    private BrowserChoices? _choices;
 
     [Inject]
     private IJSRuntime JS { get; set; } = default!;
@@ -29,6 +30,8 @@ public sealed partial class Routes
         {
             _clock = new BrowserClock(TimeZone);
         }
+
+        _choices ??= new BrowserChoices(Theme, Narrow);
     }
 
     protected override async Task OnAfterRenderAsync(bool firstRender)

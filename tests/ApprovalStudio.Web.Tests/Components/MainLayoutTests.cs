@@ -3,6 +3,7 @@ using ApprovalStudio.Web.Components.Layout;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Forms;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.JSInterop;
 
 namespace ApprovalStudio.Web.Tests.Components;
@@ -12,12 +13,17 @@ public sealed class MainLayoutTests : MudTestContext
 {
     public MainLayoutTests()
     {
+        Services.AddSingleton<AntiforgeryStateProvider>(new FixedAntiforgery());
         var auth = AddAuthorization();
         auth.SetAuthorized("zoe");
         auth.SetClaims([new Claim("sub", "zoe"), new Claim("tenant", AppHost.Tenant), new Claim("name", "Zoe")]);
         SetRendererInfo(new RendererInfo("Server", isInteractive: true));
         ComponentFactories.AddStub<PendingBadge>();
-        ComponentFactories.AddStub<AntiforgeryToken>();
+    }
+
+    private sealed class FixedAntiforgery : AntiforgeryStateProvider
+    {
+        public override AntiforgeryRequestToken GetAntiforgeryToken() => new("the-token", "__RequestVerificationToken");
     }
 
     /// <summary>The layout has its own popover provider: not a second one from the base class.</summary>
@@ -35,6 +41,18 @@ public sealed class MainLayoutTests : MudTestContext
 
         layout.WaitForAssertion(() => Assert.NotNull(layout.Find("button[aria-label='Switch to light mode']")), TimeSpan.FromSeconds(5));
         Assert.Contains("the page", layout.Markup);
+    }
+
+    [Fact]
+    public void The_sign_out_form_carries_the_antiforgery_token_of_the_page()
+    {
+        JSInterop.Setup<bool?>("approvalStudio.isDark").SetResult(false);
+
+        var layout = RenderLayout();
+
+        var field = layout.Find("form[action='/account/signout'] input[type=hidden]");
+        Assert.Equal("__RequestVerificationToken", field.GetAttribute("name"));
+        Assert.Equal("the-token", field.GetAttribute("value"));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using ApprovalStudio.Web.Components.Shared;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Forms;
 using Microsoft.JSInterop;
 
 namespace ApprovalStudio.Web.Components.Layout;
@@ -16,18 +17,32 @@ public sealed partial class MainLayout
     private bool _signedIn;
     private bool _admin;
     private string? _name;
+    private AntiforgeryRequestToken? _antiforgery;
 
     [CascadingParameter]
     private Task<AuthenticationState>? AuthenticationState { get; set; }
 
     /// <summary>The person's light/dark choice from its cookie (none: follow the system).</summary>
-    [CascadingParameter(Name = ThemeCookie.Name)]
-    private string? ThemeChoice { get; set; }
+    [CascadingParameter]
+    private BrowserChoices? Choices { get; set; }
+
+    private string? ThemeChoice => Choices?.Theme;
 
     [Inject]
     private IJSRuntime JS { get; set; } = default!;
 
-    protected override void OnInitialized() => _dark = ThemeCookie.IsDark(ThemeChoice) ?? false;
+    [Inject]
+    private AntiforgeryStateProvider Antiforgery { get; set; } = default!;
+
+    /// <summary>
+    /// The sign-out form's token read here, as the AntiforgeryToken component reads it (prerendered, then kept for the
+    /// circuit), rather than by that component: one component fewer kept by every open page.
+    /// </summary>
+    protected override void OnInitialized()
+    {
+        _dark = ThemeCookie.IsDark(ThemeChoice) ?? false;
+        _antiforgery = Antiforgery.GetAntiforgeryToken();
+    }
 
     /// <summary>Who is signed in, for the app bar: what AuthorizeView (one per piece) read before.</summary>
     protected override async Task OnParametersSetAsync()

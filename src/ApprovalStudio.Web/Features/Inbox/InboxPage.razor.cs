@@ -62,8 +62,9 @@ public sealed partial class InboxPage
 
     private BrowserClock BrowserTime => Cascaded ?? BrowserClock.Utc;
 
-    [CascadingParameter(Name = NarrowCookie.Name)]
-    private string? NarrowChoice { get; set; }
+    /// <summary>Whether the window was a phone's when the page was prerendered (its cookie); the page follows changes itself.</summary>
+    [CascadingParameter]
+    private BrowserChoices? Choices { get; set; }
 
     /// <summary>
     /// Carries the first page as the prerender read it into the live circuit, whose first render shows the same rows (no
@@ -88,7 +89,7 @@ public sealed partial class InboxPage
 
     protected override async Task OnInitializedAsync()
     {
-        _phone = NarrowCookie.IsNarrow(NarrowChoice);
+        _phone = NarrowCookie.IsNarrow(Choices?.Narrow);
         _actor = Actor.From((await AuthenticationState).User);
         if (_actor is null)
         {
