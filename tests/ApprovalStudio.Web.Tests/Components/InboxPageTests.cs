@@ -24,6 +24,7 @@ public sealed class InboxPageTests : MudTestContext
         Services.AddSingleton(_host.Services.GetRequiredService<InboxQueries>());
         Services.AddSingleton(_host.Services.GetRequiredService<ExecutionEvents>());
         Services.AddSingleton(_host.Services.GetRequiredService<InboxFeed>());
+        Services.AddSingleton(_host.Services.GetRequiredService<InboxRowCache>());
         Services.AddSingleton(TimeProvider.System);
         AddBunitPersistentComponentState();
     }

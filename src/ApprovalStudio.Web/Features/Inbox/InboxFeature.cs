@@ -14,6 +14,7 @@ public static class InboxFeature
         builder.Services.AddSingleton<ApprovalStudio.Web.Components.Shared.ThemeStyles>();
         builder.Services.AddSingleton<InboxQueries>();
         builder.Services.AddSingleton<InboxFeed>();
+        builder.Services.AddSingleton<InboxRowCache>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<InboxFeed>());
         return builder;
     }

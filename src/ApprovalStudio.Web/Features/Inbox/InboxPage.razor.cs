@@ -49,6 +49,9 @@ public sealed partial class InboxPage
     private InboxFeed Feed { get; set; } = default!;
 
     [Inject]
+    private InboxRowCache Shared { get; set; } = default!;
+
+    [Inject]
     private TimeProvider Clock { get; set; } = default!;
 
     [Inject]
@@ -118,7 +121,7 @@ public sealed partial class InboxPage
         _subscription = Feed.Subscribe(_actor, OnFeed);
         if (ApplicationState.TryTakeFromJson<InboxShown>(ShownKey, out var prerendered) && prerendered is not null)
         {
-            (_rows, _total, _loaded) = (prerendered.Rows, prerendered.Total, true);
+            (_rows, _total, _loaded) = (Shared.Shared(prerendered.Rows), prerendered.Total, true);
         }
 
         _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
@@ -205,7 +208,7 @@ public sealed partial class InboxPage
         }
 
         _reading = null;
-        _rows = slice.Rows;
+        _rows = Shared.Shared(slice.Rows);
         _total = slice.Total;
         _newTasks.Clear();
         _loaded = true;
@@ -381,34 +384,13 @@ public sealed partial class InboxPage
     private Task ShowNewTasksAsync() => ReloadAsync();
 
     /// <summary>
-    /// A row's cells after its icon (its list item's text on a phone) as one piece of markup, kept while the row, the minute
-    /// and the reader's zone stay the same. Every open inbox keeps its page's render tree twice (the last one, for the next
-    /// diff): cells written as elements cost some forty frames and a handful of strings a row in each; this costs one frame,
-    /// both trees share the string, and the icon is a string shared by every row (InboxRowMarkup.Icon). The rows hold no
-    /// handlers (their links navigate), so nothing is lost.
+    /// A row's cells after its icon (its list item's text on a phone) as one piece of markup, the same string for every open
+    /// inbox while the row, the minute and the reader's zone stay the same (InboxRowCache). Every open inbox keeps its page's
+    /// render tree twice (the last one, for the next diff): cells written as elements cost some forty frames and a handful of
+    /// strings a row in each; this costs one frame, and the icon is a string shared by every row (InboxRowMarkup.Icon). The
+    /// rows hold no handlers (their links navigate), so nothing is lost.
     /// </summary>
-    private MarkupString Cells(InboxRow row, bool compact)
-    {
-        var now = Now;
-        var minute = now.Ticks / TimeSpan.TicksPerMinute;
-        var clock = BrowserTime;
-        var key = (row.ResId, compact);
-        if (_cells.TryGetValue(key, out var kept) && ReferenceEquals(kept.Row, row) && kept.Minute == minute && ReferenceEquals(kept.Clock, clock))
-        {
-            return kept.Html;
-        }
-
-        if (_cells.Count >= 4 * PageSizes[^1])
-        {
-            _cells.Clear(); // rows long gone from the page: start again rather than keep them
-        }
-
-        var html = new MarkupString(InboxRowMarkup.Cells(row, compact, now, clock));
-        _cells[key] = (row, minute, clock, html);
-        return html;
-    }
-
-    private readonly Dictionary<(string ResId, bool Compact), (InboxRow Row, long Minute, BrowserClock Clock, MarkupString Html)> _cells = [];
+    private MarkupString Cells(InboxRow row, bool compact) => Shared.Cells(row, compact, Now, BrowserTime);
 
     public async ValueTask DisposeAsync()
     {
