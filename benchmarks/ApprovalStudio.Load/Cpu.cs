@@ -13,16 +13,17 @@ public static class Cpu
     /// <summary>CPU time a process has used (user + system).</summary>
     public static double ProcessSeconds(int pid)
     {
-        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries); // the name may hold ')'
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
-    /// <summary>CPU time the whole machine has used (all but idle and iowait).</summary>
+    /// <summary>CPU time the whole machine has used: user, nice, system, irq and softirq (guest time is in user already; idle, iowait and steal are not use).</summary>
     public static double MachineSeconds()
     {
         var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
             .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
-        return (fields.Sum() - fields[3] - fields[4]) / 100.0;
+        return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / 100.0;
     }
 
     /// <summary>Runs a phase and adds to its measurement the server's CPU per operation and the machine's busy cores.</summary>

@@ -26,7 +26,7 @@ public sealed class MainLayoutTests : MudTestContext
         public override AntiforgeryRequestToken GetAntiforgeryToken() => new("the-token", "__RequestVerificationToken");
     }
 
-    /// <summary>The layout has its own popover provider: not a second one from the base class.</summary>
+    /// <summary>No popover provider from the base class: the layout needs none (the pages that show popovers have their own).</summary>
     public override Task InitializeAsync() => Task.CompletedTask;
 
     private IRenderedComponent<MainLayout> RenderLayout() =>

@@ -352,7 +352,7 @@ public sealed partial class InboxPage
             }
             else if (update.Created && update.Row is { } row && ShowsNewestFirst)
             {
-                rows.Insert(0, row);
+                rows.Insert(0, Shared.Shared(row));
             }
             else if (update.Created)
             {

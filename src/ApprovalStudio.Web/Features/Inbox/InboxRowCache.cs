@@ -9,8 +9,9 @@ namespace ApprovalStudio.Web.Features.Inbox;
 /// (group assignments, a team's queue), and each open inbox keeps its page's rows and their cells' HTML for as long as it
 /// is open: read per circuit, two hundred inboxes on the same tasks kept two hundred copies of each row's strings and
 /// markup. Here equal rows (value equality: a changed title, deadline or name is another row) are one instance, and a
-/// row's cells one string per layout, minute and reader's zone. Bounded: at most <see cref="Capacity"/> entries, each let go
-/// after <see cref="Idle"/> unused (a minute's markup is not asked for after that minute).
+/// row's cells one string per layout, minute and reader's zone. Bounded: at most <see cref="Capacity"/> entries (past it,
+/// the least recently used go); a row is let go after <see cref="Idle"/> unused, a minute's markup when its minute ends
+/// (nobody asks for it after that).
 /// </summary>
 public sealed class InboxRowCache : IDisposable
 {
@@ -41,13 +42,16 @@ public sealed class InboxRowCache : IDisposable
     }
 
     /// <summary>The row's cells after its icon (its list item's text on a phone), as at this minute in the reader's zone.</summary>
-    public MarkupString Cells(InboxRow row, bool compact, DateTime now, BrowserClock clock) =>
-        _entries.GetOrCreate(new CellsKey(row, compact, now.Ticks / TimeSpan.TicksPerMinute, clock.Zone.Id, clock.Known), entry =>
+    public MarkupString Cells(InboxRow row, bool compact, DateTime now, BrowserClock clock)
+    {
+        var minute = now.Ticks / TimeSpan.TicksPerMinute;
+        return _entries.GetOrCreate(new CellsKey(row, compact, minute, clock.Zone.Id, clock.Known), entry =>
         {
             entry.Size = 1;
-            entry.SlidingExpiration = Idle;
+            entry.AbsoluteExpirationRelativeToNow = TimeSpan.FromTicks(((minute + 1) * TimeSpan.TicksPerMinute) - now.Ticks) + TimeSpan.FromSeconds(5);
             return new MarkupString(InboxRowMarkup.Cells(row, compact, now, clock));
         });
+    }
 
     public void Dispose() => _entries.Dispose();
 
