@@ -6,8 +6,7 @@ namespace ApprovalStudio.Web.Components;
 
 public sealed partial class Routes
 {
-    private BrowserClock _clock = BrowserClock.Utc;
-    private BrowserChoices? _choices;
+    private BrowserChoices _browser = BrowserChoices.None;
 
     [Inject]
     private IJSRuntime JS { get; set; } = default!;
@@ -26,18 +25,18 @@ public sealed partial class Routes
 
     protected override void OnParametersSet()
     {
-        if (!_clock.Known)
+        // Once: a root component's parameters are the prerender's cookies and do not change. A new record would make every
+        // page and time on the screen render again.
+        if (ReferenceEquals(_browser, BrowserChoices.None))
         {
-            _clock = new BrowserClock(TimeZone);
+            _browser = new BrowserChoices(new BrowserClock(TimeZone), Theme, Narrow);
         }
-
-        _choices ??= new BrowserChoices(Theme, Narrow);
     }
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
         // No cookie yet (the first page ever opened): ask the browser once the circuit is up.
-        if (firstRender && !_clock.Known && RendererInfo.IsInteractive)
+        if (firstRender && !_browser.Clock.Known && RendererInfo.IsInteractive)
         {
             try
             {
@@ -45,7 +44,7 @@ public sealed partial class Routes
                 var clock = new BrowserClock(zone);
                 if (clock.Known)
                 {
-                    _clock = clock;
+                    _browser = _browser with { Clock = clock };
                     StateHasChanged();
                 }
             }

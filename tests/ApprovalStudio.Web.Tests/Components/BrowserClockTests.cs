@@ -53,8 +53,8 @@ public sealed class BrowserClockTests : MudTestContext
     {
         var at = new DateTime(2026, 7, 15, 9, 5, 0, DateTimeKind.Utc);
 
-        var shown = Render<CascadingValue<BrowserClock>>(p => p
-            .Add(c => c.Value, new BrowserClock("Asia/Tokyo"))
+        var shown = Render<CascadingValue<BrowserChoices>>(p => p
+            .Add(c => c.Value, BrowserChoices.None with { Clock = new BrowserClock("Asia/Tokyo") })
             .AddChildContent<LocalTime>(t => t.Add(c => c.Value, at)));
         var time = shown.Find("time");
 

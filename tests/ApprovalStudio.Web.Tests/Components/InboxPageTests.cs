@@ -93,7 +93,7 @@ public sealed class InboxPageTests : MudTestContext
         SignIn("zoe", "ops");
         JSInterop.Setup<int?>("approvalStudio.watchNarrow", _ => true); // the browser never answers
 
-        var inbox = Render<InboxPage>(p => p.AddCascadingValue(new BrowserChoices(null, cookie)));
+        var inbox = Render<InboxPage>(p => p.AddCascadingValue(BrowserChoices.None with { Narrow = cookie }));
 
         inbox.WaitForAssertion(() => Assert.Equal("Look at plan", inbox.Find(phone ? "ul.inbox-compact li a" : "tbody tr a").TextContent), TimeSpan.FromSeconds(10));
         Assert.Empty(inbox.FindAll(phone ? "tbody tr" : "ul.inbox-compact li"));
@@ -106,7 +106,7 @@ public sealed class InboxPageTests : MudTestContext
         SignIn("zoe", "ops");
         JSInterop.Setup<int?>("approvalStudio.watchNarrow", _ => true).SetException(new Microsoft.JSInterop.JSException("approvalStudio.watchNarrow is not a function"));
 
-        var inbox = Render<InboxPage>(p => p.AddCascadingValue(new BrowserChoices(null, "0")));
+        var inbox = Render<InboxPage>(p => p.AddCascadingValue(BrowserChoices.None with { Narrow = "0" }));
 
         inbox.WaitForAssertion(() => Assert.Equal("Look at plan", inbox.Find("tbody tr a").TextContent), TimeSpan.FromSeconds(10));
         Assert.Empty(inbox.FindAll("ul.inbox-compact li"));

@@ -39,7 +39,7 @@ public sealed class TimelineTests : MudTestContext
             .Add(c => c.Nodes, [Run("a", "Completed", 0, 10), Run("ask", "Waiting", 10, null, "loop:1")])
             .Add(c => c.Now, T0.AddSeconds(40))
             .Add(c => c.Label, r => r.NodeId == "ask" ? "Approve 120 EUR for Jane (item 2 of 3)" : "Prepare")
-            .AddCascadingValue(new ApprovalStudio.Web.Components.Shared.BrowserClock("Europe/Berlin")));
+            .AddCascadingValue(ApprovalStudio.Web.Components.Shared.BrowserChoices.None with { Clock = new ApprovalStudio.Web.Components.Shared.BrowserClock("Europe/Berlin") }));
 
         Assert.Contains(">Prepare</text>", timeline.Markup);
         Assert.Contains(">Approve 120 EUR for Jane …</text>", timeline.Markup);

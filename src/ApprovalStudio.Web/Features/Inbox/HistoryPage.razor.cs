@@ -26,7 +26,9 @@ public sealed partial class HistoryPage
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
 
     [CascadingParameter]
-    private BrowserClock? Clock { get; set; }
+    private BrowserChoices? Browser { get; set; }
+
+    private BrowserClock? Clock => Browser?.Clock;
 
     private bool Filtered => !_filter.IsEmpty;
 

@@ -60,10 +60,7 @@ public sealed partial class InboxPage
     [CascadingParameter]
     private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
 
-    [CascadingParameter]
-    private BrowserClock? Cascaded { get; set; }
-
-    private BrowserClock BrowserTime => Cascaded ?? BrowserClock.Utc;
+    private BrowserClock BrowserTime => Choices?.Clock ?? BrowserClock.Utc;
 
     /// <summary>Whether the window was a phone's when the page was prerendered (its cookie); the page follows changes itself.</summary>
     [CascadingParameter]

@@ -27,7 +27,7 @@ public sealed partial class Timeline
     public Func<NodeRunEntity, string>? Label { get; set; }
 
     [CascadingParameter]
-    private BrowserClock? Browser { get; set; }
+    private BrowserChoices? Browser { get; set; }
 
     private string Title(NodeRunEntity row) => Label?.Invoke(row) ?? PlainWords.Humanize(row.NodeId);
 
@@ -36,7 +36,7 @@ public sealed partial class Timeline
     /// <summary>An axis time in the viewer's zone (UTC, and saying so, until the browser told us its zone).</summary>
     private string Clock(DateTime utc)
     {
-        var clock = Browser ?? BrowserClock.Utc;
+        var clock = Browser?.Clock ?? BrowserClock.Utc;
         return clock.ToLocal(utc).ToString("HH:mm:ss", CultureInfo.InvariantCulture) + (clock.Known ? "" : " UTC");
     }
 }
