@@ -23,15 +23,8 @@ public sealed partial class Routes
     [Parameter]
     public string? Narrow { get; set; }
 
-    protected override void OnParametersSet()
-    {
-        // Once: a root component's parameters are the prerender's cookies and do not change. A new record would make every
-        // page and time on the screen render again.
-        if (ReferenceEquals(_browser, BrowserChoices.None))
-        {
-            _browser = new BrowserChoices(new BrowserClock(TimeZone), Theme, Narrow);
-        }
-    }
+    /// <summary>Once: a root component's parameters are the prerender's cookies (a new record would render every page and time on the screen again).</summary>
+    protected override void OnInitialized() => _browser = new BrowserChoices(new BrowserClock(TimeZone), Theme, Narrow);
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {

@@ -269,8 +269,17 @@ public static class Bodies
         (2, Gen.OneOf("%2F", "%2e%2e", "%25", "%ZZ", "%", "?", "#", "\\", "/", "..%2F", "%C0%AF", "%ED%A0%80", " ", "\u0000", "😀", "'", "\"", "<script>")
             .Array[1, 5].Select(parts => string.Concat(parts))),
         (1, Gen.Int[300, 1500].Select(n => new string('a', n))))
-        .Select(s => s.Replace('\0', '~'))
-        .Select(s => s is "." or ".." ? s + "x" : s);
+        .Select(Routable);
+
+    /// <summary>
+    /// Text as a path segment can carry it to the app: no NUL (Kestrel refuses one in a path with a bodiless 400 before the
+    /// app sees the request), and never "." or ".." (the client resolves those to another path).
+    /// </summary>
+    public static string Routable(string text)
+    {
+        var routable = text.Replace('\0', '~');
+        return routable is "." or ".." ? routable + "x" : routable;
+    }
 
     /// <summary>A path parameter as it goes in a URL: one segment, escaped.</summary>
     public static string Segment(string parameter) => Uri.EscapeDataString(UnpairedSurrogatesReplaced(parameter));

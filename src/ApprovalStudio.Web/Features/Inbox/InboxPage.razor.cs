@@ -49,7 +49,7 @@ public sealed partial class InboxPage
     private InboxFeed Feed { get; set; } = default!;
 
     [Inject]
-    private InboxRowCache Shared { get; set; } = default!;
+    private InboxRowCache RowCache { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -118,7 +118,7 @@ public sealed partial class InboxPage
         _subscription = Feed.Subscribe(_actor, OnFeed);
         if (ApplicationState.TryTakeFromJson<InboxShown>(ShownKey, out var prerendered) && prerendered is not null)
         {
-            (_rows, _total, _loaded) = (Shared.Shared(prerendered.Rows), prerendered.Total, true);
+            (_rows, _total, _loaded) = (RowCache.Shared(prerendered.Rows), prerendered.Total, true);
         }
 
         _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
@@ -205,7 +205,7 @@ public sealed partial class InboxPage
         }
 
         _reading = null;
-        _rows = Shared.Shared(slice.Rows);
+        _rows = RowCache.Shared(slice.Rows);
         _total = slice.Total;
         _newTasks.Clear();
         _loaded = true;
@@ -349,7 +349,7 @@ public sealed partial class InboxPage
             }
             else if (update.Created && update.Row is { } row && ShowsNewestFirst)
             {
-                rows.Insert(0, Shared.Shared(row));
+                rows.Insert(0, RowCache.Shared(row));
             }
             else if (update.Created)
             {
@@ -387,7 +387,7 @@ public sealed partial class InboxPage
     /// strings a row in each; this costs one frame, and the icon is a string shared by every row (InboxRowMarkup.Icon). The
     /// rows hold no handlers (their links navigate), so nothing is lost.
     /// </summary>
-    private MarkupString Cells(InboxRow row, bool compact) => Shared.Cells(row, compact, Now, BrowserTime);
+    private MarkupString Cells(InboxRow row, bool compact) => RowCache.Cells(row, compact, Now, BrowserTime);
 
     public async ValueTask DisposeAsync()
     {
