@@ -94,6 +94,7 @@ public static class ExecutionsFeature
             };
         });
         builder.Services.AddScoped<ExecutionProcessor>();
+        builder.Services.AddSingleton<ExecutionStatusReader>();
         builder.Services.AddHostedService<ExecutionWorker>();
         return builder;
     }
@@ -142,44 +143,11 @@ public static class ExecutionsFeature
         return TypedResults.Accepted($"/api/executions/{id}/status", new ExecutionAccepted(id, ExecutionStatuses.Running));
     }
 
-    /// <summary>
-    /// One round trip: the run and its pending tasks (by the Tasks (ExecutionId, Status) index). Compiled once: pollers
-    /// ask often, and translating the query each time was a sixth of the request's CPU.
-    /// </summary>
-    private static readonly CompiledQuery<Func<AppDbContext, string, string, CancellationToken, Task<StatusRow?>>> StatusQuery = new(() => EF.CompileAsyncQuery(
-        (AppDbContext db, string executionId, string tenant, CancellationToken _) => db.Executions.AsNoTracking()
-            .Where(e => e.Id == executionId && e.TenantId == tenant)
-            .Select(e => new StatusRow
-            {
-                Execution = e,
-                Waiting = db.Tasks.Where(t => t.ExecutionId == e.Id && t.Status == TaskStatuses.Pending).OrderBy(t => t.CreatedAt).ThenBy(t => t.StackKey).ToList(),
-            })
-            .SingleOrDefault()));
-
-    private sealed class StatusRow
-    {
-        public required ExecutionRecord Execution { get; init; }
-
-        public required List<TaskRecord> Waiting { get; init; }
-    }
-
     private static async Task<Results<Ok<ExecutionStatusView>, ProblemHttpResult>> Status(
-        string executionId, Actor actor, AppDbContext db, CancellationToken cancellationToken)
-    {
-        var found = await StatusQuery.For(db)(db, executionId, actor.TenantId, cancellationToken);
-        if (found is null)
-        {
-            return Problems.NotFound($"Execution '{executionId}'");
-        }
-
-        var (execution, waiting) = (found.Execution, found.Waiting);
-        return TypedResults.Ok(new ExecutionStatusView(
-            execution.Id, execution.WorkflowKey, execution.WorkflowVersion, execution.Status, execution.CreatedAt, execution.UpdatedAt, execution.CompletedAt,
-            [.. waiting.Select(t => new WaitingEntry(t.ResId, t.NodeId, t.Kind, t.Title, Stack(t.StackJson), t.ExpiresAt,
-                t.ToolCallsJson is null ? null : JsonNode.Parse(t.ToolCallsJson)))],
-            execution.OutputJson is null ? null : JsonNode.Parse(execution.OutputJson),
-            execution.Error, execution.ErrorNodeId, execution.LastSequence));
-    }
+        string executionId, Actor actor, ExecutionStatusReader reader, CancellationToken cancellationToken) =>
+        await reader.ReadAsync(executionId, actor.TenantId, cancellationToken) is { } status
+            ? TypedResults.Ok(status)
+            : Problems.NotFound($"Execution '{executionId}'");
 
     private static async Task<Results<Ok<NodeRunView[]>, ProblemHttpResult>> Nodes(
         string executionId, Actor actor, AppDbContext db, CancellationToken cancellationToken)

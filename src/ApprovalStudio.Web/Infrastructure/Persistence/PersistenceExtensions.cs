@@ -32,6 +32,7 @@ public static class PersistenceExtensions
         {
             case DatabaseProvider.Sqlite:
                 builder.Services.AddSingleton<SqliteWriteGate>();
+                builder.Services.AddSingleton(_ => new SqliteReads(connectionString));
                 builder.Services.AddAppDbContext<SqliteAppDbContext>((sp, o) =>
                 {
                     o.UseSqlite(connectionString);

@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace ApprovalStudio.Web.Features.Executions;
+
+/// <summary>
+/// The status route's read (CONTRACT §3): a run of the tenant and its pending tasks, oldest first. Pollers ask often, so on
+/// SQLite it is two prepared statements on a kept connection (<see cref="SqliteReads"/>); on PostgreSQL and SQL Server one
+/// compiled EF query (Npgsql prepares it on each connection).
+/// </summary>
+public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contexts, SqliteReads? sqlite = null)
+{
+    public async Task<ExecutionStatusView?> ReadAsync(string executionId, string tenantId, CancellationToken cancellationToken)
+    {
+        if (sqlite is not null)
+        {
+            return Read(sqlite, executionId, tenantId);
+        }
+
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var found = await StatusQuery.For(db)(db, executionId, tenantId, cancellationToken);
+        if (found is null)
+        {
+            return null;
+        }
+
+        var e = found.Execution;
+        return new ExecutionStatusView(
+            e.Id, e.WorkflowKey, e.WorkflowVersion, e.Status, e.CreatedAt, e.UpdatedAt, e.CompletedAt,
+            [.. found.Waiting.Select(t => Waiting(t.ResId, t.NodeId, t.Kind, t.Title, t.StackJson, t.ExpiresAt, t.ToolCallsJson))],
+            Json(e.OutputJson), e.Error, e.ErrorNodeId, e.LastSequence);
+    }
+
+    // The same columns, order and filter as the compiled query below; ExecutionStatusReaderTests holds them to it.
+    private const string RunSql = """
+        SELECT "Id", "WorkflowKey", "WorkflowVersion", "Status", "CreatedAt", "UpdatedAt", "CompletedAt", "OutputJson", "Error", "ErrorNodeId", "LastSequence"
+        FROM "Executions" WHERE "Id" = @p0 AND "TenantId" = @p1
+        """;
+
+    private const string WaitingSql = """
+        SELECT "ResId", "NodeId", "Kind", "Title", "StackJson", "ExpiresAt", "ToolCallsJson"
+        FROM "Tasks" WHERE "ExecutionId" = @p0 AND "Status" = @p1
+        ORDER BY "CreatedAt", "StackKey"
+        """;
+
+    private static ExecutionStatusView? Read(SqliteReads sqlite, string executionId, string tenantId)
+    {
+        using var lease = sqlite.Rent();
+        string id, workflowKey, status;
+        int version;
+        DateTime createdAt, updatedAt;
+        DateTime? completedAt;
+        string? output, error, errorNodeId;
+        long lastSequence;
+        using (var run = lease.Read(RunSql, executionId, tenantId))
+        {
+            if (!run.Read())
+            {
+                return null;
+            }
+
+            (id, workflowKey, version, status) = (run.GetString(0), run.GetString(1), run.GetInt32(2), run.GetString(3));
+            (createdAt, updatedAt, completedAt) = (Utc(run, 4)!.Value, Utc(run, 5)!.Value, Utc(run, 6));
+            (output, error, errorNodeId, lastSequence) = (Text(run, 7), Text(run, 8), Text(run, 9), run.GetInt64(10));
+        }
+
+        var waiting = new List<WaitingEntry>();
+        using (var tasks = lease.Read(WaitingSql, executionId, TaskStatuses.Pending))
+        {
+            while (tasks.Read())
+            {
+                waiting.Add(Waiting(tasks.GetString(0), tasks.GetString(1), tasks.GetString(2), tasks.GetString(3), tasks.GetString(4), Utc(tasks, 5), Text(tasks, 6)));
+            }
+        }
+
+        return new ExecutionStatusView(id, workflowKey, version, status, createdAt, updatedAt, completedAt, waiting, Json(output), error, errorNodeId, lastSequence);
+    }
+
+    private static WaitingEntry Waiting(string resId, string nodeId, string kind, string title, string stackJson, DateTime? expiresAt, string? toolCallsJson) =>
+        new(resId, nodeId, kind, title, ExecutionsFeature.Stack(stackJson), expiresAt, Json(toolCallsJson));
+
+    private static JsonNode? Json(string? text) => text is null ? null : JsonNode.Parse(text);
+
+    private static string? Text(SqliteDataReader row, int column) => row.IsDBNull(column) ? null : row.GetString(column);
+
+    // Every timestamp is stored UTC (AppDbContext's converters), as SQLite text.
+    private static DateTime? Utc(SqliteDataReader row, int column) => row.IsDBNull(column) ? null : DateTime.SpecifyKind(row.GetDateTime(column), DateTimeKind.Utc);
+
+    /// <summary>One round trip: the run and its pending tasks (by the Tasks (ExecutionId, Status) index), compiled once.</summary>
+    private static readonly CompiledQuery<Func<AppDbContext, string, string, CancellationToken, Task<StatusRow?>>> StatusQuery = new(() => EF.CompileAsyncQuery(
+        (AppDbContext db, string executionId, string tenant, CancellationToken _) => db.Executions.AsNoTracking()
+            .Where(e => e.Id == executionId && e.TenantId == tenant)
+            .Select(e => new StatusRow
+            {
+                Execution = e,
+                Waiting = db.Tasks.Where(t => t.ExecutionId == e.Id && t.Status == TaskStatuses.Pending).OrderBy(t => t.CreatedAt).ThenBy(t => t.StackKey).ToList(),
+            })
+            .SingleOrDefault()));
+
+    private sealed class StatusRow
+    {
+        public required ExecutionRecord Execution { get; init; }
+
+        public required List<TaskRecord> Waiting { get; init; }
+    }
+}
