@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Persistence;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Executions;
@@ -62,8 +61,8 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
             }
 
             (id, workflowKey, version, status) = (run.GetString(0), run.GetString(1), run.GetInt32(2), run.GetString(3));
-            (createdAt, updatedAt, completedAt) = (Utc(run, 4)!.Value, Utc(run, 5)!.Value, Utc(run, 6));
-            (output, error, errorNodeId, lastSequence) = (Text(run, 7), Text(run, 8), Text(run, 9), run.GetInt64(10));
+            (createdAt, updatedAt, completedAt) = (run.Utc(4), run.Utc(5), run.UtcOrNull(6));
+            (output, error, errorNodeId, lastSequence) = (run.TextOrNull(7), run.TextOrNull(8), run.TextOrNull(9), run.GetInt64(10));
         }
 
         var waiting = new List<WaitingEntry>();
@@ -71,7 +70,7 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
         {
             while (tasks.Read())
             {
-                waiting.Add(Waiting(tasks.GetString(0), tasks.GetString(1), tasks.GetString(2), tasks.GetString(3), tasks.GetString(4), Utc(tasks, 5), Text(tasks, 6)));
+                waiting.Add(Waiting(tasks.GetString(0), tasks.GetString(1), tasks.GetString(2), tasks.GetString(3), tasks.GetString(4), tasks.UtcOrNull(5), tasks.TextOrNull(6)));
             }
         }
 
@@ -83,10 +82,7 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
 
     private static JsonNode? Json(string? text) => text is null ? null : JsonNode.Parse(text);
 
-    private static string? Text(SqliteDataReader row, int column) => row.IsDBNull(column) ? null : row.GetString(column);
 
-    // Every timestamp is stored UTC (AppDbContext's converters), as SQLite text.
-    private static DateTime? Utc(SqliteDataReader row, int column) => row.IsDBNull(column) ? null : DateTime.SpecifyKind(row.GetDateTime(column), DateTimeKind.Utc);
 
     /// <summary>One round trip: the run and its pending tasks (by the Tasks (ExecutionId, Status) index), compiled once.</summary>
     private static readonly CompiledQuery<Func<AppDbContext, string, string, CancellationToken, Task<StatusRow?>>> StatusQuery = new(() => EF.CompileAsyncQuery(

@@ -13,6 +13,7 @@ public static class ResumeFeature
     public static IHostApplicationBuilder AddResume(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<ResumePipeline>();
+        builder.Services.AddSingleton<TaskReader>();
         builder.Services.AddSingleton(sp => new DeepLinkTokens(sp.GetRequiredService<LocalSigningKey>().Key, sp.GetRequiredService<TimeProvider>()));
         return builder;
     }

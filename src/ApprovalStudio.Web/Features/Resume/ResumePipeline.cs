@@ -61,19 +61,15 @@ public abstract record ResumeOutcome
 /// record and the continuation's queue row. A rejected answer changes nothing.
 /// </summary>
 public sealed class ResumePipeline(
-    AppDbContext db, WorkflowCatalog catalog, PeopleDirectory people, GroupCommit commits, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox,
+    AppDbContext db, TaskReader taskReader, WorkflowCatalog catalog, PeopleDirectory people, GroupCommit commits, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox,
     TimeProvider clock,
     ILogger<ResumePipeline> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
-    // Every answer reads its task first: compiled once rather than translated on every request.
-    private static readonly CompiledQuery<Func<AppDbContext, string, CancellationToken, Task<TaskRecord?>>> TaskQuery = new(() => EF.CompileAsyncQuery(
-        (AppDbContext db, string resId, CancellationToken _) => db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefault(t => t.ResId == resId)));
-
     public async Task<ResumeOutcome> ResumeAsync(ResumeCommand command, CancellationToken cancellationToken)
     {
-        var task = await TaskQuery.For(db)(db, command.ResId, cancellationToken);
+        var task = await taskReader.FindAsync(db, command.ResId, cancellationToken);
         if (task is null)
         {
             return new ResumeOutcome.NotFound();

@@ -168,3 +168,15 @@ public sealed class SqliteReads : IDisposable
         }
     }
 }
+
+/// <summary>Reading the app's columns from a <see cref="SqliteReads"/> row as EF would.</summary>
+public static class SqliteRowExtensions
+{
+    public static string? TextOrNull(this SqliteDataReader row, int column) => row.IsDBNull(column) ? null : row.GetString(column);
+
+    /// <summary>Every timestamp is stored UTC (AppDbContext's converters say so to EF), as SQLite text.</summary>
+    public static DateTime? UtcOrNull(this SqliteDataReader row, int column) =>
+        row.IsDBNull(column) ? null : DateTime.SpecifyKind(row.GetDateTime(column), DateTimeKind.Utc);
+
+    public static DateTime Utc(this SqliteDataReader row, int column) => DateTime.SpecifyKind(row.GetDateTime(column), DateTimeKind.Utc);
+}
