@@ -125,6 +125,23 @@ public sealed class ExecutionStatusReaderTests : IAsyncLifetime
         Assert.Throws<ObjectDisposedException>(() => reads.Rent());
     }
 
+    [Fact]
+    public async Task A_read_only_connection_it_closes_never_reaches_a_writer()
+    {
+        // Microsoft.Data.Sqlite pools native handles by connection string: one closed with query_only on, handed back
+        // there, would make the app's next write fail as "attempt to write a readonly database".
+        using (var reads = new SqliteReads(_database.ConnectionString, keep: 0))
+        {
+            using var lease = reads.Rent();
+            using var row = lease.Read("""SELECT COUNT(*) FROM "Executions" """);
+            Assert.True(row.Read());
+        }
+
+        await using var db = _database.OpenContext();
+        db.Executions.Add(Run("after", ExecutionStatuses.Running));
+        Assert.Equal(1, await db.SaveChangesAsync());
+    }
+
     private static ExecutionRecord Run(string id, string status, string tenant = "acme", string? output = null, string? error = null, string? errorNode = null,
         DateTime? completed = null) => new()
         {

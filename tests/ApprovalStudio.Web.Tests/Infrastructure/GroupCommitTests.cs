@@ -84,6 +84,53 @@ public sealed class GroupCommitTests
         Assert.Equal(["kept"], markers);
     }
 
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Plain_statements_commit_and_roll_back_with_their_unit_and_read_back_as_ef_wrote_them(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        var commits = host.Services.GetRequiredService<GroupCommit>();
+        var at = new DateTime(2026, 12, 3, 9, 30, 15, DateTimeKind.Utc).AddTicks(1_234_560); // microseconds: what PostgreSQL keeps
+        Task<int> Insert(string marker, bool commit, bool fail) => commits.RunAsync<int>(async (db, ct) =>
+        {
+            var rows = await db.ExecuteAsync(InsertAudit, ct, AppHost.Tenant, "group-commit", marker, "n", "Test", "test", null, "test", at, """{"n":1}""");
+            return fail ? throw new InvalidOperationException(marker) : (rows, commit);
+        }, CancellationToken.None);
+
+        var units = new[] { Insert("plain-kept", true, false), Insert("plain-declined", false, false), Insert("plain-failed", true, true), Insert("plain-too", true, false) };
+        await Assert.ThrowsAsync<InvalidOperationException>(() => units[2]);
+        var rows = await Task.WhenAll(units[0], units[1], units[3]);
+        Assert.Equal([1, 1, 1], rows);
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var written = await db.Audit.AsNoTracking().Where(a => a.ResId.StartsWith("plain-")).OrderBy(a => a.ResId).ToListAsync();
+        Assert.Equal(["plain-kept", "plain-too"], written.Select(a => a.ResId));
+        Assert.All(written, a => Assert.Equal((at, DateTimeKind.Utc, (string?)null, """{"n":1}"""), (a.At, a.At.Kind, a.ActorName, a.PayloadJson)));
+
+        // Only in the writer's transaction: bare, it would take no turn at the writer and could wait for it on its thread.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => db.ExecuteAsync(InsertAudit, CancellationToken.None, AppHost.Tenant, "x", "x", "n", "T", "t", null, "t", at, null));
+    }
+
+    [Fact]
+    public async Task On_sqlite_the_writer_keeps_its_connection_open_from_one_commit_to_the_next()
+    {
+        await using var host = await AppHost.StartAsync();
+        var commits = host.Services.GetRequiredService<GroupCommit>();
+        Task<System.Data.Common.DbConnection> Connection() =>
+            commits.RunAsync((db, _) => Task.FromResult((db.Database.GetDbConnection(), true)), CancellationToken.None);
+
+        var first = await Connection();
+        Assert.Equal(System.Data.ConnectionState.Open, first.State); // after its commit: kept, with its prepared statements
+        Assert.Same(first, await Connection());
+    }
+
+    private const string InsertAudit = """
+        INSERT INTO "Audit" ("TenantId", "ExecutionId", "ResId", "NodeId", "Action", "Actor", "ActorName", "Channel", "Grant", "At", "PayloadJson")
+        VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, NULL, @p8, @p9)
+        """;
+
     [Fact]
     public async Task Starts_answers_and_the_workers_steps_all_commit_through_it()
     {

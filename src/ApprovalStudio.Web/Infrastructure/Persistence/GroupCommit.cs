@@ -103,6 +103,7 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<Unit>(MaxBatch);
+        AppDbContext? writer = null;
         try
         {
             while (await _units.Reader.WaitToReadAsync(stoppingToken))
@@ -122,7 +123,23 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
 
                 if (batch.Count > 0)
                 {
-                    await CommitAsync(batch, stoppingToken);
+                    try
+                    {
+                        writer ??= await OpenWriterAsync(stoppingToken);
+                    }
+                    catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        GroupCommitLog.BatchFailed(log, batch.Count, ex);
+                        batch.ForEach(unit => unit.Fail(ex));
+                        continue;
+                    }
+
+                    if (!await CommitAsync(writer, batch, stoppingToken))
+                    {
+                        // Whatever failed may have been the connection's: the next batch starts on a fresh one.
+                        await writer.DisposeAsync();
+                        writer = null;
+                    }
                 }
             }
         }
@@ -136,14 +153,38 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
             {
                 left.Fail(new OperationCanceledException("The app is stopping."));
             }
+
+            if (writer is not null)
+            {
+                await writer.DisposeAsync();
+            }
         }
     }
 
-    private async Task CommitAsync(List<Unit> batch, CancellationToken stoppingToken)
+    /// <summary>
+    /// The writer's context, kept with its connection open from batch to batch: no connection to open and set up per
+    /// turn, and the units' plain statements (<see cref="AppDbContext.ExecuteAsync"/>) stay prepared.
+    /// </summary>
+    private async Task<AppDbContext> OpenWriterAsync(CancellationToken cancellationToken)
+    {
+        var db = await contexts.CreateDbContextAsync(cancellationToken);
+        try
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken);
+            return db;
+        }
+        catch
+        {
+            await db.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Runs and commits one batch on the writer; false if the batch as a whole failed (nothing of it is on disk).</summary>
+    private async Task<bool> CommitAsync(AppDbContext db, List<Unit> batch, CancellationToken stoppingToken)
     {
         try
         {
-            await using var db = await contexts.CreateDbContextAsync(stoppingToken);
             await using var transaction = await db.BeginWriteAsync(stoppingToken);
             var single = batch.Count == 1;
             foreach (var unit in batch)
@@ -199,6 +240,8 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
             {
                 unit.Complete();
             }
+
+            return true;
         }
         catch (Exception ex)
         {
@@ -208,6 +251,8 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
             {
                 unit.Fail(ex);
             }
+
+            return false;
         }
     }
 

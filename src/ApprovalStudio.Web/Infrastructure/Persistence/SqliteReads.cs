@@ -25,7 +25,8 @@ public sealed class SqliteReads : IDisposable
 
     public SqliteReads(string connectionString, int? keep = null)
     {
-        _connectionString = connectionString;
+        // Outside Microsoft.Data.Sqlite's pool: a read-only handle handed back there would go to the next writer.
+        _connectionString = new SqliteConnectionStringBuilder(connectionString) { Pooling = false }.ToString();
         Keep = keep ?? Math.Max(4, 2 * Environment.ProcessorCount);
     }
 

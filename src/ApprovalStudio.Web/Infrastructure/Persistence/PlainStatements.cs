@@ -1,0 +1,67 @@
+using System.Data;
+using System.Data.Common;
+
+namespace ApprovalStudio.Web.Infrastructure.Persistence;
+
+/// <summary>
+/// A context's plain statements (<see cref="AppDbContext.ExecuteAsync"/>, <see cref="AppDbContext.ScalarAsync{T}"/>): one
+/// command per SQL text, kept while the connection stays open, so SQLite parses and plans it once per connection instead
+/// of once per use (the group commit keeps its connection open; Npgsql prepares on its own). Dropped when the connection
+/// closes. Parameters are <c>@p0</c>, <c>@p1</c>… in order.
+/// </summary>
+internal sealed class PlainStatements
+{
+    private readonly DbConnection _connection;
+    private readonly Action<DbParameter, object?> _bind;
+    private readonly Dictionary<string, DbCommand> _commands = new(StringComparer.Ordinal);
+
+    public PlainStatements(DbConnection connection, Action<DbParameter, object?> bind)
+    {
+        _connection = connection;
+        _bind = bind;
+        connection.StateChange += (_, change) =>
+        {
+            if (change.CurrentState == ConnectionState.Closed)
+            {
+                Clear();
+            }
+        };
+    }
+
+    public DbConnection Connection => _connection;
+
+    public DbCommand Command(string sql, DbTransaction transaction, ReadOnlySpan<object?> values)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            for (var i = 0; i < values.Length; i++)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = $"@p{i}";
+                command.Parameters.Add(parameter);
+            }
+
+            _commands.Add(sql, command);
+        }
+
+        command.Transaction = transaction;
+        for (var i = 0; i < values.Length; i++)
+        {
+            _bind(command.Parameters[i], values[i]);
+        }
+
+        return command;
+    }
+
+    private void Clear()
+    {
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
+        _commands.Clear();
+    }
+}
