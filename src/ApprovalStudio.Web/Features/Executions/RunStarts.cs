@@ -14,14 +14,28 @@ public static class RunStarts
     /// </summary>
     public static async Task<ExecutionRecord> StartAsync(GroupCommit commits, ExecutionRecord run, string kind, CancellationToken cancellationToken)
     {
-        await commits.RunAsync((db, _) =>
+        await commits.RunAsync(async (db, ct) =>
         {
-            db.Executions.Add(run);
-            db.Queue.Add(new QueueItem { ExecutionId = run.Id, Kind = kind, Status = QueueStatuses.Pending, AvailableAt = run.CreatedAt, CreatedAt = run.CreatedAt });
-            return Task.FromResult((true, true));
+            // Plain statements in the writer's turn (kept prepared: AppDbContext.ExecuteAsync), not EF's SaveChanges.
+            await db.ExecuteAsync(InsertRunSql, ct, run.Id, run.TenantId, run.WorkflowKey, run.WorkflowVersion, run.Status, run.InputJson, run.StateJson,
+                run.OutputJson, run.Error, run.ErrorNodeId, run.CreatedBy, run.CreatedAt, run.UpdatedAt, run.CompletedAt, run.Revision, run.LastSequence,
+                run.ResumedFromExecutionId, run.ResumedFromNodeId);
+            await db.ExecuteAsync(InsertQueueSql, ct, run.Id, kind, QueueStatuses.Pending, run.CreatedAt, run.CreatedAt);
+            return (true, true);
         }, cancellationToken);
         return run;
     }
+
+    // Every column of ExecutionRecord; RunStartsTests reads the row back through EF.
+    private const string InsertRunSql = """
+        INSERT INTO "Executions" ("Id", "TenantId", "WorkflowKey", "WorkflowVersion", "Status", "InputJson", "StateJson", "OutputJson", "Error",
+            "ErrorNodeId", "CreatedBy", "CreatedAt", "UpdatedAt", "CompletedAt", "Revision", "LastSequence", "ResumedFromExecutionId", "ResumedFromNodeId")
+        VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, @p15, @p16, @p17)
+        """;
+
+    private const string InsertQueueSql = """
+        INSERT INTO "Queue" ("ExecutionId", "Kind", "Status", "Attempts", "AvailableAt", "CreatedAt") VALUES (@p0, @p1, @p2, 0, @p3, @p4)
+        """;
 
     public static string NewId() => Guid.CreateVersion7().ToString("N");
 }
