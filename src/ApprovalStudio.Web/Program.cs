@@ -48,6 +48,7 @@ builder.Services.AddApiDocument();
 builder.AddPersistence();
 builder.AddAuth();
 builder.AddRateLimits();
+builder.AddForwardedHeaders();
 builder.AddWorkflows();
 builder.AddExecutions();
 builder.AddResume();
@@ -62,6 +63,7 @@ var app = builder.Build();
 await app.Services.MigrateDatabaseAsync();
 await app.Services.SeedDemoDataAsync();
 
+app.UseForwardedHeadersWhenEnabled();
 app.UseSecurityHeaders();
 app.UseExceptionHandler();
 app.UseClientAssets();

@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Identity;
@@ -17,12 +18,20 @@ public static partial class AuthExtensions
     public const string EntraCookieScheme = "AzureAdCookie";
     private const string SelectorScheme = "BearerSelector";
 
+    /// <summary>The data-protection application name every instance shares (cookies made by one are read by all).</summary>
+    public const string DataProtectionApplicationName = "ApprovalStudio";
+
     /// <summary>
     /// Bearer tokens from the local issuer always; Entra ID tokens too when <c>AzureAd:ClientId</c>
     /// is set (Microsoft.Identity.Web is not registered otherwise, so the app starts offline).
     /// </summary>
     public static IHostApplicationBuilder AddAuth(this IHostApplicationBuilder builder)
     {
+        // Sign-in cookies and antiforgery tokens are protected with keys kept in the database under one application name:
+        // every instance on the database accepts what another made (by default each process kept its own keys, and a
+        // cookie made behind one instance was refused by the next).
+        builder.Services.AddDataProtection().SetApplicationName(DataProtectionApplicationName).PersistKeysToDbContext<AppDbContext>();
+
         var dataDirectory = AppOptions.ResolveDataDirectory(builder.Configuration, builder.Environment.ContentRootPath);
         var key = SigningKeyStore.Resolve(builder.Configuration, dataDirectory);
         builder.Services.AddSingleton(sp => new TokenIssuer(key, sp.GetRequiredService<TimeProvider>()));

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -9,8 +10,11 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence;
 /// The one DbContext. Each provider has a subclass only so that each keeps its own migration set
 /// (<see cref="SqliteAppDbContext"/>, <see cref="PostgresAppDbContext"/>, <see cref="SqlServerAppDbContext"/>).
 /// </summary>
-public abstract class AppDbContext(DbContextOptions options) : IdentityUserContext<AppUser>(options)
+public abstract class AppDbContext(DbContextOptions options) : IdentityUserContext<AppUser>(options), IDataProtectionKeyContext
 {
+    /// <summary>ASP.NET Core's data-protection keys (cookies, antiforgery tokens), shared by every instance on this database.</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<WorkflowRecord> Workflows => Set<WorkflowRecord>();
     public DbSet<WorkflowVersionRecord> WorkflowVersions => Set<WorkflowVersionRecord>();
     public DbSet<ExecutionRecord> Executions => Set<ExecutionRecord>();
@@ -193,6 +197,12 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.HasKey(x => x.SignatureHash);
             e.Property(x => x.SignatureHash).HasMaxLength(32);
             e.HasIndex(x => x.ReceivedAt);
+        });
+        model.Entity<DataProtectionKey>(e =>
+        {
+            e.ToTable("DataProtectionKeys");
+            e.Property(x => x.FriendlyName).HasMaxLength(400);
+            e.Property(x => x.Xml).Unbounded();
         });
         model.Entity<AuditRecord>(e =>
         {
