@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite of Approval Studio: the README's test command, and what .ci/run calls.
-# Installs what the tests need when it is missing (Debian's PostgreSQL, Redis, chromium and
+# Installs what the tests need when it is missing (Debian's PostgreSQL, Redis, chromium, nginx and
 # python3-aiosmtpd, a real SMTP server), starts a throwaway
 # PostgreSQL cluster on a free loopback port, builds once, runs all test projects, then the
 # contract smoke check when ../shared/checks is beside the repository.
@@ -27,6 +27,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
+# The cluster tests put nginx in front of two app processes.
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx)
 # The SMTP server the email tests send to (each test starts its own on a free port).
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 if [ ${#missing[@]} -gt 0 ]; then
