@@ -41,6 +41,7 @@ public sealed class RetentionTests
                 ExecutionId = ended, Kind = QueueKinds.Start, Status = QueueStatuses.DeadLettered, AvailableAt = now.AddDays(-1),
                 CreatedAt = now.AddDays(-1), CompletedAt = now.AddDays(-1), LastError = "kept as evidence",
             });
+            db.IdempotencyKeys.AddRange(Key("expired", now.AddSeconds(-1)), Key("live", now.AddHours(1)));
             await db.SaveChangesAsync();
         }
 
@@ -51,7 +52,8 @@ public sealed class RetentionTests
         await Poll.UntilAsync(async () =>
         {
             await using var db = host.Database.OpenContext();
-            return await db.Queue.AnyAsync(q => q.Status == QueueStatuses.Done) || await db.Notifications.CountAsync() > 2 ? null : "swept";
+            return await db.Queue.AnyAsync(q => q.Status == QueueStatuses.Done) || await db.Notifications.CountAsync() > 2
+                || await db.IdempotencyKeys.CountAsync() > 1 ? null : "swept";
         }, TimeSpan.FromSeconds(30), () => "The sweep never took the done queue items and the old sent messages.");
 
         await using (var db = host.Database.OpenContext())
@@ -60,6 +62,7 @@ public sealed class RetentionTests
                 [NotificationStatuses.Failed, NotificationStatuses.Sent],
                 await db.Notifications.OrderBy(n => n.Status).Select(n => n.Status).ToListAsync());
             Assert.Equal("kept as evidence", (await db.Queue.SingleAsync()).LastError);
+            Assert.Equal("live", (await db.IdempotencyKeys.SingleAsync()).Key);
             Assert.True(await db.ExecutionEvents.AnyAsync(e => e.ExecutionId == open));
             Assert.Equal(2, await db.Executions.CountAsync());
             Assert.Equal(2, await db.Tasks.CountAsync());
@@ -79,6 +82,12 @@ public sealed class RetentionTests
         await using var db = host.Database.OpenContext();
         return await db.ExecutionEvents.CountAsync(e => e.ExecutionId == executionId);
     }
+
+    private static IdempotencyRecord Key(string key, DateTime expiresAt) => new()
+    {
+        Scope = AppHost.Tenant, Key = key, Fingerprint = new string('0', 64), Status = IdempotencyStatuses.Done, ResponseStatus = 202,
+        CreatedAt = expiresAt.AddDays(-1), ExpiresAt = expiresAt,
+    };
 
     private static NotificationRecord Message(string executionId, string resId, string status, DateTime createdAt) => new()
     {

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
@@ -41,6 +42,7 @@ public static class DispatchFeature
     public static IEndpointRouteBuilder MapDispatch(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/dispatch/resume", Resume).WithTags("Dispatch").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
+            .WithIdempotencyKeys()
             .WithSummary("Resume a run paused for tool calls with their outputs (by toolCallId, or by tool name when unambiguous); JSON or SSE.")
             .Accepts<DispatchResumeRequest>("application/json")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
@@ -102,6 +103,7 @@ public static class ExecutionsFeature
     public static IEndpointRouteBuilder MapExecutions(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/workflows/{key}/executions", Start).WithTags("Executions").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
+            .WithIdempotencyKeys()
             .WithSummary("Start a run of the workflow's latest version; it advances in the background.")
             .Accepts<StartRunRequest>(isOptional: true, "application/json")
             .ProducesProblem(StatusCodes.Status404NotFound);

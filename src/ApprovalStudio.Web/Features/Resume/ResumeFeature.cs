@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,6 +25,7 @@ public static class ResumeFeature
             .WithTags("Resume")
             .RequireAuthorization(Policies.Member)
             .RequireRateLimiting(RateLimits.Api)
+            .WithIdempotencyKeys()
             .WithSummary("Answer a suspended task (CONTRACT §4.1); the run continues in the background.")
             .Accepts<System.Text.Json.Nodes.JsonObject>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)

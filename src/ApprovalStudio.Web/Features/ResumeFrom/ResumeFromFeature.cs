@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -40,6 +41,7 @@ public static class ResumeFromFeature
     public static IEndpointRouteBuilder MapResumeFrom(this IEndpointRouteBuilder app)
     {
         app.MapPost("/workflows/runs/{runId}/resume-from/{nodeId}", ResumeFrom).WithTags("Resume from").RequireAuthorization(Policies.Member).RequireRateLimiting(RateLimits.Api)
+            .WithIdempotencyKeys()
             .WithSummary("Start a new run from a completed node of a failed run; answers when it ends or waits, or after 10 s.")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);

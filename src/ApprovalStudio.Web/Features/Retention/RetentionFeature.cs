@@ -35,7 +35,7 @@ public static class RetentionFeature
 
 /// <summary>
 /// Deletes what only the machinery needed, once it is older than <see cref="RetentionOptions.KeepFor"/>: queue items
-/// that are done and notifications that were sent or skipped. What people and auditors read stays: runs, tasks, node
+/// that are done and notifications that were sent or skipped; and idempotency keys past their own expiry. What people and auditors read stays: runs, tasks, node
 /// runs, the audit, dead-lettered items and failed notifications (the evidence of what went wrong), and the hub's
 /// events — the hub promises a run's whole sequence without gaps to a client that subscribes late. Every instance
 /// may sweep; deleting twice is harmless.
@@ -66,19 +66,24 @@ public sealed class RetentionSweeper(IServiceScopeFactory scopes, IOptions<Reten
         var notifications = await db.WriteAsync(ct => db.Notifications
             .Where(n => (n.Status == NotificationStatuses.Sent || n.Status == NotificationStatuses.Skipped) && n.CreatedAt < before)
             .OrderBy(n => n.Id).Take(settings.BatchSize).ExecuteDeleteAsync(ct), cancellationToken);
-        if (queue + notifications > 0)
+        // Idempotency keys carry their own expiry (Idempotency:KeepFor): past it they answer nothing, whatever KeepFor says.
+        var now = clock.GetUtcNow().UtcDateTime;
+        var keys = await db.WriteAsync(ct => db.IdempotencyKeys
+            .Where(k => k.ExpiresAt <= now)
+            .OrderBy(k => k.ExpiresAt).Take(settings.BatchSize).ExecuteDeleteAsync(ct), cancellationToken);
+        if (queue + notifications + keys > 0)
         {
-            RetentionLog.Swept(log, queue, notifications, settings.KeepFor);
+            RetentionLog.Swept(log, queue, notifications, keys, settings.KeepFor);
         }
 
-        return queue == settings.BatchSize || notifications == settings.BatchSize;
+        return queue == settings.BatchSize || notifications == settings.BatchSize || keys == settings.BatchSize;
     }
 }
 
 internal static partial class RetentionLog
 {
-    [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Queue} finished queue items and {Notifications} sent or skipped notifications older than {KeepFor}")]
-    public static partial void Swept(ILogger logger, int queue, int notifications, TimeSpan keepFor);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Queue} finished queue items and {Notifications} sent or skipped notifications older than {KeepFor}, and {Keys} expired idempotency keys")]
+    public static partial void Swept(ILogger logger, int queue, int notifications, int keys, TimeSpan keepFor);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The retention sweep failed; it tries again at the next interval")]
     public static partial void SweepFailed(ILogger logger, Exception exception);

@@ -4,6 +4,7 @@ using System.Xml;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Security;
 using ApprovalStudio.Workflows.Execution;
@@ -30,6 +31,7 @@ public static class WebhooksFeature
     public static IEndpointRouteBuilder MapWebhooks(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/runs/{id}/nodes/{nodeId}/resume", Resume).WithTags("Webhooks").AllowAnonymous().RequireRateLimiting(RateLimits.Webhooks)
+            .WithIdempotencyKeys(context => $"run:{context.Request.RouteValues["id"]}") // anonymous: keys are per run
             .WithSummary("Resume a waiting node with the workflow's webhook secret; nodes inside forEach loops are addressed by stack.")
             .Accepts<JsonObject>("application/json")
             .ProducesProblem(StatusCodes.Status401Unauthorized)

@@ -100,6 +100,23 @@ public static class ApiDocument
             }
         }
 
+        if (metadata.OfType<Idempotency.IdempotencyKeyMetadata>().Any())
+        {
+            operation.Parameters ??= new List<IOpenApiParameter>();
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = Idempotency.IdempotencyKeys.Header,
+                In = ParameterLocation.Header,
+                Required = false,
+                Description = "Makes a retry safe (IETF draft-ietf-httpapi-idempotency-key-header): the same key, route and body get the first answer " +
+                    "again, with `Idempotent-Replayed: true`; kept 24 hours per tenant.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = Idempotency.IdempotencyKeys.MaxLength },
+            });
+            await AddProblemAsync(operation, context, StatusCodes.Status400BadRequest, "A parameter or the body is not valid; `errors` names each field.", cancellationToken);
+            await AddProblemAsync(operation, context, StatusCodes.Status409Conflict, "The request with this `Idempotency-Key` is still being answered (`Retry-After`).", cancellationToken);
+            await AddProblemAsync(operation, context, StatusCodes.Status422UnprocessableEntity, "This `Idempotency-Key` was used for another route or body.", cancellationToken);
+        }
+
         await AddProblemAsync(operation, context, StatusCodes.Status500InternalServerError, "The server failed; the problem's `traceId` is in its log.", cancellationToken);
     }
 

@@ -28,6 +28,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     public DbSet<NotificationRecord> Notifications => Set<NotificationRecord>();
     public DbSet<MessageTemplateRecord> MessageTemplates => Set<MessageTemplateRecord>();
     public DbSet<SlackRequestRecord> SlackRequests => Set<SlackRequestRecord>();
+    public DbSet<IdempotencyRecord> IdempotencyKeys => Set<IdempotencyRecord>();
 
     /// <summary>
     /// Begins a transaction that writes: use it rather than <c>Database.BeginTransactionAsync</c>. On SQLite
@@ -197,6 +198,15 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.HasKey(x => x.SignatureHash);
             e.Property(x => x.SignatureHash).HasMaxLength(32);
             e.HasIndex(x => x.ReceivedAt);
+        });
+        model.Entity<IdempotencyRecord>(e =>
+        {
+            e.ToTable("IdempotencyKeys");
+            e.HasKey(x => new { x.Scope, x.Key });
+            e.Property(x => x.Fingerprint).HasMaxLength(64);
+            e.Property(x => x.ResponseLocation).HasMaxLength(2000);
+            e.Property(x => x.ResponseBody).Unbounded();
+            e.HasIndex(x => x.ExpiresAt);
         });
         model.Entity<DataProtectionKey>(e =>
         {

@@ -315,3 +315,35 @@ public sealed class SlackRequestRecord
     public required byte[] SignatureHash { get; set; }
     public DateTime ReceivedAt { get; set; }
 }
+
+public static class IdempotencyStatuses
+{
+    public const string InFlight = "InFlight";
+    public const string Done = "Done";
+}
+
+/// <summary>
+/// A request made with an <c>Idempotency-Key</c> (IETF draft-ietf-httpapi-idempotency-key-header): the first request's
+/// fingerprint and, once answered, its answer, replayed to a retry with the same key and body until it expires.
+/// <see cref="Scope"/>: the tenant, or for the anonymous webhook route the run it addresses.
+/// </summary>
+public sealed class IdempotencyRecord
+{
+    public required string Scope { get; set; }
+    public required string Key { get; set; }
+
+    /// <summary>SHA-256 (hex) of the method, the path and the body.</summary>
+    public required string Fingerprint { get; set; }
+
+    public required string Status { get; set; }
+
+    /// <summary>While in flight: until when the instance handling it holds it (after that, a retry may take it over).</summary>
+    public DateTime? LockedUntil { get; set; }
+
+    public int? ResponseStatus { get; set; }
+    public string? ResponseContentType { get; set; }
+    public string? ResponseLocation { get; set; }
+    public string? ResponseBody { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
+}
