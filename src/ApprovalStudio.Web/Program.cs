@@ -1,4 +1,5 @@
 using ApprovalStudio.Web.Features.Account;
+using ApprovalStudio.Web.Features.Cluster;
 using ApprovalStudio.Web.Features.ApiKeys;
 using ApprovalStudio.Web.Features.DeepLinks;
 using ApprovalStudio.Web.Features.Demo;
@@ -55,6 +56,7 @@ builder.AddWorkflows();
 builder.AddExecutions();
 builder.AddResume();
 builder.AddExecutionHub();
+builder.AddCluster();
 builder.AddPeople();
 builder.AddInbox();
 builder.AddNotifications();

@@ -6,8 +6,10 @@ namespace ApprovalStudio.Testing;
 
 /// <summary>
 /// Debian's nginx in front of app instances, as docs/deploy.md configures it: round robin for requests (so consecutive
-/// requests alternate instances), WebSocket upgrades passed through, X-Forwarded-* set, and a request whose instance
-/// refuses the connection passed to the next one. Each answer says which instance served it (<c>X-Upstream</c>).
+/// requests alternate instances), the inbox's Blazor circuit sticky (<c>ip_hash</c> on <c>/_blazor</c>: its negotiate
+/// request and its WebSocket must reach one instance), WebSocket upgrades passed through, X-Forwarded-* set, and a
+/// request whose instance refuses the connection passed to the next one. Each answer says which instance served it
+/// (<c>X-Upstream</c>), and so does the access log.
 /// </summary>
 public sealed class LoadBalancer : IAsyncDisposable
 {
@@ -56,19 +58,22 @@ public sealed class LoadBalancer : IAsyncDisposable
               upstream app {
             {{upstreams}}
               }
+              upstream sticky {
+                ip_hash;
+            {{upstreams}}
+              }
               server {
                 listen 127.0.0.1:{{port}};
-                location / {
-                  proxy_pass http://app;
-                  proxy_http_version 1.1;
-                  proxy_set_header Upgrade $http_upgrade;
-                  proxy_set_header Connection $connection_upgrade;
-                  proxy_set_header Host $http_host;
-                  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-                  proxy_set_header X-Forwarded-Proto $scheme;
-                  proxy_read_timeout 300s;
-                  add_header X-Upstream $upstream_addr always;
-                }
+                proxy_http_version 1.1;
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_set_header Connection $connection_upgrade;
+                proxy_set_header Host $http_host;
+                proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                proxy_set_header X-Forwarded-Proto $scheme;
+                proxy_read_timeout 300s;
+                add_header X-Upstream $upstream_addr always;
+                location /_blazor { proxy_pass http://sticky; }
+                location / { proxy_pass http://app; }
               }
             }
             """);

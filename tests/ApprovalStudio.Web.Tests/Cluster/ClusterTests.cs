@@ -40,6 +40,9 @@ public sealed class ClusterTests
         {
             ["Redis:Configuration"] = redis,
             ["Workflows:Worker:LeaseDuration"] = "00:00:02", // how soon the survivor may take what the dead one had leased
+            // How soon the survivor pushes again what the dead one committed but did not live to push (InstanceHeartbeat).
+            ["Cluster:HeartbeatInterval"] = "00:00:00.500",
+            ["Cluster:DeadAfter"] = "00:00:02",
             ["ForwardedHeaders:Enabled"] = "true",
             ["RateLimits:Enabled"] = "false",
         };

@@ -29,6 +29,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     public DbSet<MessageTemplateRecord> MessageTemplates => Set<MessageTemplateRecord>();
     public DbSet<SlackRequestRecord> SlackRequests => Set<SlackRequestRecord>();
     public DbSet<IdempotencyRecord> IdempotencyKeys => Set<IdempotencyRecord>();
+    public DbSet<InstanceRecord> Instances => Set<InstanceRecord>();
 
     /// <summary>
     /// Begins a transaction that writes: use it rather than <c>Database.BeginTransactionAsync</c>. On SQLite
@@ -167,6 +168,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
         {
             e.ToTable("ExecutionEvents");
             e.HasKey(x => new { x.ExecutionId, x.Sequence });
+            e.HasIndex(x => x.At); // a survivor pushes again what a dead instance committed in its last moments
             e.Property(x => x.DataJson).Unbounded();
         });
         model.Entity<ApiKeyRecord>(e =>
@@ -198,6 +200,12 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.HasKey(x => x.SignatureHash);
             e.Property(x => x.SignatureHash).HasMaxLength(32);
             e.HasIndex(x => x.ReceivedAt);
+        });
+        model.Entity<InstanceRecord>(e =>
+        {
+            e.ToTable("Instances");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.LastSeenAt);
         });
         model.Entity<IdempotencyRecord>(e =>
         {

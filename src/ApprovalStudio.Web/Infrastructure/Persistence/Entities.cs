@@ -347,3 +347,23 @@ public sealed class IdempotencyRecord
     public DateTime CreatedAt { get; set; }
     public DateTime ExpiresAt { get; set; }
 }
+
+/// <summary>
+/// A running app instance, as its heartbeat says: what the Operations view lists, and how a survivor learns that an
+/// instance died (its heartbeat stopped) and takes over what only that instance would have done — pushing the events it
+/// committed but did not live to push.
+/// </summary>
+public sealed class InstanceRecord
+{
+    public required string Id { get; set; }
+    public required string Host { get; set; }
+    public int ProcessId { get; set; }
+    public DateTime StartedAt { get; set; }
+    public DateTime LastSeenAt { get; set; }
+
+    /// <summary>Set once: when it stopped cleanly, or when a survivor took over after it died.</summary>
+    public DateTime? EndedAt { get; set; }
+
+    /// <summary>"stopped" (clean shutdown) or the id of the instance that recovered it.</summary>
+    public string? EndedBy { get; set; }
+}

@@ -1,0 +1,178 @@
+using System.ComponentModel.DataAnnotations;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalStudio.Web.Features.Cluster;
+
+/// <summary>The <c>Cluster</c> section: instance heartbeats and taking over after an instance dies.</summary>
+public sealed class ClusterOptions : IValidatableObject
+{
+    public const string SectionName = "Cluster";
+
+    /// <summary>How often an instance says it is alive (and looks for instances that stopped saying so).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>An instance silent this long is taken for dead. Several heartbeats: a long GC pause is not a death.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan DeadAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How far before a dead instance's last heartbeat its committed events are pushed again.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan Lookback { get; set; } = TimeSpan.FromSeconds(10);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (DeadAfter < 3 * HeartbeatInterval)
+        {
+            yield return new ValidationResult("Cluster:DeadAfter must be at least 3 x Cluster:HeartbeatInterval.", [nameof(DeadAfter)]);
+        }
+    }
+}
+
+/// <summary>
+/// Every instance's heartbeat (a row in <c>Instances</c>), and what a survivor does when another instance stops beating.
+/// A run's events and task changes are pushed to hub clients and open inboxes by the instance that committed them, right
+/// after the commit. An instance killed between the two leaves them stored but never pushed, and a client connected to
+/// another instance would wait for them forever: it sees no gap to fill. So the first survivor to notice the silence
+/// claims the dead instance (one conditional update: only one survivor does it) and pushes again every event and task
+/// change committed from <see cref="ClusterOptions.Lookback"/> before its last heartbeat until now. Clients apply each
+/// event sequence once, so what was pushed already is ignored.
+/// </summary>
+public sealed class InstanceHeartbeat(
+    IServiceScopeFactory scopes, ExecutionNotifier notifier, IOptions<ClusterOptions> options, TimeProvider clock, ILogger<InstanceHeartbeat> log)
+    : BackgroundService
+{
+    /// <summary>What <see cref="InstanceRecord.EndedBy"/> says of a clean stop.</summary>
+    public const string Stopped = "stopped";
+
+    /// <summary>The most events pushed again for one dead instance.</summary>
+    public const int MaxReplayed = 20_000;
+
+    public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        using var timer = new PeriodicTimer(settings.HeartbeatInterval, clock);
+        var registered = false;
+        try
+        {
+            do
+            {
+                registered = await BeatAsync(settings, registered, stoppingToken);
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>One beat: says this instance is alive, then takes over for any that stopped; true once this one is registered.</summary>
+    private async Task<bool> BeatAsync(ClusterOptions settings, bool registered, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var now = clock.GetUtcNow().UtcDateTime;
+            if (!registered)
+            {
+                db.Instances.Add(new InstanceRecord
+                {
+                    Id = InstanceId, Host = Environment.MachineName, ProcessId = Environment.ProcessId, StartedAt = now, LastSeenAt = now,
+                });
+                await db.SaveChangesAsync(stoppingToken);
+                registered = true;
+            }
+            else
+            {
+                await db.WriteAsync(ct => db.Instances.Where(i => i.Id == InstanceId).ExecuteUpdateAsync(s => s.SetProperty(i => i.LastSeenAt, now), ct), stoppingToken);
+            }
+
+            await RecoverAsync(db, settings, now, stoppingToken);
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            ClusterLog.HeartbeatFailed(log, ex);
+        }
+
+        return registered;
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            // A clean stop pushed everything it committed: nobody needs to take over.
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var now = clock.GetUtcNow().UtcDateTime;
+            await db.WriteAsync(ct => db.Instances.Where(i => i.Id == InstanceId && i.EndedAt == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.EndedAt, now).SetProperty(i => i.EndedBy, Stopped), ct), cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            ClusterLog.HeartbeatFailed(log, ex);
+        }
+    }
+
+    private async Task RecoverAsync(AppDbContext db, ClusterOptions settings, DateTime now, CancellationToken cancellationToken)
+    {
+        var silentSince = now - settings.DeadAfter;
+        var dead = await db.Instances.AsNoTracking()
+            .Where(i => i.EndedAt == null && i.LastSeenAt < silentSince && i.Id != InstanceId)
+            .ToListAsync(cancellationToken);
+        foreach (var instance in dead)
+        {
+            var claimed = await db.WriteAsync(ct => db.Instances.Where(i => i.Id == instance.Id && i.EndedAt == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.EndedAt, now).SetProperty(i => i.EndedBy, InstanceId), ct), cancellationToken);
+            if (claimed != 1)
+            {
+                continue; // another survivor took it
+            }
+
+            var from = instance.LastSeenAt - settings.Lookback;
+            var events = await db.ExecutionEvents.AsNoTracking().Where(e => e.At >= from)
+                .OrderBy(e => e.At).Take(MaxReplayed).ToListAsync(cancellationToken);
+            foreach (var run in events.GroupBy(e => e.ExecutionId))
+            {
+                await notifier.ExecutionEventsAsync(run.OrderBy(e => e.Sequence));
+            }
+
+            var tasks = await db.Tasks.AsNoTracking().Include(t => t.Assignees)
+                .Where(t => (t.Status == TaskStatuses.Pending && t.CreatedAt >= from) || (t.ResolvedAt != null && t.ResolvedAt >= from))
+                .OrderBy(t => t.CreatedAt).Take(MaxReplayed).ToListAsync(cancellationToken);
+            foreach (var task in tasks)
+            {
+                await notifier.TaskChangedAsync(task, created: task.Status == TaskStatuses.Pending);
+            }
+
+            ClusterLog.Recovered(log, instance.Id, instance.LastSeenAt, events.Count, tasks.Count);
+        }
+    }
+}
+
+public static class ClusterFeature
+{
+    public static IHostApplicationBuilder AddCluster(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ClusterOptions>().BindConfiguration(ClusterOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<InstanceHeartbeat>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<InstanceHeartbeat>());
+        return builder;
+    }
+}
+
+internal static partial class ClusterLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The instance heartbeat failed; it tries again at the next beat")]
+    public static partial void HeartbeatFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Instance {Instance} stopped beating (last seen {LastSeen:O}); pushed again {Events} events and {Tasks} task changes it may not have pushed")]
+    public static partial void Recovered(ILogger logger, string instance, DateTime lastSeen, int events, int tasks);
+}
