@@ -22,7 +22,7 @@ public sealed class DependencyTests
         ["Executions"],
         ["Resume"],
         ["Notifications"],
-        ["Account", "ApiKeys", "DeepLinks", "Demo", "Dispatch", "Health", "Hub", "Inbox", "Retention", "ResumeFrom", "Slack", "Tasks", "Webhooks"],
+        ["Account", "ApiKeys", "Cluster", "DeepLinks", "Demo", "Dispatch", "Health", "Hub", "Inbox", "Retention", "ResumeFrom", "Slack", "Tasks", "Webhooks"],
     ];
 
     /// <summary>The only arrows between features of one layer, and why.</summary>
