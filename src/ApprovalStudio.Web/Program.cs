@@ -53,10 +53,11 @@ builder.AddRateLimits();
 builder.AddForwardedHeaders();
 builder.AddIdempotencyKeys();
 builder.AddWorkflows();
+// Before the worker: hosted services stop in reverse order, so "stopped" is written after the worker has drained.
+builder.AddCluster();
 builder.AddExecutions();
 builder.AddResume();
 builder.AddExecutionHub();
-builder.AddCluster();
 builder.AddPeople();
 builder.AddInbox();
 builder.AddNotifications();

@@ -5,7 +5,8 @@ using System.Net.Sockets;
 namespace ApprovalStudio.Testing;
 
 /// <summary>
-/// Debian's nginx in front of app instances, as docs/deploy.md configures it: round robin for requests (so consecutive
+/// Debian's nginx in front of app instances, much as docs/deploy.md configures it (without TLS; hub clients skip
+/// negotiation, so <c>/hubs/</c> is round robin here): round robin for requests (so consecutive
 /// requests alternate instances), the inbox's Blazor circuit sticky (<c>ip_hash</c> on <c>/_blazor</c>: its negotiate
 /// request and its WebSocket must reach one instance), WebSocket upgrades passed through, X-Forwarded-* set, and a
 /// request whose instance refuses the connection passed to the next one. Each answer says which instance served it

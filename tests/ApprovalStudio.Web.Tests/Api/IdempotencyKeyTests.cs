@@ -32,6 +32,11 @@ public sealed class IdempotencyKeyTests
         Assert.Equal(first.Location, again.Location);
         Assert.Contains(executionId, again.Body, StringComparison.Ordinal);
 
+        // Keys are the caller's own: another assignee with the same key and body is answered for themself, not replayed.
+        using var ann = host.Client(host.Token("ann", ["ops"]));
+        var someoneElse = await PostAsync(ann, $"/api/executions/{resId}/resume", """{"acknowledged":true,"comment":"seen"}""", "\"answer-7f3a\"");
+        Assert.Equal((HttpStatusCode.Conflict, (string?)null), (someoneElse.Status, someoneElse.Replayed));
+
         var other = await PostAsync(bob, $"/api/executions/{resId}/resume", """{"acknowledged":true,"comment":"changed my mind"}""", "\"answer-7f3a\"");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, other.Status);
         Assert.Contains("\"Idempotency-Key\"", other.Body, StringComparison.Ordinal);

@@ -126,7 +126,8 @@ public sealed class ClusterTests
             var completed = await db.Executions.CountAsync(e => e.Status == ExecutionStatuses.Completed);
             return completed == Runs ? "done" : null;
         }, TimeSpan.FromSeconds(90), () => "every run completed on the survivor");
-        Assert.InRange(DateTime.UtcNow - killedAt, TimeSpan.Zero, TimeSpan.FromSeconds(30)); // leases of 2 s: taken over within seconds
+        // Leases of 2 s: the dead one's continuations are taken over within seconds (the rest is the 350 answers after the kill).
+        Assert.InRange(DateTime.UtcNow - killedAt, TimeSpan.Zero, TimeSpan.FromSeconds(60));
 
         await using (var db = database.OpenContext())
         {

@@ -18,7 +18,8 @@ public sealed partial class ForwardedHeadersTests
     {
         await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?>
         {
-            ["ForwardedHeaders:Enabled"] = "true", ["ForwardedHeaders:KnownProxies:0"] = "10.1.2.3", ["App:SeedDemoData"] = "true",
+            ["ForwardedHeaders:Enabled"] = "true", ["ForwardedHeaders:KnownProxies:0"] = "10.1.2.3", ["ForwardedHeaders:AllowedHosts:0"] = "approvals.example.com",
+            ["App:SeedDemoData"] = "true",
         });
         var cookies = new CookieContainer();
         using var client = Proxied(host, cookies);
@@ -49,6 +50,22 @@ public sealed partial class ForwardedHeadersTests
 
         Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
         Assert.StartsWith($"{host.Address.ToString().TrimEnd('/')}/signin", page.Headers.Location!.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_forwarded_host_that_is_not_allowed_is_not_believed()
+    {
+        await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["ForwardedHeaders:Enabled"] = "true", ["ForwardedHeaders:AllowedHosts:0"] = "approvals.example.com",
+        });
+        using var client = Proxied(host, new CookieContainer());
+        client.DefaultRequestHeaders.Remove("X-Forwarded-Host");
+        client.DefaultRequestHeaders.Add("X-Forwarded-Host", "attacker.example");
+
+        using var page = await client.GetAsync("/");
+
+        Assert.DoesNotContain("attacker.example", page.Headers.Location!.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

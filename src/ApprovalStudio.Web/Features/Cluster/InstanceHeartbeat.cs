@@ -37,9 +37,10 @@ public sealed class ClusterOptions : IValidatableObject
 /// A run's events and task changes are pushed to hub clients and open inboxes by the instance that committed them, right
 /// after the commit. An instance killed between the two leaves them stored but never pushed, and a client connected to
 /// another instance would wait for them forever: it sees no gap to fill. So the first survivor to notice the silence
-/// claims the dead instance (one conditional update: only one survivor does it) and pushes again every event and task
-/// change committed from <see cref="ClusterOptions.Lookback"/> before its last heartbeat until now. Clients apply each
-/// event sequence once, so what was pushed already is ignored.
+/// claims the dead instance (one conditional update: only one survivor does it) and pushes again every event of the runs
+/// updated from <see cref="ClusterOptions.Lookback"/> before its last heartbeat until now. Clients apply each event
+/// sequence once, so what was pushed already is ignored. Task changes are not pushed again (an inbox counts them as they
+/// come): an open inbox shows what it missed when it is next read.
 /// </summary>
 public sealed class InstanceHeartbeat(
     IServiceScopeFactory scopes, ExecutionNotifier notifier, IOptions<ClusterOptions> options, TimeProvider clock, ILogger<InstanceHeartbeat> log)
@@ -48,8 +49,8 @@ public sealed class InstanceHeartbeat(
     /// <summary>What <see cref="InstanceRecord.EndedBy"/> says of a clean stop.</summary>
     public const string Stopped = "stopped";
 
-    /// <summary>The most events pushed again for one dead instance.</summary>
-    public const int MaxReplayed = 20_000;
+    /// <summary>The most runs whose events are pushed again for one dead instance.</summary>
+    public const int MaxRuns = 5_000;
 
     public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
 
@@ -90,7 +91,9 @@ public sealed class InstanceHeartbeat(
             }
             else
             {
-                await db.WriteAsync(ct => db.Instances.Where(i => i.Id == InstanceId).ExecuteUpdateAsync(s => s.SetProperty(i => i.LastSeenAt, now), ct), stoppingToken);
+                // Alive after all (a pause long enough for a survivor to take it for dead): beating again, it is covered again.
+                await db.WriteAsync(ct => db.Instances.Where(i => i.Id == InstanceId).ExecuteUpdateAsync(s => s
+                    .SetProperty(i => i.LastSeenAt, now).SetProperty(i => i.EndedAt, (DateTime?)null).SetProperty(i => i.EndedBy, (string?)null), ct), stoppingToken);
             }
 
             await RecoverAsync(db, settings, now, stoppingToken);
@@ -136,23 +139,20 @@ public sealed class InstanceHeartbeat(
                 continue; // another survivor took it
             }
 
+            // By the runs it could have touched (their UpdatedAt is set in the writer's turn, next to the commit), not by the
+            // events' own times, which may be older than the commit (a step's node events carry when the node started).
             var from = instance.LastSeenAt - settings.Lookback;
-            var events = await db.ExecutionEvents.AsNoTracking().Where(e => e.At >= from)
-                .OrderBy(e => e.At).Take(MaxReplayed).ToListAsync(cancellationToken);
-            foreach (var run in events.GroupBy(e => e.ExecutionId))
+            var runs = await db.Executions.AsNoTracking().Where(e => e.UpdatedAt >= from).OrderBy(e => e.UpdatedAt)
+                .Select(e => e.Id).Take(MaxRuns).ToListAsync(cancellationToken);
+            var events = 0;
+            foreach (var run in runs)
             {
-                await notifier.ExecutionEventsAsync(run.OrderBy(e => e.Sequence));
+                var stored = await db.ExecutionEvents.AsNoTracking().Where(e => e.ExecutionId == run).OrderBy(e => e.Sequence).ToListAsync(cancellationToken);
+                await notifier.ExecutionEventsAsync(stored);
+                events += stored.Count;
             }
 
-            var tasks = await db.Tasks.AsNoTracking().Include(t => t.Assignees)
-                .Where(t => (t.Status == TaskStatuses.Pending && t.CreatedAt >= from) || (t.ResolvedAt != null && t.ResolvedAt >= from))
-                .OrderBy(t => t.CreatedAt).Take(MaxReplayed).ToListAsync(cancellationToken);
-            foreach (var task in tasks)
-            {
-                await notifier.TaskChangedAsync(task, created: task.Status == TaskStatuses.Pending);
-            }
-
-            ClusterLog.Recovered(log, instance.Id, instance.LastSeenAt, events.Count, tasks.Count);
+            ClusterLog.Recovered(log, instance.Id, instance.LastSeenAt, runs.Count, events);
         }
     }
 }
@@ -173,6 +173,6 @@ internal static partial class ClusterLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "The instance heartbeat failed; it tries again at the next beat")]
     public static partial void HeartbeatFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Instance {Instance} stopped beating (last seen {LastSeen:O}); pushed again {Events} events and {Tasks} task changes it may not have pushed")]
-    public static partial void Recovered(ILogger logger, string instance, DateTime lastSeen, int events, int tasks);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Instance {Instance} stopped beating (last seen {LastSeen:O}); pushed again the {Events} events of {Runs} runs it may have touched")]
+    public static partial void Recovered(ILogger logger, string instance, DateTime lastSeen, int runs, int events);
 }

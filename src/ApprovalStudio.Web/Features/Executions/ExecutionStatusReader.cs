@@ -47,6 +47,7 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
     private static ExecutionStatusView? Read(SqliteReads sqlite, string executionId, string tenantId)
     {
         using var lease = sqlite.Rent();
+        using var snapshot = lease.BeginSnapshot(); // the run and its waits as of one moment, as EF's one statement read them
         string id, workflowKey, status;
         int version;
         DateTime createdAt, updatedAt;

@@ -50,9 +50,9 @@ public static class IdempotencyKeys
         return builder;
     }
 
-    /// <summary>Keys on this route are per tenant of the signed-in caller.</summary>
+    /// <summary>Keys on this route are the signed-in caller's own (tenant and user or API key): nobody else can replay them.</summary>
     public static RouteHandlerBuilder WithIdempotencyKeys(this RouteHandlerBuilder route) =>
-        route.WithIdempotencyKeys(context => Actor.From(context.User)?.TenantId);
+        route.WithIdempotencyKeys(context => Actor.From(context.User) is { } actor ? $"t:{actor.TenantId}|{actor.UserId}" : null);
 
     /// <summary>Keys on this route are per <paramref name="scope"/> of the request (null: the header is ignored).</summary>
     public static RouteHandlerBuilder WithIdempotencyKeys(this RouteHandlerBuilder route, Func<HttpContext, string?> scope) =>
@@ -81,7 +81,10 @@ public static class IdempotencyKeys
         var fingerprint = await FingerprintAsync(http.Request, cancellationToken);
 
         var now = clock.GetUtcNow().UtcDateTime;
-        var claim = await ClaimAsync(db, scope, key, fingerprint, now, options, cancellationToken);
+        // The hold's end is this request's mark on the row: only a row still bearing it is answered or let go by it (a
+        // request that outlived its hold may have been taken over). Microseconds: what PostgreSQL keeps.
+        var hold = new DateTime((now + options.InFlightFor).Ticks / 10 * 10, DateTimeKind.Utc);
+        var claim = await ClaimAsync(db, scope, key, fingerprint, now, hold, now + options.KeepFor, cancellationToken);
         if (claim is not null)
         {
             return claim;
@@ -98,7 +101,7 @@ public static class IdempotencyKeys
             {
                 // A stream is not kept (it is live, and long): the key is let go, and a retry is answered anew.
                 http.Response.Body = original;
-                await ReleaseAsync(db, scope, key, cancellationToken);
+                await ReleaseAsync(db, scope, key, hold, CancellationToken.None);
                 return result;
             }
 
@@ -115,21 +118,24 @@ public static class IdempotencyKeys
         catch
         {
             http.Response.Body = original;
-            await ReleaseAsync(db, scope, key, cancellationToken);
+            await ReleaseAsync(db, scope, key, hold, CancellationToken.None);
             throw;
         }
 
         http.Response.Body = original;
         var status = http.Response.StatusCode;
-        if (status >= 500)
+        // Server errors are not kept, nor refusals of who the caller is (a wrong secret on the webhook route must not
+        // spoil the key for the caller who has the right one).
+        if (status >= 500 || status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden)
         {
-            await ReleaseAsync(db, scope, key, CancellationToken.None);
+            await ReleaseAsync(db, scope, key, hold, CancellationToken.None);
         }
         else
         {
             var body = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
             var location = http.Response.Headers.Location.ToString();
-            await db.WriteAsync(ct => db.IdempotencyKeys.Where(k => k.Scope == scope && k.Key == key).ExecuteUpdateAsync(s => s
+            await db.WriteAsync(ct => db.IdempotencyKeys.Where(k => k.Scope == scope && k.Key == key && k.Status == IdempotencyStatuses.InFlight && k.LockedUntil == hold)
+                .ExecuteUpdateAsync(s => s
                 .SetProperty(k => k.Status, IdempotencyStatuses.Done)
                 .SetProperty(k => k.LockedUntil, (DateTime?)null)
                 .SetProperty(k => k.ResponseStatus, status)
@@ -155,14 +161,14 @@ public static class IdempotencyKeys
 
     /// <summary>Takes the key for this request, or answers instead of it: a replay, a 422 or a 409.</summary>
     private static async Task<IResult?> ClaimAsync(
-        AppDbContext db, string scope, string key, string fingerprint, DateTime now, IdempotencyOptions options, CancellationToken cancellationToken)
+        AppDbContext db, string scope, string key, string fingerprint, DateTime now, DateTime hold, DateTime expires, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var existing = await db.IdempotencyKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Scope == scope && k.Key == key, cancellationToken);
             if (existing is null || existing.ExpiresAt <= now)
             {
-                if (await InsertAsync(db, scope, key, fingerprint, now, options, existing, cancellationToken))
+                if (await InsertAsync(db, scope, key, fingerprint, now, hold, expires, existing, cancellationToken))
                 {
                     return null;
                 }
@@ -190,7 +196,7 @@ public static class IdempotencyKeys
             // In flight on an instance that stopped answering it: take it over.
             var taken = await db.WriteAsync(ct => db.IdempotencyKeys
                 .Where(k => k.Scope == scope && k.Key == key && k.Status == IdempotencyStatuses.InFlight && k.LockedUntil == existing.LockedUntil)
-                .ExecuteUpdateAsync(s => s.SetProperty(k => k.LockedUntil, now + options.InFlightFor), ct), cancellationToken);
+                .ExecuteUpdateAsync(s => s.SetProperty(k => k.LockedUntil, hold), ct), cancellationToken);
             if (taken == 1)
             {
                 return null;
@@ -201,7 +207,7 @@ public static class IdempotencyKeys
     }
 
     private static async Task<bool> InsertAsync(
-        AppDbContext db, string scope, string key, string fingerprint, DateTime now, IdempotencyOptions options, IdempotencyRecord? expired,
+        AppDbContext db, string scope, string key, string fingerprint, DateTime now, DateTime hold, DateTime expires, IdempotencyRecord? expired,
         CancellationToken cancellationToken)
     {
         if (expired is not null)
@@ -211,8 +217,8 @@ public static class IdempotencyKeys
 
         db.IdempotencyKeys.Add(new IdempotencyRecord
         {
-            Scope = scope, Key = key, Fingerprint = fingerprint, Status = IdempotencyStatuses.InFlight, LockedUntil = now + options.InFlightFor,
-            CreatedAt = now, ExpiresAt = now + options.KeepFor,
+            Scope = scope, Key = key, Fingerprint = fingerprint, Status = IdempotencyStatuses.InFlight, LockedUntil = hold,
+            CreatedAt = now, ExpiresAt = expires,
         });
         try
         {
@@ -230,9 +236,9 @@ public static class IdempotencyKeys
         }
     }
 
-    private static Task ReleaseAsync(AppDbContext db, string scope, string key, CancellationToken cancellationToken) =>
-        db.WriteAsync(ct => db.IdempotencyKeys.Where(k => k.Scope == scope && k.Key == key && k.Status == IdempotencyStatuses.InFlight).ExecuteDeleteAsync(ct),
-            cancellationToken);
+    private static Task ReleaseAsync(AppDbContext db, string scope, string key, DateTime hold, CancellationToken cancellationToken) =>
+        db.WriteAsync(ct => db.IdempotencyKeys.Where(k => k.Scope == scope && k.Key == key && k.Status == IdempotencyStatuses.InFlight && k.LockedUntil == hold)
+            .ExecuteDeleteAsync(ct), cancellationToken);
 
     /// <summary>The key from the header: a structured-field string ("…"), or the bare text older clients send.</summary>
     internal static string? Parse(string? header)

@@ -59,12 +59,14 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>As <see cref="ExecuteAsync"/>, answering the first column of the first row (a RETURNING or OUTPUT), or default.</summary>
+    /// <summary>As <see cref="ExecuteAsync"/>, answering the first column of the first row (a RETURNING or OUTPUT); no row throws.</summary>
     public async Task<T?> ScalarAsync<T>(string sql, CancellationToken cancellationToken, params object?[] values)
     {
         var command = Plain(sql, values);
-        var value = await command.ExecuteScalarAsync(cancellationToken);
-        return value is null or DBNull ? default : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+        var value = await command.ExecuteScalarAsync(cancellationToken)
+            ?? throw new InvalidOperationException("The statement returned no row."); // a RETURNING of no row: the row is not there
+        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return value is DBNull ? default : (T)Convert.ChangeType(value, type, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private System.Data.Common.DbCommand Plain(string sql, object?[] values)
@@ -81,7 +83,12 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     }
 
     /// <summary>Gives a plain statement's parameter its value (null as DBNull); providers refine the type where inference is wrong.</summary>
-    protected virtual void Bind(System.Data.Common.DbParameter parameter, object? value) => parameter.Value = value ?? DBNull.Value;
+    protected virtual void Bind(System.Data.Common.DbParameter parameter, object? value) => parameter.Value = value switch
+    {
+        null => DBNull.Value,
+        DateTime { Kind: not DateTimeKind.Utc } local => local.ToUniversalTime(), // as EF's converters store every timestamp
+        _ => value,
+    };
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -168,7 +175,6 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
         {
             e.ToTable("ExecutionEvents");
             e.HasKey(x => new { x.ExecutionId, x.Sequence });
-            e.HasIndex(x => x.At); // a survivor pushes again what a dead instance committed in its last moments
             e.Property(x => x.DataJson).Unbounded();
         });
         model.Entity<ApiKeyRecord>(e =>

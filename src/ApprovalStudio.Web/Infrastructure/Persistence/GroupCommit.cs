@@ -149,6 +149,11 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
         finally
         {
             _units.Writer.TryComplete();
+            foreach (var taken in batch.Where(u => !u.Done))
+            {
+                taken.Fail(new OperationCanceledException("The app is stopping."));
+            }
+
             while (_units.Reader.TryRead(out var left))
             {
                 left.Fail(new OperationCanceledException("The app is stopping."));
@@ -264,6 +269,9 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
 
         public bool Committed { get; set; }
 
+        /// <summary>Answered (completed, failed or cancelled).</summary>
+        public bool Done { get; protected set; }
+
         public abstract Task<bool> RunAsync(AppDbContext db, CancellationToken cancellationToken);
 
         public abstract void Complete();
@@ -289,6 +297,7 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
 
         public override void Complete()
         {
+            Done = true;
             if (Failed is not null)
             {
                 Result.TrySetException(Failed);
@@ -299,9 +308,17 @@ public sealed class GroupCommit(IDbContextFactory<AppDbContext> contexts, ILogge
             }
         }
 
-        public override void Fail(Exception exception) => Result.TrySetException(exception);
+        public override void Fail(Exception exception)
+        {
+            Done = true;
+            Result.TrySetException(exception);
+        }
 
-        public override void Cancel() => Result.TrySetCanceled(CancellationToken);
+        public override void Cancel()
+        {
+            Done = true;
+            Result.TrySetCanceled(CancellationToken);
+        }
     }
 }
 

@@ -43,14 +43,23 @@ public sealed class SqliteReads : IDisposable
         if (_idle.TryDequeue(out var connection))
         {
             Interlocked.Decrement(ref _idleCount);
-            return new Lease(this, connection);
+        }
+        else
+        {
+            connection = new Connection(_connectionString);
         }
 
-        return new Lease(this, new Connection(_connectionString));
+        connection.Leased = 1;
+        return new Lease(this, connection);
     }
 
     private void Return(Connection connection)
     {
+        if (Interlocked.Exchange(ref connection.Leased, 0) == 0)
+        {
+            return; // given back already (a lease disposed twice): never queue one connection twice
+        }
+
         if (!_disposed && !connection.Broken)
         {
             if (Interlocked.Increment(ref _idleCount) <= Keep)
@@ -120,7 +129,41 @@ public sealed class SqliteReads : IDisposable
             }
         }
 
+        /// <summary>
+        /// Makes the reads that follow, until the result is disposed, one snapshot (a read transaction): no commit falls
+        /// between them. Dispose it before the lease.
+        /// </summary>
+        public Snapshot BeginSnapshot()
+        {
+            using (Read("BEGIN"))
+            {
+            }
+
+            return new Snapshot(_connection);
+        }
+
         public void Dispose() => _owner?.Return(_connection);
+    }
+
+    /// <summary>A read transaction on a rented connection, ended on dispose.</summary>
+    public readonly struct Snapshot : IDisposable
+    {
+        private readonly Connection _connection;
+
+        internal Snapshot(Connection connection) => _connection = connection;
+
+        public void Dispose()
+        {
+            try
+            {
+                using var end = _connection.Command("COMMIT", 0).ExecuteReader();
+            }
+            catch
+            {
+                _connection.Broken = true; // a connection left in a read transaction would serve stale reads: not kept
+                throw;
+            }
+        }
     }
 
     internal sealed class Connection : IDisposable
@@ -130,13 +173,24 @@ public sealed class SqliteReads : IDisposable
 
         public bool Broken { get; set; }
 
+        /// <summary>1 while a lease holds it.</summary>
+        public int Leased;
+
         public Connection(string connectionString)
         {
             _connection = new SqliteConnection(connectionString);
-            _connection.Open();
-            using var readOnly = _connection.CreateCommand();
-            readOnly.CommandText = "PRAGMA query_only = ON;";
-            readOnly.ExecuteNonQuery();
+            try
+            {
+                _connection.Open();
+                using var readOnly = _connection.CreateCommand();
+                readOnly.CommandText = "PRAGMA query_only = ON;";
+                readOnly.ExecuteNonQuery();
+            }
+            catch
+            {
+                _connection.Dispose();
+                throw;
+            }
         }
 
         public SqliteCommand Command(string sql, int parameters)

@@ -8,7 +8,7 @@ namespace ApprovalStudio.Web.Infrastructure.Security;
 /// <summary>
 /// The <c>ForwardedHeaders</c> section: behind a reverse proxy or load balancer that terminates TLS, the app reads the
 /// client's address, scheme and host from <c>X-Forwarded-For</c>, <c>X-Forwarded-Proto</c> and <c>X-Forwarded-Host</c>,
-/// but only from the proxies named here (and loopback): redirects and links get the public scheme and host, cookies
+/// (the host only when <see cref="ForwardedHeadersSettings.AllowedHosts"/> names it), but only from the proxies named here (and loopback): redirects and links get the public scheme and host, cookies
 /// their Secure flag, and rate limits count each client rather than the proxy. Off by default: a server reached
 /// directly must not believe a client that sends these headers itself.
 /// </summary>
@@ -23,6 +23,12 @@ public sealed class ForwardedHeadersSettings : IValidatableObject
 
     /// <summary>Networks of such proxies, in CIDR notation (<c>10.0.0.0/8</c>).</summary>
     public string[] KnownNetworks { get; set; } = [];
+
+    /// <summary>
+    /// The public host names the proxy may announce in <c>X-Forwarded-Host</c>; empty: that header is not read (the
+    /// request's own Host is kept), so no client can make the app build links to a host of its choosing.
+    /// </summary>
+    public string[] AllowedHosts { get; set; } = [];
 
     /// <summary>How many proxies deep the chain is: the entries of <c>X-Forwarded-For</c> read from the right.</summary>
     [Range(1, 10)]
@@ -51,8 +57,12 @@ public static class ForwardedHeadersSetup
         {
             var s = settings.Value;
             o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor
-                | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto
-                | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedHost;
+                | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto;
+            if (s.AllowedHosts.Length > 0)
+            {
+                o.ForwardedHeaders |= Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedHost;
+                o.AllowedHosts = [.. s.AllowedHosts];
+            }
             o.ForwardLimit = s.ForwardLimit;
             foreach (var proxy in s.KnownProxies)
             {

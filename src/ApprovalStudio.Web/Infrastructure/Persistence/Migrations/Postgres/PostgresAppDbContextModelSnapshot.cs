@@ -266,8 +266,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 
                     b.HasKey("ExecutionId", "Sequence");
 
-                    b.HasIndex("At");
-
                     b.ToTable("ExecutionEvents", (string)null);
                 });
 

@@ -267,8 +267,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.HasKey("ExecutionId", "Sequence");
 
-                    b.HasIndex("At");
-
                     b.ToTable("ExecutionEvents", (string)null);
                 });
 

@@ -259,8 +259,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasKey("ExecutionId", "Sequence");
 
-                    b.HasIndex("At");
-
                     b.ToTable("ExecutionEvents", (string)null);
                 });
 

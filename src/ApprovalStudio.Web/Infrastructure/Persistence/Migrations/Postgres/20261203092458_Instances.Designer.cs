@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 {
     [DbContext(typeof(PostgresAppDbContext))]
-    [Migration("20261203083205_Instances")]
+    [Migration("20261203092458_Instances")]
     partial class Instances
     {
         /// <inheritdoc />
@@ -268,8 +268,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasColumnType("character varying(200)");
 
                     b.HasKey("ExecutionId", "Sequence");
-
-                    b.HasIndex("At");
 
                     b.ToTable("ExecutionEvents", (string)null);
                 });

@@ -29,11 +29,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                 });
 
             migrationBuilder.CreateIndex(
-                name: "IX_ExecutionEvents_At",
-                table: "ExecutionEvents",
-                column: "At");
-
-            migrationBuilder.CreateIndex(
                 name: "IX_Instances_LastSeenAt",
                 table: "Instances",
                 column: "LastSeenAt");
@@ -44,10 +39,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
         {
             migrationBuilder.DropTable(
                 name: "Instances");
-
-            migrationBuilder.DropIndex(
-                name: "IX_ExecutionEvents_At",
-                table: "ExecutionEvents");
         }
     }
 }
