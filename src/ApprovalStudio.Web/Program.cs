@@ -1,6 +1,6 @@
 using ApprovalStudio.Web.Features.Account;
-using ApprovalStudio.Web.Features.Cluster;
 using ApprovalStudio.Web.Features.ApiKeys;
+using ApprovalStudio.Web.Features.Cluster;
 using ApprovalStudio.Web.Features.DeepLinks;
 using ApprovalStudio.Web.Features.Demo;
 using ApprovalStudio.Web.Features.Dispatch;

@@ -83,8 +83,6 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
 
     private static JsonNode? Json(string? text) => text is null ? null : JsonNode.Parse(text);
 
-
-
     /// <summary>One round trip: the run and its pending tasks (by the Tasks (ExecutionId, Status) index), compiled once.</summary>
     private static readonly CompiledQuery<Func<AppDbContext, string, string, CancellationToken, Task<StatusRow?>>> StatusQuery = new(() => EF.CompileAsyncQuery(
         (AppDbContext db, string executionId, string tenant, CancellationToken _) => db.Executions.AsNoTracking()

@@ -54,8 +54,6 @@ public sealed class TaskReader(SqliteReads? sqlite = null)
         return task;
     }
 
-
-
     private static readonly CompiledQuery<Func<AppDbContext, string, CancellationToken, Task<TaskRecord?>>> TaskQuery = new(() => EF.CompileAsyncQuery(
         (AppDbContext db, string resId, CancellationToken _) => db.Tasks.AsNoTracking().Include(t => t.Assignees).SingleOrDefault(t => t.ResId == resId)));
 }

@@ -35,8 +35,8 @@ public static class RetentionFeature
 
 /// <summary>
 /// Deletes what only the machinery needed, once it is older than <see cref="RetentionOptions.KeepFor"/>: queue items
-/// that are done and notifications that were sent or skipped; and idempotency keys past their own expiry. What people and auditors read stays: runs, tasks, node
-/// runs, the audit, dead-lettered items and failed notifications (the evidence of what went wrong), and the hub's
+/// that are done and notifications that were sent or skipped; and idempotency keys past their own expiry. What people
+/// and auditors read stays: runs, tasks, node runs, the audit, dead-lettered items and failed notifications (the evidence of what went wrong), and the hub's
 /// events — the hub promises a run's whole sequence without gaps to a client that subscribes late. Every instance
 /// may sweep; deleting twice is harmless.
 /// </summary>

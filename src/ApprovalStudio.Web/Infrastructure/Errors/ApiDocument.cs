@@ -20,6 +20,7 @@ public static class ApiDocument
     public const string BearerScheme = "Bearer";
     public const string ApiKeyScheme = "ApiKey";
     private const string ProblemSchema = "ProblemDetails";
+    private const string NotValid = "A parameter or the body is not valid; `errors` names each field.";
 
     public static IServiceCollection AddApiDocument(this IServiceCollection services)
     {
@@ -81,7 +82,7 @@ public static class ApiDocument
 
         if (hasBody || hasQuery)
         {
-            await AddProblemAsync(operation, context, StatusCodes.Status400BadRequest, "A parameter or the body is not valid; `errors` names each field.", cancellationToken);
+            await AddProblemAsync(operation, context, StatusCodes.Status400BadRequest, NotValid, cancellationToken);
         }
 
         if (hasBody)
@@ -109,10 +110,10 @@ public static class ApiDocument
                 In = ParameterLocation.Header,
                 Required = false,
                 Description = "Makes a retry safe (IETF draft-ietf-httpapi-idempotency-key-header): the same key, route and body get the first answer " +
-                    "again, with `Idempotent-Replayed: true`; kept 24 hours per tenant.",
+                    "again, with `Idempotent-Replayed: true`; keys are the caller's own, kept 24 hours.",
                 Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = Idempotency.IdempotencyKeys.MaxLength },
             });
-            await AddProblemAsync(operation, context, StatusCodes.Status400BadRequest, "A parameter or the body is not valid; `errors` names each field.", cancellationToken);
+            await AddProblemAsync(operation, context, StatusCodes.Status400BadRequest, NotValid, cancellationToken);
             await AddProblemAsync(operation, context, StatusCodes.Status409Conflict, "The request with this `Idempotency-Key` is still being answered (`Retry-After`).", cancellationToken);
             await AddProblemAsync(operation, context, StatusCodes.Status422UnprocessableEntity, "This `Idempotency-Key` was used for another route or body.", cancellationToken);
         }

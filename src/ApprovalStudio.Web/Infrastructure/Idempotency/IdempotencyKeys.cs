@@ -27,13 +27,13 @@ public sealed class IdempotencyOptions
 /// <c>Idempotency-Key</c> on the routes that answer tasks and start runs (IETF draft-ietf-httpapi-idempotency-key-header):
 /// a retry with the same key, route and body gets the first answer again (with <c>Idempotent-Replayed: true</c>) and
 /// changes nothing; the same key with another route or body is a 422; a retry while the first is still being answered is
-/// a 409 with <c>Retry-After</c>. Keys are per tenant (per run on the anonymous webhook route) and kept for
-/// <see cref="IdempotencyOptions.KeepFor"/>. A server error is not kept: the retry runs again. A request without the
-/// header is answered as always.
+/// a 409 with <c>Retry-After</c>. Keys are the caller's own (per run on the anonymous webhook route) and kept for
+/// <see cref="IdempotencyOptions.KeepFor"/>. A server error, 401 or 403 is not kept: the retry runs again. A request
+/// without the header is answered as always.
 /// <para>
-/// The key is recorded before the request runs and its answer after: if the instance dies between the two, a retry
-/// after <see cref="IdempotencyOptions.InFlightFor"/> runs the request again, and the pipeline's own guard answers it
-/// (an answer already recorded is a 409 naming who gave it; nothing happens twice).
+/// The key is recorded before the request runs and its answer after, in commits of their own: if the instance dies
+/// between the two, a retry after <see cref="IdempotencyOptions.InFlightFor"/> runs the request again. The pipeline's
+/// guard still answers an answer once (a 409 naming who gave it); a run start retried that way starts a second run.
 /// </para>
 /// </summary>
 public static class IdempotencyKeys

@@ -83,12 +83,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     }
 
     /// <summary>Gives a plain statement's parameter its value (null as DBNull); providers refine the type where inference is wrong.</summary>
-    protected virtual void Bind(System.Data.Common.DbParameter parameter, object? value) => parameter.Value = value switch
-    {
-        null => DBNull.Value,
-        DateTime { Kind: not DateTimeKind.Utc } local => local.ToUniversalTime(), // as EF's converters store every timestamp
-        _ => value,
-    };
+    protected virtual void Bind(System.Data.Common.DbParameter parameter, object? value) => PlainStatements.Bind(parameter, value);
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {

@@ -325,7 +325,7 @@ public static class IdempotencyStatuses
 /// <summary>
 /// A request made with an <c>Idempotency-Key</c> (IETF draft-ietf-httpapi-idempotency-key-header): the first request's
 /// fingerprint and, once answered, its answer, replayed to a retry with the same key and body until it expires.
-/// <see cref="Scope"/>: the tenant, or for the anonymous webhook route the run it addresses.
+/// <see cref="Scope"/>: the caller (tenant and user), or for the anonymous webhook route the run it addresses.
 /// </summary>
 public sealed class IdempotencyRecord
 {

@@ -112,12 +112,7 @@ public sealed class SqliteReads : IDisposable
         /// </summary>
         public SqliteDataReader Read(string sql, params ReadOnlySpan<object?> values)
         {
-            var command = _connection.Command(sql, values.Length);
-            for (var i = 0; i < values.Length; i++)
-            {
-                command.Parameters[i].Value = values[i] ?? DBNull.Value;
-            }
-
+            var command = _connection.Command(sql, values);
             try
             {
                 return command.ExecuteReader();
@@ -156,7 +151,7 @@ public sealed class SqliteReads : IDisposable
         {
             try
             {
-                using var end = _connection.Command("COMMIT", 0).ExecuteReader();
+                using var end = _connection.Command("COMMIT", []).ExecuteReader();
             }
             catch
             {
@@ -169,7 +164,7 @@ public sealed class SqliteReads : IDisposable
     internal sealed class Connection : IDisposable
     {
         private readonly SqliteConnection _connection;
-        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+        private readonly PlainStatements _statements;
 
         public bool Broken { get; set; }
 
@@ -191,36 +186,14 @@ public sealed class SqliteReads : IDisposable
                 _connection.Dispose();
                 throw;
             }
+
+            _statements = new PlainStatements(_connection, PlainStatements.Bind);
         }
 
-        public SqliteCommand Command(string sql, int parameters)
-        {
-            if (_commands.TryGetValue(sql, out var command))
-            {
-                return command;
-            }
+        public SqliteCommand Command(string sql, ReadOnlySpan<object?> values) => (SqliteCommand)_statements.Command(sql, null, values);
 
-            command = _connection.CreateCommand();
-            command.CommandText = sql;
-            for (var i = 0; i < parameters; i++)
-            {
-                command.Parameters.Add(new SqliteParameter($"@p{i}", DBNull.Value));
-            }
-
-            command.Prepare();
-            _commands.Add(sql, command);
-            return command;
-        }
-
-        public void Dispose()
-        {
-            foreach (var command in _commands.Values)
-            {
-                command.Dispose();
-            }
-
-            _connection.Dispose();
-        }
+        // Closing the connection disposes its statements (PlainStatements drops them when it closes).
+        public void Dispose() => _connection.Dispose();
     }
 }
 
@@ -230,8 +203,7 @@ public static class SqliteRowExtensions
     public static string? TextOrNull(this SqliteDataReader row, int column) => row.IsDBNull(column) ? null : row.GetString(column);
 
     /// <summary>Every timestamp is stored UTC (AppDbContext's converters say so to EF), as SQLite text.</summary>
-    public static DateTime? UtcOrNull(this SqliteDataReader row, int column) =>
-        row.IsDBNull(column) ? null : DateTime.SpecifyKind(row.GetDateTime(column), DateTimeKind.Utc);
+    public static DateTime? UtcOrNull(this SqliteDataReader row, int column) => row.IsDBNull(column) ? null : row.Utc(column);
 
     public static DateTime Utc(this SqliteDataReader row, int column) => DateTime.SpecifyKind(row.GetDateTime(column), DateTimeKind.Utc);
 }
