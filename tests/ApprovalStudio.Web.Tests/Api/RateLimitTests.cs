@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.RateLimiting;
@@ -35,7 +34,7 @@ public sealed class RateLimitedApp : IAsyncLifetime
     public async Task DisposeAsync() => await Host.DisposeAsync();
 }
 
-public sealed partial class RateLimitTests(RateLimitedApp app) : IClassFixture<RateLimitedApp>
+public sealed class RateLimitTests(RateLimitedApp app) : IClassFixture<RateLimitedApp>
 {
     private AppHost Host => app.Host;
 
@@ -177,9 +176,6 @@ public sealed partial class RateLimitTests(RateLimitedApp app) : IClassFixture<R
         Assert.NotEqual(HttpStatusCode.TooManyRequests, served.StatusCode);
     }
 
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
-
     [Fact]
     public async Task Sign_in_is_limited_per_client_address_even_for_the_right_password_and_a_browser_gets_a_page()
     {
@@ -190,15 +186,8 @@ public sealed partial class RateLimitTests(RateLimitedApp app) : IClassFixture<R
 
         async Task<HttpResponseMessage> SignInAsync(HttpClient client, string password)
         {
-            var form = await client.GetStringAsync("/signin");
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/account/signin")
-            {
-                Content = new FormUrlEncodedContent(new Dictionary<string, string>
-                {
-                    ["userName"] = "rita", ["password"] = password,
-                    ["__RequestVerificationToken"] = WebUtility.HtmlDecode(AntiforgeryField().Match(form).Groups[1].Value),
-                }),
-            };
+            var token = await SignInForm.TokenAsync(client);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/account/signin") { Content = SignInForm.Fields("rita", password, token, returnUrl: null) };
             request.Headers.Accept.ParseAdd("text/html");
             return await client.SendAsync(request);
         }

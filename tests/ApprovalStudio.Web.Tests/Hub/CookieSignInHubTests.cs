@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Tests.Api;
@@ -8,21 +7,14 @@ using Microsoft.AspNetCore.SignalR.Client;
 namespace ApprovalStudio.Web.Tests.Hub;
 
 /// <summary>The inbox's sign-in (the Identity cookie) works for the hub and the API as a bearer token does.</summary>
-public sealed partial class CookieSignInHubTests
+public sealed class CookieSignInHubTests
 {
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
-
     private static async Task<CookieContainer> SignInAsync(AppHost host, string user, string password)
     {
         var cookies = new CookieContainer();
         using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = host.Address };
-        var page = await client.GetStringAsync("/signin");
-        var token = AntiforgeryField().Match(page).Groups[1].Value;
-        using var response = await client.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["userName"] = user, ["password"] = password, ["returnUrl"] = "/", ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
-        }));
+        var token = await SignInForm.TokenAsync(client);
+        using var response = await client.PostAsync("/account/signin", SignInForm.Fields(user, password, token));
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Equal("/", response.Headers.Location?.ToString());
         return cookies;
@@ -64,12 +56,8 @@ public sealed partial class CookieSignInHubTests
 
         async Task<(string? Location, string Page)> TryAsync(string user, string password)
         {
-            var form = await client.GetStringAsync("/signin");
-            var token = WebUtility.HtmlDecode(AntiforgeryField().Match(form).Groups[1].Value);
-            using var response = await client.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["userName"] = user, ["password"] = password, ["__RequestVerificationToken"] = token,
-            }));
+            var token = await SignInForm.TokenAsync(client);
+            using var response = await client.PostAsync("/account/signin", SignInForm.Fields(user, password, token, returnUrl: null));
             var location = response.Headers.Location?.ToString();
             return (location, location is null ? string.Empty : await client.GetStringAsync(location));
         }

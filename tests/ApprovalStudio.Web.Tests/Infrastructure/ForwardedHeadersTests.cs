@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Tests.Infrastructure;
@@ -8,11 +7,8 @@ namespace ApprovalStudio.Web.Tests.Infrastructure;
 /// Behind a TLS-terminating proxy (ForwardedHeaders:Enabled, loopback and the named proxies trusted) redirects carry the
 /// public scheme and host and the sign-in cookie is Secure; reached directly (the default) the app ignores those headers.
 /// </summary>
-public sealed partial class ForwardedHeadersTests
+public sealed class ForwardedHeadersTests
 {
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
-
     [Fact]
     public async Task Behind_a_trusted_proxy_redirects_use_the_public_scheme_and_host_and_the_sign_in_cookie_is_secure()
     {
@@ -30,11 +26,8 @@ public sealed partial class ForwardedHeadersTests
             Assert.StartsWith("https://approvals.example.com/signin", page.Headers.Location!.ToString(), StringComparison.Ordinal);
         }
 
-        var token = AntiforgeryField().Match(await client.GetStringAsync("/signin")).Groups[1].Value;
-        using var signIn = await client.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["userName"] = "ann", ["password"] = Web.Features.Demo.DemoData.Password, ["returnUrl"] = "/", ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
-        }));
+        var token = await SignInForm.TokenAsync(client);
+        using var signIn = await client.PostAsync("/account/signin", SignInForm.Fields("ann", Web.Features.Demo.DemoData.Password, token));
         Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
         var session = Assert.Single(signIn.Headers.GetValues("Set-Cookie"), c => c.StartsWith("approval-studio=", StringComparison.Ordinal));
         Assert.Contains("secure", session, StringComparison.OrdinalIgnoreCase);

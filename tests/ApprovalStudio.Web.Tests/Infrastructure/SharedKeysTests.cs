@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 
@@ -11,11 +10,8 @@ namespace ApprovalStudio.Web.Tests.Infrastructure;
 /// their application name came from each process's machine and install path, and a cookie made behind one was refused by
 /// the next).
 /// </summary>
-public sealed partial class SharedKeysTests
+public sealed class SharedKeysTests
 {
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
-
     [Theory]
     [InlineData(Provider.Sqlite)]
     [InlineData(Provider.Postgres)]
@@ -35,11 +31,8 @@ public sealed partial class SharedKeysTests
         var cookies = new CookieContainer();
         using var toFirst = Client(first, cookies);
         using var toSecond = Client(second, cookies);
-        var token = AntiforgeryField().Match(await toFirst.GetStringAsync("/signin")).Groups[1].Value;
-        using (var signIn = await toSecond.PostAsync("/account/signin", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["userName"] = "bob", ["password"] = "Correct-Horse-7", ["returnUrl"] = "/", ["__RequestVerificationToken"] = WebUtility.HtmlDecode(token),
-        })))
+        var token = await SignInForm.TokenAsync(toFirst);
+        using (var signIn = await toSecond.PostAsync("/account/signin", SignInForm.Fields("bob", "Correct-Horse-7", token)))
         {
             Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
             Assert.Equal("/", signIn.Headers.Location?.ToString());
