@@ -23,6 +23,7 @@ using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using Scalar.AspNetCore;
 
 if (args is [IssueTokenCommand.Name, .. var tokenArgs])
@@ -47,6 +48,7 @@ builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true)
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.AddApiDocument();
 
+builder.AddTelemetry();
 builder.AddPersistence();
 builder.AddAuth();
 builder.AddRateLimits();
@@ -82,6 +84,7 @@ app.UseAntiforgery();
 app.MapOpenApi();
 app.MapScalarApiReference();
 app.MapHealth();
+app.MapTelemetry();
 app.MapWorkflows();
 app.MapExecutions();
 app.MapResume();

@@ -1,12 +1,15 @@
 using System.Buffers.Text;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using ApprovalStudio.Workflows.Definitions;
 using ApprovalStudio.Workflows.Execution;
 using Microsoft.EntityFrameworkCore;
+using StackFrame = ApprovalStudio.Workflows.Execution.StackFrame;
 
 namespace ApprovalStudio.Web.Features.Executions;
 
@@ -17,7 +20,7 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// </summary>
 public sealed class ExecutionProcessor(
     AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, GroupCommit commits, ExecutionNotifier notifier, ITaskOutbox outbox,
-    TimeProvider clock, ILogger<ExecutionProcessor> log)
+    AppTelemetry telemetry, TimeProvider clock, ILogger<ExecutionProcessor> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
@@ -50,11 +53,34 @@ public sealed class ExecutionProcessor(
             return false;
         }
 
+        // The step continues the trace of the request that queued it (the answer's 202, the run's start).
+        using var activity = AppTelemetry.StartQueued($"step {item.Kind}", item.TraceParent);
+        activity?.SetTag("approvalstudio.execution_id", item.ExecutionId);
+        activity?.SetTag("approvalstudio.queue_item", item.Id);
+        activity?.SetTag("approvalstudio.attempt", item.Attempts + 1);
+        try
+        {
+            var outcome = await StepAsync(item, cancellationToken);
+            activity?.SetTag("approvalstudio.outcome", outcome);
+            telemetry.Continued(item.Kind, outcome, clock.GetUtcNow().UtcDateTime - DateTime.SpecifyKind(item.CreatedAt, DateTimeKind.Utc));
+            return true;
+        }
+        catch (Exception ex) when (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            throw;
+        }
+    }
+
+    /// <summary>Does the step; says "done", or "skipped" when there was nothing left to do.</summary>
+    private async Task<string> StepAsync(QueueItem item, CancellationToken cancellationToken)
+    {
         var execution = await RunQuery.For(db)(db, item.ExecutionId, cancellationToken);
         if (ExecutionStatuses.IsTerminal(execution.Status))
         {
             ExecutionLog.SkippedFinishedRun(log, item.Id, item.Kind, execution.Id, execution.Status);
-            return await FinishAsync(item, $"Skipped: the run was already {execution.Status}.", cancellationToken);
+            await FinishAsync(item, $"Skipped: the run was already {execution.Status}.", cancellationToken);
+            return Skipped;
         }
 
         var definition = await catalog.GetAsync(execution.TenantId, execution.WorkflowKey, execution.WorkflowVersion, cancellationToken);
@@ -67,7 +93,8 @@ public sealed class ExecutionProcessor(
         catch (NotWaitingException ex)
         {
             ExecutionLog.SkippedNotWaiting(log, item.Id, execution.Id, ex.NodeId);
-            return await FinishAsync(item, ex.Message, cancellationToken);
+            await FinishAsync(item, ex.Message, cancellationToken);
+            return Skipped;
         }
 
         // The step's writes share a commit (and its fsync) with the answers and the other steps that arrive meanwhile
@@ -119,8 +146,11 @@ public sealed class ExecutionProcessor(
             await notifier.TaskChangedAsync(cancelledTask, created: false);
         }
 
-        return true;
+        return Done;
     }
+
+    private const string Done = "done";
+    private const string Skipped = "skipped";
 
     private async Task<AdvanceResult> AdvanceAsync(
         QueueItem item, ExecutionRecord execution, TaskRecord? task, WorkflowDefinition definition, CancellationToken cancellationToken)
@@ -304,7 +334,7 @@ public sealed class ExecutionProcessor(
         }
     }
 
-    private async Task<bool> FinishAsync(QueueItem item, string note, CancellationToken cancellationToken)
+    private async Task FinishAsync(QueueItem item, string note, CancellationToken cancellationToken)
     {
         db.Queue.Attach(item);
         item.Status = QueueStatuses.Done;
@@ -312,7 +342,6 @@ public sealed class ExecutionProcessor(
         item.LeasedUntil = null;
         item.LastError = Truncate(note, 4000);
         await db.SaveChangesAsync(cancellationToken);
-        return true;
     }
 
     /// <summary>256 random bits, URL-safe: the capability that addresses one suspension.</summary>

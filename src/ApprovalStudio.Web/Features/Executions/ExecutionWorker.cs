@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -11,8 +12,8 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// backoff, and dead-letters an item that keeps failing, which fails its run with the last error.
 /// </summary>
 public sealed class ExecutionWorker(
-    IServiceScopeFactory scopes, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox, IOptions<WorkerOptions> options, TimeProvider clock,
-    ILogger<ExecutionWorker> log)
+    IServiceScopeFactory scopes, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox, IOptions<WorkerOptions> options, AppTelemetry telemetry,
+    TimeProvider clock, ILogger<ExecutionWorker> log)
     : BackgroundService
 {
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -102,6 +103,7 @@ public sealed class ExecutionWorker(
             item.AvailableAt = now + settings.Backoff(item.Attempts);
             ExecutionLog.Retrying(log, id, item.ExecutionId, item.Attempts, item.AvailableAt, error!);
             await db.SaveChangesAsync(cancellationToken);
+            telemetry.Continued(item.Kind, "retried", null);
             return;
         }
 
@@ -132,6 +134,7 @@ public sealed class ExecutionWorker(
         await db.SaveChangesAsync(cancellationToken);
         var cancelled = failed is null ? [] : await ExecutionProcessor.CancelPendingTasksAsync(db, outbox, item.ExecutionId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        telemetry.Continued(item.Kind, "dead_lettered", now - DateTime.SpecifyKind(item.CreatedAt, DateTimeKind.Utc));
         if (failed is not null)
         {
             await notifier.ExecutionEventsAsync([failed]);

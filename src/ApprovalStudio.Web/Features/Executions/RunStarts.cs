@@ -1,4 +1,5 @@
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 
 namespace ApprovalStudio.Web.Features.Executions;
 
@@ -14,13 +15,15 @@ public static class RunStarts
     /// </summary>
     public static async Task<ExecutionRecord> StartAsync(GroupCommit commits, ExecutionRecord run, string kind, CancellationToken cancellationToken)
     {
+        // The request's trace, continued by the run's first step. Read here: the group commit may run the unit on another flow.
+        var traceParent = AppTelemetry.TraceParent();
         await commits.RunAsync(async (db, ct) =>
         {
             // Plain statements in the writer's turn (kept prepared: AppDbContext.ExecuteAsync), not EF's SaveChanges.
             await db.ExecuteAsync(InsertRunSql, ct, run.Id, run.TenantId, run.WorkflowKey, run.WorkflowVersion, run.Status, run.InputJson, run.StateJson,
                 run.OutputJson, run.Error, run.ErrorNodeId, run.CreatedBy, run.CreatedAt, run.UpdatedAt, run.CompletedAt, run.Revision, run.LastSequence,
                 run.ResumedFromExecutionId, run.ResumedFromNodeId);
-            await db.ExecuteAsync(InsertQueueSql, ct, run.Id, kind, QueueStatuses.Pending, run.CreatedAt, run.CreatedAt);
+            await db.ExecuteAsync(InsertQueueSql, ct, run.Id, kind, QueueStatuses.Pending, run.CreatedAt, run.CreatedAt, traceParent);
             return (true, true);
         }, cancellationToken);
         return run;
@@ -34,7 +37,7 @@ public static class RunStarts
         """;
 
     private const string InsertQueueSql = """
-        INSERT INTO "Queue" ("ExecutionId", "Kind", "Status", "Attempts", "AvailableAt", "CreatedAt") VALUES (@p0, @p1, @p2, 0, @p3, @p4)
+        INSERT INTO "Queue" ("ExecutionId", "Kind", "Status", "Attempts", "AvailableAt", "CreatedAt", "TraceParent") VALUES (@p0, @p1, @p2, 0, @p3, @p4, @p5)
         """;
 
     public static string NewId() => Guid.CreateVersion7().ToString("N");

@@ -2,6 +2,7 @@ using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 
@@ -23,9 +24,21 @@ public interface IExecutionClient
 /// returned ones: clients apply each sequence number once, in order (the JS client does).
 /// </summary>
 [Authorize(Policy = Policies.Member)]
-public sealed class ExecutionHub(ExecutionEventReader events) : Hub<IExecutionClient>
+public sealed class ExecutionHub(ExecutionEventReader events, AppTelemetry telemetry) : Hub<IExecutionClient>
 {
     public const string Path = "/hubs/executions";
+
+    public override Task OnConnectedAsync()
+    {
+        telemetry.HubConnected();
+        return base.OnConnectedAsync();
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        telemetry.HubDisconnected();
+        return base.OnDisconnectedAsync(exception);
+    }
 
     public async Task<IReadOnlyList<ExecutionEventMessage>> SubscribeExecution(string executionId, long? afterSequence)
     {

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -16,7 +18,8 @@ public sealed class NotificationSignal : QueueSignal;
 /// answer and the row's update sends that message again after the lease runs out.
 /// </summary>
 public sealed class NotificationDispatcher(
-    IServiceScopeFactory scopes, NotificationSignal signal, IOptions<NotificationOptions> options, TimeProvider clock, ILogger<NotificationDispatcher> log)
+    IServiceScopeFactory scopes, NotificationSignal signal, IOptions<NotificationOptions> options, AppTelemetry telemetry, TimeProvider clock,
+    ILogger<NotificationDispatcher> log)
     : BackgroundService
 {
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -95,10 +98,17 @@ public sealed class NotificationDispatcher(
             return;
         }
 
+        // A span of its own: the channel's HTTP call sits under it, not alone at the root of a trace.
+        using var activity = AppTelemetry.Source.StartActivity($"notify {row.Channel}", ActivityKind.Producer);
+        activity?.SetTag("approvalstudio.notification_id", row.Id);
+        activity?.SetTag("approvalstudio.notification_kind", row.Kind);
+        activity?.SetTag("approvalstudio.execution_id", row.ExecutionId);
         var now = clock.GetUtcNow().UtcDateTime;
+        string outcome; // For the notifications metric: sent, skipped, deferred, retrying, failed.
         try
         {
             var result = await scope.ServiceProvider.GetRequiredService<NotificationDelivery>().DeliverAsync(row, cancellationToken);
+            outcome = result.Sent ? "sent" : result.Later is null ? "skipped" : "deferred";
             row.Status = result.Sent ? NotificationStatuses.Sent : result.Later is null ? NotificationStatuses.Skipped : NotificationStatuses.Pending;
             row.AvailableAt = result.Later is { } later ? now + later : row.AvailableAt;
             row.SentAt = result.Sent ? clock.GetUtcNow().UtcDateTime : null;
@@ -117,6 +127,7 @@ public sealed class NotificationDispatcher(
             if (row.Attempts >= settings.MaxAttempts)
             {
                 row.Status = NotificationStatuses.Failed;
+                outcome = "failed";
                 NotificationLog.GaveUp(log, row.Id, row.Kind, row.Channel, row.ExecutionId, row.Attempts, ex);
             }
             else
@@ -129,6 +140,7 @@ public sealed class NotificationDispatcher(
 
                 row.Status = NotificationStatuses.Pending;
                 row.AvailableAt = now + delay;
+                outcome = "retrying";
                 NotificationLog.Retrying(log, row.Id, row.Kind, row.Channel, row.ExecutionId, row.Attempts, row.AvailableAt, ex);
             }
         }
@@ -136,6 +148,8 @@ public sealed class NotificationDispatcher(
         row.LeaseOwner = null;
         row.LeasedUntil = null;
         await db.SaveChangesAsync(CancellationToken.None);
+        activity?.SetTag("approvalstudio.outcome", outcome);
+        telemetry.Notified(row.Channel, outcome);
     }
 
     private static string Truncate(string text) => text.Length > 4000 ? text[..4000] : text;

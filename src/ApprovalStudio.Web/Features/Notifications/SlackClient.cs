@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Notifications;
@@ -46,7 +47,9 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
     /// <summary>Posts to an interaction's response_url (valid 30 minutes, 5 times): replaces the message or adds an ephemeral note.</summary>
     public async Task RespondAsync(string responseUrl, JsonObject payload, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsync(new Uri(responseUrl), Json(payload), cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(responseUrl)) { Content = Json(payload) };
+        request.Options.Set(TelemetryExtensions.SecretPath, true); // The URL is the credential: spans keep its host only.
+        using var response = await http.SendAsync(request, cancellationToken);
         await ReadAsync(response, "response_url", cancellationToken);
     }
 

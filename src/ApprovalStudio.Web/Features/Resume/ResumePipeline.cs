@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
@@ -5,10 +6,12 @@ using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using ApprovalStudio.Workflows.Definitions;
 using ApprovalStudio.Workflows.Execution;
 using ApprovalStudio.Workflows.Resumption;
 using Microsoft.EntityFrameworkCore;
+using StackFrame = ApprovalStudio.Workflows.Execution.StackFrame;
 
 namespace ApprovalStudio.Web.Features.Resume;
 
@@ -62,12 +65,18 @@ public abstract record ResumeOutcome
 /// </summary>
 public sealed class ResumePipeline(
     AppDbContext db, TaskReader taskReader, WorkflowCatalog catalog, PeopleDirectory people, GroupCommit commits, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox,
-    TimeProvider clock,
+    AppTelemetry telemetry, TimeProvider clock,
     ILogger<ResumePipeline> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
-    public async Task<ResumeOutcome> ResumeAsync(ResumeCommand command, CancellationToken cancellationToken)
+    /// <summary>The channel resume-from requests are counted under when the caller names none.</summary>
+    public const string ResumeFromChannel = "resume-from";
+
+    public Task<ResumeOutcome> ResumeAsync(ResumeCommand command, CancellationToken cancellationToken) =>
+        ObserveAsync("resume", command.Channel, () => ResumeCoreAsync(command, cancellationToken));
+
+    private async Task<ResumeOutcome> ResumeCoreAsync(ResumeCommand command, CancellationToken cancellationToken)
     {
         var task = await taskReader.FindAsync(db, command.ResId, cancellationToken);
         if (task is null)
@@ -83,7 +92,10 @@ public sealed class ResumePipeline(
     /// webhook secret. A wait that is not pending is a <see cref="ResumeOutcome.Conflict"/>, an
     /// <see cref="ResumeOutcome.AlreadyResolved"/> or a <see cref="ResumeOutcome.Gone"/>, saying why.
     /// </summary>
-    public async Task<ResumeOutcome> ResumeWaitAsync(WaitResumeCommand command, string channel, CancellationToken cancellationToken)
+    public Task<ResumeOutcome> ResumeWaitAsync(WaitResumeCommand command, string channel, CancellationToken cancellationToken) =>
+        ObserveAsync("resume wait", channel, () => ResumeWaitCoreAsync(command, channel, cancellationToken));
+
+    private async Task<ResumeOutcome> ResumeWaitCoreAsync(WaitResumeCommand command, string channel, CancellationToken cancellationToken)
     {
         var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == command.RunId, cancellationToken);
         if (run is null)
@@ -147,7 +159,10 @@ public sealed class ResumePipeline(
     /// The agent dialect: a run of the caller's tenant paused for tool calls gets their outputs (<paramref name="answer"/>:
     /// <c>{toolOutputs, messages?}</c>, checked against the task's pending calls like every answer).
     /// </summary>
-    public async Task<ResumeOutcome> ResumeToolCallsAsync(Actor actor, string executionId, JsonObject answer, string channel, CancellationToken cancellationToken)
+    public Task<ResumeOutcome> ResumeToolCallsAsync(Actor actor, string executionId, JsonObject answer, string channel, CancellationToken cancellationToken) =>
+        ObserveAsync("resume tool calls", channel, () => ResumeToolCallsCoreAsync(actor, executionId, answer, channel, cancellationToken));
+
+    private async Task<ResumeOutcome> ResumeToolCallsCoreAsync(Actor actor, string executionId, JsonObject answer, string channel, CancellationToken cancellationToken)
     {
         var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == executionId && e.TenantId == actor.TenantId, cancellationToken);
         if (run is null)
@@ -171,7 +186,10 @@ public sealed class ResumePipeline(
     /// Resume-from (CONTRACT §4.3): a failed run is left as it is; a new run, linked to it, inherits its input and the
     /// outputs of the nodes completed up to <paramref name="nodeId"/> and goes on from there.
     /// </summary>
-    public async Task<ResumeOutcome> ResumeFromAsync(Actor actor, string runId, string nodeId, CancellationToken cancellationToken)
+    public Task<ResumeOutcome> ResumeFromAsync(Actor actor, string runId, string nodeId, CancellationToken cancellationToken, string channel = ResumeFromChannel) =>
+        ObserveAsync("resume from", channel, () => ResumeFromCoreAsync(actor, runId, nodeId, cancellationToken));
+
+    private async Task<ResumeOutcome> ResumeFromCoreAsync(Actor actor, string runId, string nodeId, CancellationToken cancellationToken)
     {
         var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == runId && e.TenantId == actor.TenantId, cancellationToken);
         if (run is null)
@@ -211,6 +229,59 @@ public sealed class ResumePipeline(
         return new ResumeOutcome.Accepted(started.Id);
     }
 
+    /// <summary>
+    /// One request through the pipeline as a span (<c>approvalstudio.channel</c>, <c>approvalstudio.outcome</c>, the run) and in the
+    /// resume metrics. The span is current while the answer commits, so the continuation's queue row carries its trace.
+    /// </summary>
+    private async Task<ResumeOutcome> ObserveAsync(string name, string channel, Func<Task<ResumeOutcome>> resume)
+    {
+        using var activity = AppTelemetry.Source.StartActivity(name);
+        activity?.SetTag("approvalstudio.channel", channel);
+        var started = Stopwatch.GetTimestamp();
+        var outcome = "error";
+        try
+        {
+            var result = await resume();
+            outcome = Name(result);
+            if (activity is not null)
+            {
+                activity.SetTag("approvalstudio.outcome", outcome);
+                activity.SetTag("approvalstudio.execution_id", result switch
+                {
+                    ResumeOutcome.Accepted a => a.ExecutionId,
+                    ResumeOutcome.AlreadyResolved r => r.ExecutionId,
+                    ResumeOutcome.Gone g => g.ExecutionId,
+                    ResumeOutcome.Conflict c => c.ExecutionId,
+                    _ => null,
+                });
+            }
+
+            return result;
+        }
+        catch (Exception ex) when (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            throw;
+        }
+        finally
+        {
+            telemetry.Resumed(channel, outcome, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    /// <summary>The outcome as metrics and spans name it.</summary>
+    public static string Name(ResumeOutcome outcome) => outcome switch
+    {
+        ResumeOutcome.Accepted => "accepted",
+        ResumeOutcome.Invalid => "invalid",
+        ResumeOutcome.NotFound => "not_found",
+        ResumeOutcome.Conflict => "conflict",
+        ResumeOutcome.Forbidden => "forbidden",
+        ResumeOutcome.AlreadyResolved => "already_resolved",
+        ResumeOutcome.Gone => "gone",
+        _ => "unknown",
+    };
+
     private static ResumeOutcome.Invalid Invalid(string field, string message) => new(new Dictionary<string, string[]> { [field] = [message] });
 
     /// <summary>Checks and consumes <paramref name="task"/> (read with its assignees) for the command, exactly once.</summary>
@@ -241,6 +312,8 @@ public sealed class ResumePipeline(
 
         var at = now.UtcDateTime;
         var output = check.Output?.ToJsonString();
+        // Read here, not in the batch: the group commit may run this unit on another answer's flow.
+        var traceParent = AppTelemetry.TraceParent();
         // Consumed exactly once, with the audit record, the `resumed` event and the continuation's queue row, in one
         // commit shared with the answers that arrive meanwhile (group commit); answered only once it is on disk.
         var resumed = await commits.RunAsync<ExecutionEventRecord?>(async (batch, ct) =>
@@ -265,7 +338,7 @@ public sealed class ResumePipeline(
             await outbox.SettledAsync(batch, [task.ResId], at, ct, command.AnsweredOn);
             await batch.ExecuteAsync(InsertAuditSql, ct,
                 task.TenantId, task.ExecutionId, task.ResId, task.NodeId, "Resumed", actor.UserId, actor.Name, command.Channel, command.Grant.Name, at, output);
-            await batch.ExecuteAsync(InsertQueueSql, ct, task.ExecutionId, QueueKinds.Resume, task.ResId, QueueStatuses.Pending, at, at);
+            await batch.ExecuteAsync(InsertQueueSql, ct, task.ExecutionId, QueueKinds.Resume, task.ResId, QueueStatuses.Pending, at, at, traceParent);
             return ((ExecutionEventRecord?)resumed, true);
         }, cancellationToken);
         if (resumed is null)
@@ -320,8 +393,8 @@ public sealed class ResumePipeline(
         """;
 
     private const string InsertQueueSql = """
-        INSERT INTO "Queue" ("ExecutionId", "Kind", "ResId", "Status", "Attempts", "AvailableAt", "CreatedAt")
-        VALUES (@p0, @p1, @p2, @p3, 0, @p4, @p5)
+        INSERT INTO "Queue" ("ExecutionId", "Kind", "ResId", "Status", "Attempts", "AvailableAt", "CreatedAt", "TraceParent")
+        VALUES (@p0, @p1, @p2, @p3, 0, @p4, @p5, @p6)
         """;
 
     /// <summary>Why <paramref name="grant"/> may not answer <paramref name="task"/> (read with its assignees), or null: for a page to say so before anyone answers.</summary>

@@ -163,6 +163,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.ToTable("Queue");
             e.HasKey(x => x.Id);
             e.Property(x => x.LastError).HasMaxLength(4000);
+            e.Property(x => x.TraceParent).HasMaxLength(128);
             e.HasIndex(x => new { x.Status, x.AvailableAt });
             e.HasIndex(x => new { x.ExecutionId, x.Status });
         });

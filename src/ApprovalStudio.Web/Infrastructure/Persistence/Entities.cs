@@ -166,6 +166,9 @@ public sealed class QueueItem : ILeasedRow
     public string? LastError { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime? CompletedAt { get; set; }
+
+    /// <summary>The W3C <c>traceparent</c> of the request that queued it: its step's span continues that trace.</summary>
+    public string? TraceParent { get; set; }
 }
 
 /// <summary>Who resolved what, when, through which channel, with what answer. Written with the consume.</summary>

@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
+using ApprovalStudio.Web.Tests.Api;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace ApprovalStudio.Web.Tests.Infrastructure;
+
+/// <summary>
+/// Spans and metrics exist and link up: an answer's request, its pass through the pipeline and the worker step that
+/// continues the run are one trace (the caller's own, when it sends a <c>traceparent</c>); the database work shows in it;
+/// no span carries a task's capability; resumes, continuations, hub connections and the queue are measured; and Prometheus
+/// can scrape it all on a real port. The exporters are OpenTelemetry's in-memory ones, added to the app's own providers.
+/// Other test classes run at the same time in this process and their spans and meters are heard too, so every assertion
+/// looks at this test's trace or counts at least what this test did.
+/// </summary>
+public sealed class TelemetryTests(TelemetryTests.TracedHosts hosts) : IClassFixture<TelemetryTests.TracedHosts>
+{
+    /// <summary>
+    /// One traced host per database for the class, both started before either stops: OpenTelemetry's EF Core instrumentation
+    /// is process-wide, and a tracer provider started after another one was disposed hears no EF Core commands. (An app has
+    /// one provider for its life; only a test process starts several.)
+    /// </summary>
+    public sealed class TracedHosts : IAsyncLifetime
+    {
+        // Each provider hears every span of the process (listeners are process-wide): one list per host, read by trace.
+        private readonly List<Activity> _sqliteSpans = [];
+        private readonly List<Activity> _postgresSpans = [];
+
+        public AppHost Sqlite { get; private set; } = null!;
+        public AppHost Postgres { get; private set; } = null!;
+
+        public (AppHost Host, List<Activity> Spans) For(Provider provider) =>
+            provider == Provider.Postgres ? (Postgres, _postgresSpans) : (Sqlite, _sqliteSpans);
+
+        public async Task InitializeAsync()
+        {
+            Sqlite = await StartTracedAsync(Provider.Sqlite, _sqliteSpans);
+            Postgres = await StartTracedAsync(Provider.Postgres, _postgresSpans);
+            foreach (var host in new[] { Sqlite, Postgres })
+            {
+                await host.CreateWorkflowAsync(Flows.Review);
+            }
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Sqlite.DisposeAsync();
+            await Postgres.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task An_answer_its_pipeline_pass_and_the_step_that_continues_the_run_are_one_trace(Provider provider)
+    {
+        var (host, spans) = hosts.For(provider);
+        var executionId = await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+        var resId = await host.WaitForTaskAsync(executionId);
+
+        // The caller's own trace: the server continues it.
+        var traceId = ActivityTraceId.CreateRandom();
+        var callerSpan = ActivitySpanId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/executions/{resId}/resume")
+        {
+            Content = new StringContent("""{"acknowledged":true}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("traceparent", $"00-{traceId}-{callerSpan}-01");
+        using var response = await OutsideCaller(host, "bob").SendAsync(request);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+
+        var trace = await Poll.UntilAsync(() =>
+        {
+            host.Services.GetRequiredService<TracerProvider>().ForceFlush();
+            List<Activity> found;
+            lock (spans)
+            {
+                found = [.. spans.Where(s => s.TraceId == traceId)];
+            }
+
+            return Task.FromResult(found.Any(s => s.DisplayName == "step Resume") ? found : null);
+        }, TimeSpan.FromSeconds(20), () => "the trace never got its step span; spans heard: " + Describe(spans));
+
+        var server = Assert.Single(trace, s => s.Kind == ActivityKind.Server);
+        Assert.Equal(callerSpan, server.ParentSpanId);
+        Assert.Equal("/api/executions/{executionResId}/resume", server.GetTagItem("http.route"));
+        var resume = Assert.Single(trace, s => s.Source.Name == AppTelemetry.Name && s.DisplayName == "resume");
+        Assert.Equal(server.SpanId, resume.ParentSpanId);
+        Assert.Equal(("api", "accepted", executionId),
+            (resume.GetTagItem("approvalstudio.channel"), resume.GetTagItem("approvalstudio.outcome"), resume.GetTagItem("approvalstudio.execution_id")));
+        var step = Assert.Single(trace, s => s.DisplayName == "step Resume");
+        Assert.Equal(resume.SpanId, step.ParentSpanId);
+        Assert.Equal((executionId, "done"), (step.GetTagItem("approvalstudio.execution_id"), step.GetTagItem("approvalstudio.outcome")));
+        Assert.True(step.StartTimeUtc >= resume.StartTimeUtc, "the step comes after the answer");
+
+        // The database work of the step is in the trace, under the step (EF Core's spans; on PostgreSQL, Npgsql's too).
+        Assert.Contains(trace, s => s.Source.Name.Contains("EntityFrameworkCore", StringComparison.Ordinal) || s.Source.Name == "Npgsql");
+        Assert.Contains(trace, s => s.ParentSpanId == step.SpanId);
+
+        // A task's resId is a capability: no span of the trace carries it.
+        foreach (var span in trace)
+        {
+            foreach (var (key, value) in span.TagObjects)
+            {
+                Assert.False(value?.ToString()?.Contains(resId, StringComparison.Ordinal) ?? false, $"{span.DisplayName}'s {key} holds the resId");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_run_start_is_the_parent_of_the_runs_first_step()
+    {
+        var (host, spans) = hosts.For(Provider.Sqlite);
+        using var started = await OutsideCaller(host, "starter").PostAsync("/api/workflows/review-flow/executions",
+            new StringContent("""{"input":{"doc":"plan"}}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var executionId = (string)JsonNode.Parse(await started.Content.ReadAsStringAsync())!["executionId"]!;
+        await host.WaitForTaskAsync(executionId);
+
+        var step = await Poll.UntilAsync(() =>
+        {
+            host.Services.GetRequiredService<TracerProvider>().ForceFlush();
+            lock (spans)
+            {
+                return Task.FromResult(spans.FirstOrDefault(s => s.DisplayName == "step Start" && (string?)s.GetTagItem("approvalstudio.execution_id") == executionId));
+            }
+        }, TimeSpan.FromSeconds(20), () => "the start's step span never came");
+        Activity start;
+        lock (spans)
+        {
+            start = spans.Single(s => s.SpanId == step.ParentSpanId);
+        }
+
+        Assert.Equal((ActivityKind.Server, "/api/workflows/{key}/executions"), (start.Kind, start.GetTagItem("http.route")));
+    }
+
+    [Fact]
+    public async Task Resumes_continuations_the_queue_and_hub_connections_are_measured()
+    {
+        var metrics = new List<MetricSnapshot>();
+        // Metrics only: a tracer provider here, disposed while the class' traced hosts run, would stop their EF Core spans.
+        await using var host = await AppHost.StartAsync(Provider.Sqlite, new Dictionary<string, string?> { ["Telemetry:QueueSampleInterval"] = "00:00:00.200" },
+            services: s => s.ConfigureOpenTelemetryMeterProvider(m => m.AddInMemoryExporter(new LockedList<MetricSnapshot>(metrics))));
+        await host.CreateWorkflowAsync(Flows.Review);
+        var executionId = await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+        var resId = await host.WaitForTaskAsync(executionId);
+        await using var hub = await HubClient.ConnectAsync(host.Address, host.Token("watcher"));
+        var bob = host.Client(host.Token("bob"));
+        using (var refused = await bob.PostAsync($"/api/executions/{resId}/resume", new StringContent("""{"acknowledged":"yes"}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        }
+
+        using (var accepted = await bob.PostAsync($"/api/executions/{resId}/resume", new StringContent("""{"acknowledged":true}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+
+        var provider = host.Services.GetRequiredService<MeterProvider>();
+        var measured = await Poll.UntilAsync(() =>
+        {
+            lock (metrics)
+            {
+                metrics.Clear();
+            }
+
+            provider.ForceFlush();
+            lock (metrics)
+            {
+                List<MetricSnapshot> now = [.. metrics];
+                return Sum(now, "approvalstudio.continuations", ("kind", "Resume"), ("outcome", "done")) >= 1 ? now : null;
+            }
+        }, TimeSpan.FromSeconds(20), () => "no continuation was measured");
+
+        Assert.True(Sum(measured, "approvalstudio.resumes", ("channel", "api"), ("outcome", "accepted")) >= 1);
+        Assert.True(Sum(measured, "approvalstudio.resumes", ("channel", "api"), ("outcome", "invalid")) >= 1);
+        Assert.True(Count(measured, "approvalstudio.resume.duration", ("channel", "api"), ("outcome", "accepted")) >= 1);
+        Assert.True(Count(measured, "approvalstudio.continuation.latency", ("kind", "Start"), ("outcome", "done")) >= 1);
+        Assert.True(Sum(measured, "approvalstudio.hub.connections") >= 1, "the hub client is counted while it is connected");
+        Assert.Contains(measured, m => m.Name == "approvalstudio.queue.depth");
+        Assert.Contains(measured, m => m.Name == "approvalstudio.queue.age");
+        Assert.Contains(measured, m => m.Name == "http.server.request.duration");
+    }
+
+    [Fact]
+    public async Task Prometheus_scrapes_the_metrics_without_signing_in_and_only_where_it_is_told()
+    {
+        await using var host = await AppHost.StartAsync(Provider.Sqlite, new Dictionary<string, string?> { ["Telemetry:QueueSampleInterval"] = "00:00:00.200" });
+        await host.CreateWorkflowAsync(Flows.Review);
+        var executionId = await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+        var resId = await host.WaitForTaskAsync(executionId);
+        using (var accepted = await host.Client(host.Token("bob")).PostAsync($"/api/executions/{resId}/resume",
+                   new StringContent("""{"acknowledged":true}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        var text = await Poll.UntilAsync(async () =>
+        {
+            using var response = await host.Anonymous.GetAsync("/metrics");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.MediaType);
+            var body = await response.Content.ReadAsStringAsync();
+            return body.Contains("approvalstudio_continuations_total", StringComparison.Ordinal) ? body : null;
+        }, TimeSpan.FromSeconds(20), () => "/metrics never showed a continuation");
+        Assert.Contains("approvalstudio_resumes_total{", text);
+        Assert.Contains("channel=\"api\"", text);
+        Assert.Contains("approvalstudio_resume_duration_seconds_bucket{", text);
+        Assert.Contains("approvalstudio_queue_depth", text);
+        Assert.Contains("http_server_request_duration_seconds_bucket{", text);
+
+        // Told to serve it on another port only, the app's own port does not.
+        await using var fenced = await AppHost.StartAsync(Provider.Sqlite, new Dictionary<string, string?> { ["Telemetry:Prometheus:RequireHost"] = "*:1" });
+        using var hidden = await fenced.Anonymous.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
+    }
+
+    /// <summary>
+    /// A caller in another process. This process' own HttpClient spans are heard by the app's listener and would put their
+    /// trace (sampled out by the app: a client span with no parent) in the request's <c>traceparent</c>.
+    /// </summary>
+    private static HttpClient OutsideCaller(AppHost host, string user)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = host.Address };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", host.Token(user));
+        return client;
+    }
+
+    private static string Describe(List<Activity> spans)
+    {
+        lock (spans)
+        {
+            return string.Join("\n", spans.Select(s => $"{s.TraceId}/{s.SpanId}<-{s.ParentSpanId} {s.Source.Name} {s.DisplayName}"));
+        }
+    }
+
+    private static Task<AppHost> StartTracedAsync(Provider provider, List<Activity> spans) =>
+        AppHost.StartAsync(provider, new Dictionary<string, string?> { ["Telemetry:Tracing"] = "true" },
+            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(new LockedList<Activity>(spans))));
+
+    private static long Sum(List<MetricSnapshot> metrics, string name, params (string Key, string Value)[] tags) =>
+        Points(metrics, name, tags).Sum(p => p.GetSumLong());
+
+    private static long Count(List<MetricSnapshot> metrics, string name, params (string Key, string Value)[] tags) =>
+        Points(metrics, name, tags).Sum(p => p.GetHistogramCount());
+
+    private static IEnumerable<MetricPoint> Points(List<MetricSnapshot> metrics, string name, (string Key, string Value)[] tags) =>
+        metrics.Where(m => m.Name == name).SelectMany(m => m.MetricPoints).Where(p =>
+        {
+            var have = new Dictionary<string, object?>();
+            foreach (var tag in p.Tags)
+            {
+                have[tag.Key] = tag.Value;
+            }
+
+            return tags.All(t => have.TryGetValue(t.Key, out var v) && Equals(v, t.Value));
+        });
+
+    /// <summary>The in-memory exporter adds from the export thread while the test reads: one lock for both.</summary>
+    private sealed class LockedList<T>(List<T> inner) : ICollection<T>
+    {
+        public int Count { get { lock (inner) { return inner.Count; } } }
+        public bool IsReadOnly => false;
+        public void Add(T item) { lock (inner) { inner.Add(item); } }
+        public void Clear() { lock (inner) { inner.Clear(); } }
+        public bool Contains(T item) { lock (inner) { return inner.Contains(item); } }
+        public void CopyTo(T[] array, int arrayIndex) { lock (inner) { inner.CopyTo(array, arrayIndex); } }
+        public bool Remove(T item) { lock (inner) { return inner.Remove(item); } }
+        public IEnumerator<T> GetEnumerator() { lock (inner) { return inner.ToList().GetEnumerator(); } }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+}
