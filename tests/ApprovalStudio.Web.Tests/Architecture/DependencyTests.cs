@@ -22,7 +22,7 @@ public sealed class DependencyTests
         ["Executions"],
         ["Resume"],
         ["Notifications"],
-        ["Account", "ApiKeys", "Cluster", "DeepLinks", "Demo", "Dispatch", "Health", "Hub", "Inbox", "Retention", "ResumeFrom", "Slack", "Tasks", "Webhooks"],
+        ["Account", "ApiKeys", "Cluster", "DeepLinks", "Demo", "Dispatch", "Health", "Hub", "Inbox", "Operations", "Retention", "ResumeFrom", "Slack", "Tasks", "Webhooks"],
     ];
 
     /// <summary>The only arrows between features of one layer, and why.</summary>
@@ -30,6 +30,8 @@ public sealed class DependencyTests
     [
         ("DeepLinks", "Inbox"), // a deep link's page shows the inbox's answer components (approval, form, review)
         ("Account", "Demo"),    // the sign-in page lists the demo people when demo data is on
+        ("Operations", "Cluster"), // the Operations page lists the instances by their heartbeats
+        ("Operations", "Inbox"),   // ... and says channels and durations in the inbox's plain words
     ];
 
     private static readonly ArchUnitNET.Domain.Architecture App = new ArchLoader().LoadAssemblies(typeof(Program).Assembly).Build();

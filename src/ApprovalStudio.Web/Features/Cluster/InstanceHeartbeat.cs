@@ -106,6 +106,24 @@ public sealed class InstanceHeartbeat(
         return registered;
     }
 
+    /// <summary>The instances that beat lately (newest first), each with what its heartbeats say of it now.</summary>
+    public async Task<List<InstanceView>> ListAsync(int take, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var rows = await db.Instances.AsNoTracking().OrderByDescending(i => i.LastSeenAt).Take(take).ToListAsync(cancellationToken);
+        var silentSince = clock.GetUtcNow().UtcDateTime - options.Value.DeadAfter;
+        return [.. rows.Select(i => new InstanceView(i.Id, i.Host, i.ProcessId, Utc(i.StartedAt), Utc(i.LastSeenAt), i.Id == InstanceId, i switch
+        {
+            { EndedBy: Stopped } => InstanceState.Stopped,
+            { EndedBy: not null } => InstanceState.TakenOver,
+            _ when i.LastSeenAt < silentSince => InstanceState.Silent,
+            _ => InstanceState.Alive,
+        }, i.EndedBy is Stopped ? null : i.EndedBy, i.EndedAt is { } ended ? Utc(ended) : null))];
+    }
+
+    private static DateTime Utc(DateTime at) => DateTime.SpecifyKind(at, DateTimeKind.Utc);
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
@@ -156,6 +174,19 @@ public sealed class InstanceHeartbeat(
         }
     }
 }
+
+/// <summary>Alive: beating. Silent: not beating for DeadAfter, not yet taken over. Stopped: cleanly. TakenOver: a survivor pushed again what it committed.</summary>
+public enum InstanceState
+{
+    Alive,
+    Silent,
+    Stopped,
+    TakenOver,
+}
+
+/// <summary>One instance as the Operations page lists it. <paramref name="TakenOverBy"/>: the survivor that recovered it.</summary>
+public sealed record InstanceView(
+    string Id, string Host, int ProcessId, DateTime StartedAt, DateTime LastSeenAt, bool IsThisOne, InstanceState State, string? TakenOverBy, DateTime? EndedAt);
 
 public static class ClusterFeature
 {

@@ -18,6 +18,9 @@ public static class ExecutionEventTypes
     public const string Suspended = "suspended";
     public const string Completed = "completed";
     public const string Failed = "failed";
+
+    /// <summary>A run its dead-lettered step had failed is running again: an operator retried the step (DeadLetters).</summary>
+    public const string Retried = "retried";
 }
 
 /// <summary>

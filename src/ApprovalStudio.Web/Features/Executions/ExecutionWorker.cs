@@ -108,7 +108,7 @@ public sealed class ExecutionWorker(
         }
 
         ExecutionLog.DeadLettered(log, id, item.ExecutionId, item.Attempts, error!);
-        var message = $"The worker gave up after {item.Attempts} attempts: {item.LastError}";
+        var message = $"{DeadLetters.GaveUpPrefix}{item.Attempts} attempts: {item.LastError}";
         message = message.Length > 4000 ? message[..4000] : message;
         await using var transaction = await db.BeginWriteAsync(cancellationToken);
         item.Status = QueueStatuses.DeadLettered;

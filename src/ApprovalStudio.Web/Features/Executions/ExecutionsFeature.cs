@@ -95,6 +95,7 @@ public static class ExecutionsFeature
             };
         });
         builder.Services.AddScoped<ExecutionProcessor>();
+        builder.Services.AddScoped<DeadLetters>();
         builder.Services.AddSingleton<ExecutionStatusReader>();
         builder.Services.AddHostedService<ExecutionWorker>();
         return builder;

@@ -267,6 +267,7 @@ public sealed partial class TaskPage
         null => "Resuming…",
         { Type: "completed" } => "Run completed",
         { Type: "failed" } e => $"Run failed: {e.Data?["error"]}",
+        { Type: "retried" } => "Running again: an operator retried the failed step",
         { Type: "suspended", NodeId: not null } e => $"Waiting: {e.Data?["title"] ?? _view?.Title(e.NodeId)}",
         { Type: "suspended" } => "Waiting for other answers",
         { Type: "nodeFailed" } e => $"{_view?.Title(e.NodeId)} failed: {e.Data?["error"]}",
@@ -292,7 +293,7 @@ public sealed partial class TaskPage
     };
 
     private ExecutionEventMessage? LastStep() =>
-        _progress.Values.LastOrDefault(e => e.Type is "completed" or "failed" or "suspended" or "nodeFailed" or "nodeStarted" or "nodeCompleted");
+        _progress.Values.LastOrDefault(e => e.Type is "completed" or "failed" or "retried" or "suspended" or "nodeFailed" or "nodeStarted" or "nodeCompleted");
 
     [JSInvokable]
     public async Task OnShortcut(string key)

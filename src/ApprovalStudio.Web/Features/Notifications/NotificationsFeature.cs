@@ -31,6 +31,7 @@ public static class NotificationsFeature
         builder.Services.AddSingleton<ITaskOutbox, NotificationPlanner>();
         builder.Services.AddScoped<MessageTemplates>();
         builder.Services.AddScoped<NotificationDelivery>();
+        builder.Services.AddScoped<FailedNotifications>();
         builder.Services.AddSingleton<EmailSender>();
         builder.Services.AddOptions<SlackOptions>().BindConfiguration(SlackOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHttpClient<SlackClient>(c => c.Timeout = TimeSpan.FromSeconds(15));

@@ -1,0 +1,122 @@
+using ApprovalStudio.Web.Features.Cluster;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Inbox;
+using ApprovalStudio.Web.Features.Notifications;
+using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Authorization;
+using MudBlazor;
+
+namespace ApprovalStudio.Web.Features.Operations;
+
+/// <summary>
+/// <c>/admin/operations</c>: the queue's depth and age for the admin's tenant, its dead-lettered steps (retry), its failed
+/// notifications (send again), and the cluster's instances by heartbeat. Read on load and on Refresh.
+/// </summary>
+public sealed partial class OperationsPage
+{
+    /// <summary>The most dead letters and failed notifications listed (newest first), and instances.</summary>
+    public const int Shown = 50;
+
+    private QueueStats? _queue;
+    private List<DeadLetter>? _deadLetters;
+    private List<FailedNotification>? _failed;
+    private List<InstanceView>? _instances;
+    private DateTime _readAt;
+    private (bool Ok, string Text)? _notice;
+    private bool _busy;
+    private Actor _actor = default!;
+
+    // A scope (and DbContext) per call, not one for the circuit's lifetime.
+    [Inject]
+    private PerCall<AppDbContext> Database { get; set; } = default!;
+
+    [Inject]
+    private PerCall<DeadLetters> DeadLetters { get; set; } = default!;
+
+    [Inject]
+    private PerCall<FailedNotifications> Notifications { get; set; } = default!;
+
+    [Inject]
+    private InstanceHeartbeat Instances { get; set; } = default!;
+
+    [Inject]
+    private TimeProvider Clock { get; set; } = default!;
+
+    [CascadingParameter]
+    private Task<AuthenticationState> AuthenticationState { get; set; } = default!;
+
+    protected override async Task OnInitializedAsync()
+    {
+        _actor = Actor.From((await AuthenticationState).User)!;
+        await LoadAsync();
+    }
+
+    private async Task LoadAsync()
+    {
+        var tenant = _actor.TenantId;
+        _queue = await Database.RunAsync(db => QueueStats.ReadAsync(db, tenant, CancellationToken.None));
+        _deadLetters = await DeadLetters.RunAsync(d => d.ListAsync(tenant, Shown, CancellationToken.None));
+        _failed = await Notifications.RunAsync(n => n.ListAsync(tenant, Shown, CancellationToken.None));
+        _instances = await Instances.ListAsync(Shown, CancellationToken.None);
+        _readAt = Clock.GetUtcNow().UtcDateTime;
+    }
+
+    private async Task RetryAsync(DeadLetter item)
+    {
+        await ActAsync(async () =>
+        {
+            var outcome = await DeadLetters.RunAsync(d => d.RetryAsync(_actor.TenantId, item.Id, _actor.UserId, CancellationToken.None));
+            return (outcome.Retried, outcome.Retried ? $"{item.WorkflowKey}: {outcome.Message}" : outcome.Message);
+        });
+    }
+
+    private async Task ResendAsync(FailedNotification row)
+    {
+        await ActAsync(async () =>
+        {
+            var resent = await Notifications.RunAsync(n => n.ResendAsync(_actor.TenantId, row.Id, _actor.UserId, CancellationToken.None));
+            return (resent, resent
+                ? $"The {PlainWords.Channel(row.Channel)} notification to {row.RecipientUserId ?? "its recipient"} is queued again."
+                : "That notification is no longer failed: it was sent again already.");
+        });
+    }
+
+    private async Task ActAsync(Func<Task<(bool Ok, string Text)>> action)
+    {
+        _busy = true;
+        try
+        {
+            _notice = await action();
+            await LoadAsync();
+        }
+        finally
+        {
+            _busy = false;
+        }
+    }
+
+    private static Color StateColor(InstanceState state) => state switch
+    {
+        InstanceState.Alive => Color.Success,
+        InstanceState.Silent => Color.Error,
+        _ => Color.Default,
+    };
+
+    private static string StateIcon(InstanceState state) => state switch
+    {
+        InstanceState.Alive => Icons.Material.Filled.CheckCircle,
+        InstanceState.Silent => Icons.Material.Filled.Error,
+        _ => Icons.Material.Filled.StopCircle,
+    };
+
+    private static string StateText(InstanceView instance) => instance.State switch
+    {
+        InstanceState.Alive => "Alive",
+        InstanceState.Silent => "Silent",
+        InstanceState.Stopped => "Stopped",
+        _ => $"Died; taken over by {instance.TakenOverBy}",
+    };
+}

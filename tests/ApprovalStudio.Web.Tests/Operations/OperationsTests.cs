@@ -1,0 +1,177 @@
+using System.Net;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Notifications;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Tests.Api;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalStudio.Web.Tests.Operations;
+
+/// <summary>
+/// What the Operations page does, through the services it calls, on real databases: retrying a dead-lettered step undoes
+/// the failure it caused (the run runs again, the tasks it cancelled open again) and is refused when the run moved on;
+/// sending a failed notification again sends it once the channel is back; both only within the admin's tenant.
+/// </summary>
+public sealed class OperationsTests
+{
+    private const string FanOut = """
+        {"key":"fan-out","start":"each",
+         "nodes":[{"id":"each","type":"forEach","items":"input.people","body":"ask"},
+                  {"id":"ask","type":"review","title":"Hi {{item}}","assignees":{"groups":["ops"]}},
+                  {"id":"count","type":"set","values":{"n":"each.length"}}],
+         "edges":[{"from":"each","to":"count"}]}
+        """;
+
+    private static readonly Dictionary<string, string?> GiveUpFast = new()
+    {
+        ["Workflows:Worker:MaxAttempts"] = "2",
+        ["Workflows:Worker:BaseBackoff"] = "00:00:00.050",
+    };
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Retrying_a_dead_lettered_step_runs_it_again_and_reopens_the_tasks_its_failure_cancelled(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider, GiveUpFast);
+        await host.CreateWorkflowAsync(FanOut);
+        var executionId = await host.StartRunAsync("fan-out", """{"people":["a","b"]}""");
+        var waiting = (await host.WaitForAsync(executionId, s => s["waiting"]!.AsArray().Count == 2))["waiting"]!.AsArray();
+        var (first, second) = ((string)waiting[0]!["resId"]!, (string)waiting[1]!["resId"]!);
+        var state = await PoisonAsync(host, executionId);
+        var ann = host.Client(host.Token("ann", ["ops"]));
+
+        using (var answered = await ann.PostJsonAsync($"/api/executions/{first}/resume", """{"acknowledged":true}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
+        }
+
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
+        var dead = Assert.Single(await ListAsync(host, AppHost.Tenant));
+        Assert.Equal((executionId, "fan-out", QueueKinds.Resume, 2), (dead.ExecutionId, dead.WorkflowKey, dead.Kind, dead.Attempts));
+        Assert.Empty(await ListAsync(host, "globex"));
+        Assert.Equal(TaskStatuses.Cancelled, await TaskStatusAsync(host, second));
+
+        // Another tenant's admin cannot retry it; once the cause is fixed, this tenant's can.
+        Assert.False((await RetryAsync(host, "globex", dead.Id)).Retried);
+        await using (var db = host.Database.OpenContext())
+        {
+            await db.Executions.Where(e => e.Id == executionId).ExecuteUpdateAsync(s => s.SetProperty(e => e.StateJson, state));
+        }
+
+        var retried = await RetryAsync(host, AppHost.Tenant, dead.Id);
+        Assert.True(retried.Retried, retried.Message);
+        Assert.Contains("1 task(s)", retried.Message);
+        Assert.False((await RetryAsync(host, AppHost.Tenant, dead.Id)).Retried, "a second retry of the same item");
+
+        // The run goes on from the retried step, waits for the reopened task, and completes when it is answered.
+        var suspended = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Suspended");
+        Assert.Equal(second, (string?)Assert.Single(suspended["waiting"]!.AsArray())!["resId"]);
+        using (var answered = await ann.PostJsonAsync($"/api/executions/{second}/resume", """{"acknowledged":true}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
+        }
+
+        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        Assert.Equal("""{"n":2}""", done["output"]!.ToJsonString());
+        await using var check = host.Database.OpenContext();
+        var types = await check.ExecutionEvents.Where(e => e.ExecutionId == executionId).OrderBy(e => e.Sequence).Select(e => e.Type).ToListAsync();
+        Assert.Equal(types.IndexOf(ExecutionEventTypes.Failed) + 1, types.IndexOf(ExecutionEventTypes.Retried));
+        Assert.Equal(ExecutionEventTypes.Completed, types[^1]);
+        Assert.Empty(await ListAsync(host, AppHost.Tenant));
+    }
+
+    [Fact]
+    public async Task A_retry_is_refused_when_work_queued_after_the_step_was_skipped_and_changes_nothing()
+    {
+        await using var host = await AppHost.StartAsync(settings: GiveUpFast);
+        await host.CreateWorkflowAsync(Flows.Review);
+        var executionId = await host.StartRunAsync("review-flow");
+        var resId = await host.WaitForTaskAsync(executionId);
+        await PoisonAsync(host, executionId);
+        using (var answered = await host.Client(host.Token("bob")).PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
+        }
+
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
+        var dead = Assert.Single(await ListAsync(host, AppHost.Tenant));
+        await using (var db = host.Database.OpenContext())
+        {
+            // What an expiry queued after the failure leaves: an item the worker skipped because the run had failed.
+            var now = DateTime.UtcNow;
+            db.Queue.Add(new QueueItem
+            {
+                ExecutionId = executionId, Kind = QueueKinds.Expire, ResId = resId, Status = QueueStatuses.Done, AvailableAt = now, CreatedAt = now,
+                CompletedAt = now, LastError = "Skipped: the run was already Failed.",
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var refused = await RetryAsync(host, AppHost.Tenant, dead.Id);
+
+        Assert.False(refused.Retried);
+        Assert.Contains("resume the run from a node", refused.Message);
+        Assert.Equal("Failed", (string?)(await host.StatusAsync(executionId))["status"]);
+        Assert.Single(await ListAsync(host, AppHost.Tenant));
+    }
+
+    [Fact]
+    public async Task A_failed_notification_sent_again_reaches_its_recipient_once_the_mail_server_is_back()
+    {
+        await using var channels = await Channels.StartAsync(smtpUp: false, settings: new Dictionary<string, string?> { ["Notifications:MaxAttempts"] = "2" });
+        var host = channels.Host;
+        await host.CreateWorkflowAsync(Flows.Review);
+        await channels.AddPersonAsync("bob", ["ops"], email: "bob@acme.test");
+        var run = await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+        var rows = await channels.WaitForNotificationsAsync(run, r => r.Any(n => n.Status == NotificationStatuses.Failed));
+        var failed = rows.Single(n => n.Status == NotificationStatuses.Failed);
+
+        var listed = Assert.Single(await UsingAsync<FailedNotifications, List<FailedNotification>>(host, f => f.ListAsync(AppHost.Tenant, 50, CancellationToken.None)));
+        Assert.Equal((failed.Id, "bob", 2), (listed.Id, listed.RecipientUserId, listed.Attempts));
+        Assert.Empty(await UsingAsync<FailedNotifications, List<FailedNotification>>(host, f => f.ListAsync("globex", 50, CancellationToken.None)));
+        Assert.False(await ResendAsync(host, "globex", failed.Id), "another tenant's admin");
+
+        await channels.StartSmtpAsync();
+        Assert.True(await ResendAsync(host, AppHost.Tenant, failed.Id));
+        Assert.False(await ResendAsync(host, AppHost.Tenant, failed.Id), "sent again already");
+
+        var mail = await channels.Smtp!.WaitForAsync("bob@acme.test");
+        Assert.Contains("plan", mail.Subject + mail.TextBody);
+        var sent = await channels.WaitForNotificationsAsync(run, r => r.Single(n => n.Id == failed.Id).Status == NotificationStatuses.Sent);
+        Assert.Equal(0, sent.Single(n => n.Id == failed.Id).Attempts); // reset by the resend, and sent at its first attempt
+        Assert.Single(channels.Smtp.To("bob@acme.test"));
+    }
+
+    /// <summary>Makes the run's stored state unreadable, so its next step throws every time; returns the state to put back.</summary>
+    private static async Task<string> PoisonAsync(AppHost host, string executionId)
+    {
+        await using var db = host.Database.OpenContext();
+        var state = await db.Executions.Where(e => e.Id == executionId).Select(e => e.StateJson).SingleAsync();
+        await db.Executions.Where(e => e.Id == executionId).ExecuteUpdateAsync(s => s.SetProperty(e => e.StateJson, "{not json"));
+        return state!;
+    }
+
+    private static async Task<string> TaskStatusAsync(AppHost host, string resId)
+    {
+        await using var db = host.Database.OpenContext();
+        return await db.Tasks.Where(t => t.ResId == resId).Select(t => t.Status).SingleAsync();
+    }
+
+    private static Task<List<DeadLetter>> ListAsync(AppHost host, string tenant) =>
+        UsingAsync<DeadLetters, List<DeadLetter>>(host, d => d.ListAsync(tenant, 50, CancellationToken.None));
+
+    private static Task<RetryOutcome> RetryAsync(AppHost host, string tenant, long id) =>
+        UsingAsync<DeadLetters, RetryOutcome>(host, d => d.RetryAsync(tenant, id, "admin", CancellationToken.None));
+
+    private static Task<bool> ResendAsync(AppHost host, string tenant, long id) =>
+        UsingAsync<FailedNotifications, bool>(host, f => f.ResendAsync(tenant, id, "admin", CancellationToken.None));
+
+    private static async Task<TResult> UsingAsync<TService, TResult>(AppHost host, Func<TService, Task<TResult>> call)
+        where TService : notnull
+    {
+        await using var scope = host.Services.CreateAsyncScope();
+        return await call(scope.ServiceProvider.GetRequiredService<TService>());
+    }
+}
