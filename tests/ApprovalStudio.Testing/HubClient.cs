@@ -20,12 +20,21 @@ public sealed class HubClient : IAsyncDisposable
     private HubClient(HubConnection connection)
     {
         Connection = connection;
-        connection.On<ExecutionEventMessage>(nameof(IExecutionClient.ExecutionEvent), Apply);
+        connection.On<ExecutionEventMessage>(nameof(IExecutionClient.ExecutionEvent), e =>
+        {
+            Interlocked.Increment(ref _pushed);
+            Apply(e);
+        });
         connection.On<InboxTaskMessage>(nameof(IExecutionClient.TaskCreated), t => Inbox("created", t));
         connection.On<InboxTaskMessage>(nameof(IExecutionClient.TaskResolved), t => Inbox("resolved", t));
     }
 
+    private int _pushed;
+
     public HubConnection Connection { get; }
+
+    /// <summary>How many events the server pushed (live, applied or not: one after a gap waits for the gap).</summary>
+    public int Pushed => Volatile.Read(ref _pushed);
 
     public IReadOnlyList<ExecutionEventMessage> Events
     {

@@ -119,6 +119,13 @@ public static class ApiDocument
         }
 
         await AddProblemAsync(operation, context, StatusCodes.Status500InternalServerError, "The server failed; the problem's `traceId` is in its log.", cancellationToken);
+        await AddProblemAsync(operation, context, StatusCodes.Status503ServiceUnavailable,
+            "The database is unavailable and the request was not completed. Try again after `Retry-After`.", cancellationToken);
+        if (operation.Responses!.TryGetValue("503", out var unavailable) && unavailable is OpenApiResponse unavailableResponse)
+        {
+            unavailableResponse.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            unavailableResponse.Headers["Retry-After"] = new OpenApiHeader { Description = "Seconds until a retry may succeed.", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } };
+        }
     }
 
     private static async Task AddProblemAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, int status, string description, CancellationToken cancellationToken)

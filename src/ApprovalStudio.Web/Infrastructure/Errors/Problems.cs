@@ -206,6 +206,12 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode, Title = "The request is invalid.", Detail = bad.Message },
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
                 new ProblemDetails { Status = 499, Title = "The client closed the request." },
+            _ when DatabaseUnavailable.Is(exception) => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "The database is unavailable.",
+                Detail = "The request was not completed. Try again after Retry-After; with the same Idempotency-Key, a retry is answered once.",
+            },
             _ => new ProblemDetails { Status = StatusCodes.Status500InternalServerError, Title = "An unexpected error occurred." },
         };
 
@@ -214,18 +220,31 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
             // The route pattern, not the path: paths carry deep-link tokens and resIds. The exception handler has cleared
             // the request's endpoint by now; its feature keeps the one that failed. The trace id is the one the problem
             // body carries, so a person's report finds the log line.
-            var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
-            var route = (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? endpoint?.DisplayName ?? "(no endpoint)";
-            ErrorLog.Unhandled(log, httpContext.Request.Method, route, Activity.Current?.Id ?? httpContext.TraceIdentifier, exception);
+            ErrorLog.Unhandled(log, httpContext.Request.Method, Route(httpContext), Activity.Current?.Id ?? httpContext.TraceIdentifier, exception);
+        }
+
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            ErrorLog.DatabaseUnavailable(log, httpContext.Request.Method, Route(httpContext), exception.GetType().Name, exception.GetBaseException().Message);
+            httpContext.Response.Headers.RetryAfter = ((int)DatabaseUnavailable.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
+
+    private static string Route(HttpContext httpContext)
+    {
+        var endpoint = httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint();
+        return (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? endpoint?.DisplayName ?? "(no endpoint)";
+    }
 }
 
 internal static partial class ErrorLog
 {
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The database is unavailable for {Method} {Route}: {ErrorType}: {Error}; answered 503")]
+    public static partial void DatabaseUnavailable(ILogger logger, string method, string route, string errorType, string error);
+
     // Never the path or query: they may carry secrets (deep-link tokens, ?secret=, ?access_token=).
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Route} (trace {TraceId})")]
     public static partial void Unhandled(ILogger logger, string method, string route, string traceId, Exception exception);
