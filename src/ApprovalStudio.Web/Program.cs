@@ -20,6 +20,7 @@ using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Faults;
 using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
@@ -41,6 +42,9 @@ builder.WebHost.UseStaticWebAssets();
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddOptions<AppOptions>().BindConfiguration(AppOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+// Crash tests' fault points (Faults:KillAt); unarmed outside tests.
+builder.Services.AddOptions<FaultOptions>().BindConfiguration(FaultOptions.SectionName);
+builder.Services.AddSingleton<FaultPoints>();
 builder.Services.AddProblemDetails();
 // A parameter that does not bind (page=abc, page=99999999999) throws, so ProblemExceptionHandler answers 400 naming it
 // (by default it is a bodiless 400 outside Development).

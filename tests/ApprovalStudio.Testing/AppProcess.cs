@@ -114,6 +114,20 @@ public sealed class AppProcess : IAsyncDisposable
         return info;
     }
 
+    /// <summary>Waits until the process ends by itself (a fault point killed it); false when it is still running after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown, no flush, no finally blocks.</summary>
     public async Task KillAsync()
     {

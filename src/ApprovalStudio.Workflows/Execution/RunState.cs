@@ -10,6 +10,13 @@ namespace ApprovalStudio.Workflows.Execution;
 /// </summary>
 public sealed class RunState
 {
+    /// <summary>
+    /// The host's id of the run, not stored with the state (the host sets it on every step): it keys the
+    /// <c>Idempotency-Key</c> an http node sends, so a step done again after a crash sends the same key.
+    /// </summary>
+    [JsonIgnore]
+    public string? RunId { get; set; }
+
     public JsonNode? Input { get; set; }
     public Scope Root { get; set; } = new();
     public JsonArray Transcript { get; set; } = [];

@@ -12,6 +12,9 @@ namespace ApprovalStudio.Workflows.Execution;
 /// </summary>
 public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInvoker http, TimeProvider clock)
 {
+    /// <summary>What an http node's request carries to make a step done again after a crash safe downstream (IETF draft).</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
     private readonly ExpressionEvaluator _expressions = expressions;
     private readonly IHttpNodeInvoker _http = http;
     private readonly TimeProvider _clock = clock;
@@ -38,9 +41,10 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
     /// </summary>
     public long MaxStepOutputBytes { get; init; } = 32L * 1024 * 1024;
 
-    public Task<AdvanceResult> StartAsync(WorkflowDefinition definition, JsonNode? input, CancellationToken cancellationToken)
+    /// <param name="runId">The host's id of the run (see <see cref="RunState.RunId"/>); a resumed run's state carries it.</param>
+    public Task<AdvanceResult> StartAsync(WorkflowDefinition definition, JsonNode? input, CancellationToken cancellationToken, string? runId = null)
     {
-        var state = new RunState { Input = input?.DeepClone() ?? new JsonObject() };
+        var state = new RunState { Input = input?.DeepClone() ?? new JsonObject(), RunId = runId };
         state.Root.Ready.Add(definition.Start);
         return AdvanceAsync(definition, state, null, cancellationToken);
     }
@@ -52,9 +56,9 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
     /// </summary>
     public Task<AdvanceResult> StartFromAsync(
         WorkflowDefinition definition, JsonNode? input, IReadOnlyList<(string NodeId, JsonNode? Output)> completed, string fromNodeId,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? runId = null)
     {
-        var state = new RunState { Input = input?.DeepClone() ?? new JsonObject() };
+        var state = new RunState { Input = input?.DeepClone() ?? new JsonObject(), RunId = runId };
         foreach (var (nodeId, output) in completed)
         {
             state.Root.Outputs[nodeId] = output?.DeepClone();
@@ -248,6 +252,11 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
             }
 
             var headers = node.Headers.ToDictionary(h => h.Key, h => Template.RenderText(h.Value, engine._expressions, context));
+            if (IdempotencyKey(node, stack) is { } key && !headers.Keys.Any(h => h.Equals(IdempotencyKeyHeader, StringComparison.OrdinalIgnoreCase)))
+            {
+                headers[IdempotencyKeyHeader] = key;
+            }
+
             var body = Template.Render(node.Body, engine._expressions, context);
             HttpNodeResult result;
             try
@@ -268,6 +277,22 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
             }
 
             await CompleteAsync(node, scope, stack, output, started);
+        }
+
+        /// <summary>
+        /// The same for this node's run however often the step is done again (it starts from the same stored state, so the
+        /// node is reached at the same count of node runs), and different for every other run of the node: another run,
+        /// iteration, or turn of a cycle. Not for reads (GET, HEAD, OPTIONS), nor without the host's run id.
+        /// </summary>
+        private string? IdempotencyKey(HttpNode node, IReadOnlyList<StackFrame> stack)
+        {
+            if (state.RunId is null || node.Method.ToUpperInvariant() is "GET" or "HEAD" or "OPTIONS")
+            {
+                return null;
+            }
+
+            var hash = SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{state.RunId}\n{node.Id}\n{StackFrame.Key(stack)}\n{state.Steps}"));
+            return Convert.ToHexStringLower(hash.AsSpan(0, 16));
         }
 
         private void FailNode(NodeDefinition node, IReadOnlyList<StackFrame> stack, DateTimeOffset started, string message, JsonNode? output = null)

@@ -132,6 +132,49 @@ public sealed class WorkflowEngineTests
     }
 
     [Fact]
+    public async Task An_http_node_sends_an_idempotency_key_that_a_redone_step_repeats_and_every_other_run_of_the_node_changes()
+    {
+        // After an approval, a loop calls the same node once per item, then a GET and a call with the workflow's own key.
+        var definition = Define("""
+            {"key":"pay","start":"ask","nodes":[
+              {"id":"ask","type":"approval","assignees":{"users":["u"]}},
+              {"id":"each","type":"forEach","items":"input.items","body":"pay"},
+              {"id":"pay","type":"http","method":"POST","url":"http://svc.test/pay/{{item}}"},
+              {"id":"look","type":"http","method":"GET","url":"http://svc.test/status"},
+              {"id":"own","type":"http","method":"PUT","url":"http://svc.test/own","headers":{"idempotency-key":"mine"}}],
+             "edges":[{"from":"ask","to":"each"},{"from":"each","to":"look"},{"from":"look","to":"own"}]}
+            """);
+        var started = await _engine.StartAsync(definition, JsonNode.Parse("""{"items":["a","b"]}"""), default, runId: "run-1");
+        var stored = started.State.Serialize();
+        Assert.DoesNotContain("run-1", stored); // the host's id is not part of the state
+
+        async Task<List<HttpNodeRequest>> StepAsync(string runId)
+        {
+            _http.Requests.Clear();
+            var state = RunState.Deserialize(stored);
+            state.RunId = runId;
+            var done = await _engine.ResumeAsync(definition, state, "ask", [], JsonNode.Parse("""{"decision":"Approved"}"""), default);
+            Assert.Equal(RunStatus.Completed, done.Status);
+            return [.. _http.Requests];
+        }
+
+        static string? Key(HttpNodeRequest r) => r.Headers.FirstOrDefault(h => h.Key.Equals("Idempotency-Key", StringComparison.OrdinalIgnoreCase)).Value;
+
+        var first = await StepAsync("run-1");
+        var again = await StepAsync("run-1");       // the same step, done again after a crash
+        var other = await StepAsync("run-2");       // another run at the same place
+
+        Assert.Equal(first.Select(Key), again.Select(Key));
+        var (payA, payB) = (Key(first[0]), Key(first[1]));
+        Assert.Matches("^[0-9a-f]{32}$", payA);
+        Assert.NotEqual(payA, payB);                // two iterations of one node
+        Assert.DoesNotContain(Key(other[0]), first.Select(Key));
+        Assert.Null(Key(first[2]));                 // GET reads: no key
+        Assert.Equal("mine", Key(first[3]));        // a key the workflow sets itself wins
+        Assert.Single(first[3].Headers, h => h.Key.Equals("Idempotency-Key", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task An_http_node_that_succeeds_outputs_status_and_body()
     {
         _http.Answer = _ => new HttpNodeResult(200, "OK", JsonNode.Parse("""{"ok":true}"""));

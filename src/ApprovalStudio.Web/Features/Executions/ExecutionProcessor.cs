@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Workflows;
+using ApprovalStudio.Web.Infrastructure.Faults;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Telemetry;
 using ApprovalStudio.Workflows.Definitions;
@@ -20,7 +21,7 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// </summary>
 public sealed class ExecutionProcessor(
     AppDbContext db, WorkflowCatalog catalog, WorkflowEngine engine, GroupCommit commits, ExecutionNotifier notifier, ITaskOutbox outbox,
-    AppTelemetry telemetry, TimeProvider clock, ILogger<ExecutionProcessor> log)
+    AppTelemetry telemetry, FaultPoints faults, TimeProvider clock, ILogger<ExecutionProcessor> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
@@ -97,6 +98,8 @@ public sealed class ExecutionProcessor(
             return Skipped;
         }
 
+        faults.Hit(FaultPoints.StepBeforeCommit, item.Kind);
+
         // The step's writes share a commit (and its fsync) with the answers and the other steps that arrive meanwhile
         // (group commit, SQLite): the engine ran above, outside the writer's turn, so the turn holds only the writes.
         // The run's revision guards them: an answer committed since the run was read fails this unit alone, and the
@@ -163,7 +166,7 @@ public sealed class ExecutionProcessor(
             }
 
             var completed = await CompletedUpToAsync(execution.ResumedFromExecutionId, execution.ResumedFromNodeId, cancellationToken);
-            return await engine.StartFromAsync(definition, JsonNode.Parse(execution.InputJson), completed, execution.ResumedFromNodeId, cancellationToken);
+            return await engine.StartFromAsync(definition, JsonNode.Parse(execution.InputJson), completed, execution.ResumedFromNodeId, cancellationToken, execution.Id);
         }
 
         if (item.Kind == QueueKinds.Start)
@@ -173,10 +176,11 @@ public sealed class ExecutionProcessor(
                 throw new NotWaitingException(definition.Start, []);
             }
 
-            return await engine.StartAsync(definition, JsonNode.Parse(execution.InputJson), cancellationToken);
+            return await engine.StartAsync(definition, JsonNode.Parse(execution.InputJson), cancellationToken, execution.Id);
         }
 
         var state = RunState.Deserialize(execution.StateJson ?? throw new InvalidOperationException($"Run {execution.Id} has no state to continue."));
+        state.RunId = execution.Id;
         ArgumentNullException.ThrowIfNull(task);
         var stack = ExecutionsFeature.Stack(task.StackJson);
         return item.Kind switch

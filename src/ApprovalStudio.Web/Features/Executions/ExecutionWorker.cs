@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Infrastructure.Faults;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Telemetry;
 using Microsoft.EntityFrameworkCore;
@@ -13,7 +14,7 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// </summary>
 public sealed class ExecutionWorker(
     IServiceScopeFactory scopes, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox, IOptions<WorkerOptions> options, AppTelemetry telemetry,
-    TimeProvider clock, ILogger<ExecutionWorker> log)
+    FaultPoints faults, TimeProvider clock, ILogger<ExecutionWorker> log)
     : BackgroundService
 {
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -48,6 +49,11 @@ public sealed class ExecutionWorker(
             .Select(q => q.Id)
             .Take(settings.BatchSize)
             .ToListAsync(cancellationToken);
+        if (candidates.Count > 0)
+        {
+            faults.Hit(FaultPoints.WorkerBeforeLease);
+        }
+
         return await Leases.TakeAsync<QueueItem>(db, candidates, _owner, now, settings.LeaseDuration, cancellationToken);
     }
 

@@ -5,6 +5,7 @@ using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
+using ApprovalStudio.Web.Infrastructure.Faults;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Telemetry;
 using ApprovalStudio.Workflows.Definitions;
@@ -65,7 +66,7 @@ public abstract record ResumeOutcome
 /// </summary>
 public sealed class ResumePipeline(
     AppDbContext db, TaskReader taskReader, WorkflowCatalog catalog, PeopleDirectory people, GroupCommit commits, QueueSignal signal, ExecutionNotifier notifier, ITaskOutbox outbox,
-    AppTelemetry telemetry, TimeProvider clock,
+    AppTelemetry telemetry, FaultPoints faults, TimeProvider clock,
     ILogger<ResumePipeline> log)
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
@@ -339,6 +340,7 @@ public sealed class ResumePipeline(
             await batch.ExecuteAsync(InsertAuditSql, ct,
                 task.TenantId, task.ExecutionId, task.ResId, task.NodeId, "Resumed", actor.UserId, actor.Name, command.Channel, command.Grant.Name, at, output);
             await batch.ExecuteAsync(InsertQueueSql, ct, task.ExecutionId, QueueKinds.Resume, task.ResId, QueueStatuses.Pending, at, at, traceParent);
+            faults.Hit(FaultPoints.ResumeBeforeCommit);
             return ((ExecutionEventRecord?)resumed, true);
         }, cancellationToken);
         if (resumed is null)
@@ -347,6 +349,7 @@ public sealed class ResumePipeline(
             return Closed(current, at) ?? throw new InvalidOperationException($"Task of run {task.ExecutionId} was not consumed but is still open.");
         }
 
+        faults.Hit(FaultPoints.ResumeAfterCommit);
         signal.Notify();
         ResumeLog.Accepted(log, task.ExecutionId, task.NodeId, actor.UserId, command.Channel, command.Grant.Name);
         task.Status = TaskStatuses.Resolved;
