@@ -45,7 +45,7 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
         var page = await Session.SignInAsync(browser, host, "ada");
         await page.GetByRole(AriaRole.Link, new() { Name = "Operations" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Operations", Level = 1 })).ToBeVisibleAsync();
-        await Assertions.Expect(page.GetByTestId("queue-dead")).ToContainTextAsync("1");
+        await Assertions.Expect(page.GetByTestId("queue-dead").GetByTestId("figure")).ToHaveTextAsync("1");
         var row = page.GetByTestId("dead-letter");
         await Assertions.Expect(row).ToHaveCountAsync(1);
         await Assertions.Expect(row).ToContainTextAsync("review-flow");
@@ -59,7 +59,7 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
         await page.SetViewportSizeAsync(390, 844);
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Operations" })).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Sign out" })).ToBeInViewportAsync();
-        var retry = row.GetByRole(AriaRole.Button, new() { Name = $"Retry the Resume step of run {executionId}" });
+        var retry = row.GetByRole(AriaRole.Button, new() { Name = $"Retry: Resume step of review-flow (run {executionId[..8]})" });
         await retry.ScrollIntoViewIfNeededAsync();
         await Assertions.Expect(retry).ToBeInViewportAsync();
         var box = await retry.BoundingBoxAsync();
@@ -73,12 +73,13 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
             await db.Executions.Where(e => e.Id == executionId).ExecuteUpdateAsync(s => s.SetProperty(e => e.StateJson, state));
         }
 
-        await row.GetByRole(AriaRole.Button, new() { Name = $"Retry the Resume step of run {executionId}" }).ClickAsync();
+        await row.GetByRole(AriaRole.Button, new() { Name = $"Retry: Resume step of review-flow (run {executionId[..8]})" }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("ops-notice")).ToContainTextAsync("Queued again");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Queued again" })).ToBeFocusedAsync();
         await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
         await page.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("dead-empty")).ToBeVisibleAsync();
-        await Assertions.Expect(page.GetByTestId("queue-dead")).ToContainTextAsync("0");
+        await Assertions.Expect(page.GetByTestId("queue-dead").GetByTestId("figure")).ToHaveTextAsync("0");
 
         // Not for people who are not admins: no link, and the page says so.
         var bob = await Session.SignInAsync(browser, host, "bob");

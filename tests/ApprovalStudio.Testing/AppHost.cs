@@ -59,6 +59,9 @@ public sealed class AppHost : IAsyncDisposable
         all["App:SeedDemoData"] = "false";
         all["Workflows:Worker:PollInterval"] = "00:00:00.100";
         all["Workflows:Worker:BaseBackoff"] = "00:00:00.100";
+        // A collector named in this machine's environment is not the tests' business (TelemetryTests turn tracing on).
+        all["Telemetry:Tracing"] = "false";
+        all["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             all[key] = value;

@@ -22,9 +22,16 @@ public sealed class HttpNodeInvoker(IHttpClientFactory clients) : IHttpNodeInvok
 {
     public const string ClientName = "workflow-http-node";
 
+    /// <summary>
+    /// The request option that asks the host's tracing to keep only scheme and host of the URL: a node's URL is made from
+    /// a run's data (names, ids, tokens in paths).
+    /// </summary>
+    public const string RedactUrlOption = "ApprovalStudio.SecretPath";
+
     public async Task<HttpNodeResult> SendAsync(HttpNodeRequest request, CancellationToken cancellationToken)
     {
         using var message = new HttpRequestMessage(new HttpMethod(request.Method), request.Url);
+        message.Options.Set(new HttpRequestOptionsKey<bool>(RedactUrlOption), true);
         if (request.Body is not null)
         {
             message.Content = new StringContent(request.Body.ToJsonString(), Encoding.UTF8, "application/json");
@@ -42,7 +49,8 @@ public sealed class HttpNodeInvoker(IHttpClientFactory clients) : IHttpNodeInvok
 
         message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         using var response = await clients.CreateClient(ClientName).SendAsync(message, cancellationToken);
-        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        // JSON is UTF-8 (RFC 8259): read the bytes as such, whatever charset the response claims (an unknown one would throw).
+        var text = Encoding.UTF8.GetString(await response.Content.ReadAsByteArrayAsync(cancellationToken));
         return new HttpNodeResult((int)response.StatusCode, response.ReasonPhrase, ParseBody(text));
     }
 

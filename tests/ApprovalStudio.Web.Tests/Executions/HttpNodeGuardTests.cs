@@ -75,6 +75,8 @@ public sealed class HttpNodeGuardTests
         await using var target = await LoopbackServer.StartAsync((app, _) =>
         {
             app.MapGet("/ok", () => Results.Json(new { fine = true }));
+            // A charset nobody knows: the body is read as UTF-8 JSON all the same, not thrown on (which was a worker failure).
+            app.MapGet("/odd-charset", () => Results.Text("""{"fine":true}""", "application/json; charset=no-such-charset"));
             app.MapGet("/big", () => Results.Text(new string('x', 5000)));
             app.MapGet("/slow", async (CancellationToken ct) =>
             {
@@ -93,6 +95,10 @@ public sealed class HttpNodeGuardTests
         var ok = await RunAsync(host, new Uri(target.Address, "ok").ToString());
         Assert.Equal("Completed", (string?)ok["status"]);
         Assert.True((bool?)ok["output"]!["body"]!["fine"]);
+
+        var odd = await RunAsync(host, new Uri(target.Address, "odd-charset").ToString());
+        Assert.Equal("Completed", (string?)odd["status"]);
+        Assert.True((bool?)odd["output"]!["body"]!["fine"]);
 
         var big = await RunAsync(host, new Uri(target.Address, "big").ToString());
         Assert.Equal("Failed", (string?)big["status"]);

@@ -2,6 +2,7 @@ using System.Net;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Notifications;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Infrastructure.Telemetry;
 using ApprovalStudio.Web.Tests.Api;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -118,6 +119,45 @@ public sealed class OperationsTests
     }
 
     [Fact]
+    public async Task A_dead_letter_whose_run_was_resumed_from_a_node_is_refused_a_retry_and_can_be_dismissed()
+    {
+        await using var host = await AppHost.StartAsync(settings: GiveUpFast);
+        await host.CreateWorkflowAsync("""
+            {"key":"prep-flow","start":"prep",
+             "nodes":[{"id":"prep","type":"set","values":{"ready":"true"}},
+                      {"id":"ask","type":"review","assignees":{"users":["bob"]}}],
+             "edges":[{"from":"prep","to":"ask"}]}
+            """);
+        var executionId = await host.StartRunAsync("prep-flow");
+        var resId = await host.WaitForTaskAsync(executionId);
+        await PoisonAsync(host, executionId);
+        using (var answered = await host.Client(host.Token("bob")).PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
+        }
+
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
+        var dead = Assert.Single(await ListAsync(host, AppHost.Tenant));
+        using (var resumed = await host.Client(host.Token("ops")).PostAsync($"/workflows/runs/{executionId}/resume-from/prep", null))
+        {
+            Assert.True(resumed.IsSuccessStatusCode, $"resume-from answered {resumed.StatusCode}");
+        }
+
+        var refused = await RetryAsync(host, AppHost.Tenant, dead.Id);
+        Assert.False(refused.Retried);
+        Assert.Contains("resumed from a node", refused.Message);
+
+        Assert.False(await DismissAsync(host, "globex", dead.Id), "another tenant's admin");
+        Assert.True(await DismissAsync(host, AppHost.Tenant, dead.Id));
+        Assert.False(await DismissAsync(host, AppHost.Tenant, dead.Id), "dismissed already");
+        Assert.Empty(await ListAsync(host, AppHost.Tenant));
+        Assert.False((await RetryAsync(host, AppHost.Tenant, dead.Id)).Retried);
+        await using var db = host.Database.OpenContext();
+        Assert.Equal(0, (await QueueStats.ReadAsync(db, AppHost.Tenant, CancellationToken.None)).DeadLettered);
+        Assert.Equal("Failed", (string?)(await host.StatusAsync(executionId))["status"]);
+    }
+
+    [Fact]
     public async Task A_failed_notification_sent_again_reaches_its_recipient_once_the_mail_server_is_back()
     {
         await using var channels = await Channels.StartAsync(smtpUp: false, settings: new Dictionary<string, string?> { ["Notifications:MaxAttempts"] = "2" });
@@ -164,6 +204,9 @@ public sealed class OperationsTests
 
     private static Task<RetryOutcome> RetryAsync(AppHost host, string tenant, long id) =>
         UsingAsync<DeadLetters, RetryOutcome>(host, d => d.RetryAsync(tenant, id, "admin", CancellationToken.None));
+
+    private static Task<bool> DismissAsync(AppHost host, string tenant, long id) =>
+        UsingAsync<DeadLetters, bool>(host, d => d.DismissAsync(tenant, id, "admin", CancellationToken.None));
 
     private static Task<bool> ResendAsync(AppHost host, string tenant, long id) =>
         UsingAsync<FailedNotifications, bool>(host, f => f.ResendAsync(tenant, id, "admin", CancellationToken.None));

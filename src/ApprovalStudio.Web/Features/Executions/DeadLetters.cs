@@ -13,10 +13,11 @@ public sealed record RetryOutcome(bool Retried, string Message);
 
 /// <summary>
 /// Dead-lettered queue items of a tenant, and retrying one. The worker dead-letters an item after its last attempt and fails
-/// the run with the error (cancelling its open tasks). A retry undoes exactly that, in one commit: the run is running again
-/// (with a <c>retried</c> event), the tasks the failure cancelled are open again (and announced again), and the item is
-/// queued with its attempts reset. It is refused when the run moved on since: it failed or ended for another reason, or
-/// work queued after the item was skipped because the run had failed (resume-from a node is the way on then).
+/// the run with the error (cancelling its open tasks), in an event that names the item. A retry undoes exactly that, in one
+/// commit: the run is running again (with a <c>retried</c> event), the tasks the failure cancelled are open again (their
+/// unsent messages dropped, and announced afresh), and the item is queued with its attempts reset. It is refused, changing
+/// nothing, unless the run's last event is the failure this item caused and nothing happened to the run since: no answer or
+/// expiry after the item was queued (the audit keeps them for good), no later queue item, no run resumed from it.
 /// </summary>
 public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNotifier notifier, QueueSignal signal, TimeProvider clock, ILogger<DeadLetters> log)
 {
@@ -34,9 +35,22 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
 
     public async Task<RetryOutcome> RetryAsync(string tenantId, long itemId, string actor, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await TryRetryAsync(tenantId, itemId, actor, cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // Another retry (or a step) changed the run between our read and our write: nothing of this one was committed.
+            return new RetryOutcome(false, "The run changed while it was being retried; refresh and look again.");
+        }
+    }
+
+    private async Task<RetryOutcome> TryRetryAsync(string tenantId, long itemId, string actor, CancellationToken cancellationToken)
+    {
         var now = clock.GetUtcNow().UtcDateTime;
         await using var transaction = await db.BeginWriteAsync(cancellationToken);
-        var item = await db.Queue.SingleOrDefaultAsync(q => q.Id == itemId, cancellationToken);
+        var item = await db.Queue.AsNoTracking().SingleOrDefaultAsync(q => q.Id == itemId, cancellationToken);
         var run = item is null ? null : await db.Executions.SingleOrDefaultAsync(e => e.Id == item.ExecutionId && e.TenantId == tenantId, cancellationToken);
         if (item is null || run is null)
         {
@@ -48,51 +62,54 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
             return new RetryOutcome(false, $"That item is {item.Status} now: it was retried already.");
         }
 
-        if (await db.Queue.AnyAsync(q => q.ExecutionId == item.ExecutionId && q.Id > item.Id, cancellationToken))
+        if (await RefusalAsync(item, run, cancellationToken) is { } refusal)
         {
-            return new RetryOutcome(false, "Work queued after this item was skipped because the run had failed; resume the run from a node instead.");
+            return new RetryOutcome(false, refusal);
         }
 
-        var failedByIt = run.Status == ExecutionStatuses.Failed && run.Error?.StartsWith(GaveUpPrefix, StringComparison.Ordinal) == true;
-        if (ExecutionStatuses.IsTerminal(run.Status) && !failedByIt)
+        // Claimed first, guarded: of two retries at once, one takes it (on PostgreSQL the other waits for this row's lock,
+        // then finds it taken); and a dead-lettered item is not the worker's until this commits.
+        var claimed = await db.Queue.Where(q => q.Id == item.Id && q.Status == QueueStatuses.DeadLettered).ExecuteUpdateAsync(s => s
+            .SetProperty(q => q.Status, QueueStatuses.Pending)
+            .SetProperty(q => q.Attempts, 0)
+            .SetProperty(q => q.AvailableAt, now)
+            .SetProperty(q => q.CreatedAt, now) // its latency counts from the retry
+            .SetProperty(q => q.CompletedAt, (DateTime?)null)
+            .SetProperty(q => q.LeaseOwner, (string?)null)
+            .SetProperty(q => q.LeasedUntil, (DateTime?)null)
+            .SetProperty(q => q.TraceParent, AppTelemetry.TraceParent()), cancellationToken);
+        if (claimed != 1)
         {
-            return new RetryOutcome(false, $"The run is {run.Status} for another reason; there is nothing to retry.");
+            return new RetryOutcome(false, "That item was retried already.");
         }
 
-        ExecutionEventRecord? retried = null;
-        List<TaskRecord> reopened = [];
-        if (failedByIt)
+        run.Status = ExecutionStatuses.Running;
+        run.Error = null;
+        run.ErrorNodeId = null;
+        run.CompletedAt = null;
+        run.UpdatedAt = now;
+        run.Revision++;
+        var retried = new ExecutionEventRecord
         {
-            run.Status = ExecutionStatuses.Running;
-            run.Error = null;
-            run.ErrorNodeId = null;
-            run.CompletedAt = null;
-            run.UpdatedAt = now;
-            run.Revision++;
-            retried = new ExecutionEventRecord
-            {
-                ExecutionId = run.Id, Sequence = ++run.LastSequence, TenantId = run.TenantId, Type = ExecutionEventTypes.Retried,
-                Status = ExecutionStatuses.Running, At = now,
-                DataJson = new JsonObject { ["queueItem"] = item.Id, ["by"] = actor }.ToJsonString(),
-            };
-            db.ExecutionEvents.Add(retried);
+            ExecutionId = run.Id, Sequence = ++run.LastSequence, TenantId = run.TenantId, Type = ExecutionEventTypes.Retried,
+            Status = ExecutionStatuses.Running, At = now,
+            DataJson = new JsonObject { ["queueItem"] = item.Id, ["by"] = actor }.ToJsonString(),
+        };
+        db.ExecutionEvents.Add(retried);
 
-            // A run is failed only by this dead letter here, so every task it has cancelled was cancelled by it.
-            reopened = await db.Tasks.Include(t => t.Assignees)
-                .Where(t => t.ExecutionId == run.Id && t.Status == TaskStatuses.Cancelled).ToListAsync(cancellationToken);
-            foreach (var task in reopened)
-            {
-                task.Status = TaskStatuses.Pending;
-            }
+        // The run failed by this item alone (checked above), so every task it has cancelled was cancelled by that failure.
+        var reopened = await db.Tasks.Include(t => t.Assignees)
+            .Where(t => t.ExecutionId == run.Id && t.Status == TaskStatuses.Cancelled).ToListAsync(cancellationToken);
+        foreach (var task in reopened)
+        {
+            task.Status = TaskStatuses.Pending;
         }
 
-        item.Status = QueueStatuses.Pending;
-        item.Attempts = 0;
-        item.AvailableAt = now;
-        item.CompletedAt = null;
-        item.LeaseOwner = null;
-        item.LeasedUntil = null;
-        item.TraceParent = AppTelemetry.TraceParent();
+        // Their messages not sent yet (reminders, or a first message still retrying) would go out beside the new ones.
+        var resIds = reopened.Select(t => t.ResId).ToList();
+        await db.Notifications.Where(n => resIds.Contains(n.ResId) && n.Status == NotificationStatuses.Pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(n => n.Status, NotificationStatuses.Skipped)
+                .SetProperty(n => n.LastError, "Superseded: the task was reopened by a retry and announced again."), cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await outbox.CreatedAsync(db, reopened, now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
@@ -100,11 +117,7 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
         ExecutionLog.RetriedDeadLetter(log, item.Id, run.Id, actor, reopened.Count);
 
         signal.Notify();
-        if (retried is not null)
-        {
-            await notifier.ExecutionEventsAsync([retried]);
-        }
-
+        await notifier.ExecutionEventsAsync([retried]);
         foreach (var task in reopened)
         {
             await notifier.TaskChangedAsync(task, created: true);
@@ -113,5 +126,55 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
         return new RetryOutcome(true, reopened.Count == 0
             ? "Queued again: the worker takes it now."
             : $"Queued again, and {reopened.Count} task(s) the failure had cancelled are open again.");
+    }
+
+    /// <summary>
+    /// Sets a dead letter aside without retrying it: it leaves the list and the dead-letter gauge, and stays in the queue
+    /// table (as <see cref="QueueStatuses.Dismissed"/>, with who did it) for the record. The run stays as it is.
+    /// </summary>
+    public async Task<bool> DismissAsync(string tenantId, long itemId, string actor, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var dismissed = await db.WriteAsync(ct => db.Queue
+            .Where(q => q.Id == itemId && q.Status == QueueStatuses.DeadLettered && db.Executions.Any(e => e.Id == q.ExecutionId && e.TenantId == tenantId))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(q => q.Status, QueueStatuses.Dismissed)
+                .SetProperty(q => q.CompletedAt, now)
+                .SetProperty(q => q.LeaseOwner, "dismissed by " + actor), ct), cancellationToken);
+        if (dismissed == 1)
+        {
+            ExecutionLog.DismissedDeadLetter(log, itemId, actor);
+        }
+
+        return dismissed == 1;
+    }
+
+    /// <summary>Why the run cannot simply go on from <paramref name="item"/>, or null.</summary>
+    private async Task<string?> RefusalAsync(QueueItem item, ExecutionRecord run, CancellationToken cancellationToken)
+    {
+        var last = await db.ExecutionEvents.AsNoTracking().Where(e => e.ExecutionId == run.Id).OrderByDescending(e => e.Sequence)
+            .FirstOrDefaultAsync(cancellationToken);
+        var data = last?.DataJson is null ? null : JsonNode.Parse(last.DataJson);
+        var failedByIt = run.Status == ExecutionStatuses.Failed && last?.Type == ExecutionEventTypes.Failed
+            && (bool?)data?["deadLettered"] == true && (long?)data?["queueItem"] == item.Id;
+        if (!failedByIt)
+        {
+            return $"The run is {run.Status}, and not because of this step alone; retrying it would not put the run back as it was.";
+        }
+
+        if (await db.Executions.AnyAsync(e => e.ResumedFromExecutionId == run.Id, cancellationToken))
+        {
+            return "The run was resumed from a node since: that run goes on instead of this one.";
+        }
+
+        // An answer or an expiry after the item was queued had its own step, skipped because the run had failed (its queue
+        // row may be swept by retention since; its audit record is kept).
+        if (await db.Queue.AnyAsync(q => q.ExecutionId == item.ExecutionId && q.Id > item.Id, cancellationToken)
+            || await db.Audit.AnyAsync(a => a.ExecutionId == run.Id && a.At > item.CreatedAt, cancellationToken))
+        {
+            return "Work that came after this step was skipped because the run had failed; resume the run from a node instead.";
+        }
+
+        return null;
     }
 }

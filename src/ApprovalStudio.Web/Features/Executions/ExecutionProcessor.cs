@@ -375,8 +375,11 @@ internal static partial class ExecutionLog
     [LoggerMessage(Level = LogLevel.Debug, Message = "Queue item {ItemId} of run {ExecutionId} lost a concurrent write; retrying at once")]
     public static partial void ConcurrencyRetry(ILogger logger, long itemId, string executionId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Dead-lettered queue item {ItemId} of run {ExecutionId} retried by {Actor}; {Reopened} task(s) open again")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dead-lettered queue item {ItemId} of run {ExecutionId} retried by {Actor}; {Reopened} task(s) open again")]
     public static partial void RetriedDeadLetter(ILogger logger, long itemId, string executionId, string actor, int reopened);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dead-lettered queue item {ItemId} dismissed by {Actor}")]
+    public static partial void DismissedDeadLetter(ILogger logger, long itemId, string actor);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The worker loop failed; it goes on after the next poll")]
     public static partial void LoopFailed(ILogger logger, Exception exception);

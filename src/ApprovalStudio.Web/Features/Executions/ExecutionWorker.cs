@@ -132,7 +132,7 @@ public sealed class ExecutionWorker(
             {
                 ExecutionId = execution.Id, Sequence = ++execution.LastSequence, TenantId = execution.TenantId,
                 Type = ExecutionEventTypes.Failed, Status = ExecutionStatuses.Failed, At = now,
-                DataJson = new JsonObject { ["error"] = message, ["deadLettered"] = true }.ToJsonString(),
+                DataJson = new JsonObject { ["error"] = message, ["deadLettered"] = true, ["queueItem"] = item.Id }.ToJsonString(),
             };
             db.ExecutionEvents.Add(failed);
         }

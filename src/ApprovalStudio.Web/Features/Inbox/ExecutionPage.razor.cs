@@ -113,7 +113,7 @@ public sealed partial class ExecutionPage
 
         _resuming = true;
         var actor = _actor;
-        var outcome = await Pipeline.RunAsync(pipeline => pipeline.ResumeFromAsync(actor, ExecutionId, nodeId, CancellationToken.None, TaskPage.Channel));
+        var outcome = await Pipeline.RunAsync(pipeline => pipeline.ResumeFromAsync(actor, ExecutionId, nodeId, CancellationToken.None));
         _resuming = false;
         switch (outcome)
         {

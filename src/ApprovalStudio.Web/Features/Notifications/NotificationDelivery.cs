@@ -54,11 +54,17 @@ public sealed class NotificationDelivery(
             return DeliveryResult.Skip("The recipient is no longer in the directory.");
         }
 
+        if (app.Value.PublicBaseUrl is not { } baseUrl)
+        {
+            // Queued while a channel was on, and the app restarted without it: no link can be made, and trying again would not help.
+            return DeliveryResult.Skip("App:PublicBaseUrl is not set: the message's link cannot be made.");
+        }
+
         var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == task.ExecutionId, cancellationToken);
         var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinkTokens.DefaultLifetime;
         var grant = new DeepLinkGrant(task.ResId, task.TenantId, person.UserId, person.DisplayName, expires,
             row.Channel == NotificationChannels.Slack ? NotificationChannels.Slack : NotificationChannels.Email);
-        var subject = new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(app.Value.PublicBaseUrl!, grant),
+        var subject = new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(baseUrl, grant),
             row.Kind == NotificationKinds.Reminder);
 
         if (row.Channel == NotificationChannels.Email)

@@ -170,7 +170,7 @@ internal static partial class NotificationLog
     [LoggerMessage(Level = LogLevel.Error, Message = "Sending notification {Id} failed outside the channel; it is tried again when its lease runs out")]
     public static partial void SendFailed(ILogger logger, long id, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Failed notification {Id} sent again by {Actor}")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Failed notification {Id} sent again by {Actor}")]
     public static partial void Resent(ILogger logger, long id, string actor);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The notification loop failed; it goes on after the next poll")]

@@ -28,6 +28,7 @@ public sealed partial class OperationsPage
     private (bool Ok, string Text)? _notice;
     private bool _busy;
     private Actor _actor = default!;
+    private ElementReference _noticeElement;
 
     // A scope (and DbContext) per call, not one for the circuit's lifetime.
     [Inject]
@@ -54,6 +55,12 @@ public sealed partial class OperationsPage
         await LoadAsync();
     }
 
+    private async Task RefreshAsync()
+    {
+        _notice = null;
+        await LoadAsync();
+    }
+
     private async Task LoadAsync()
     {
         var tenant = _actor.TenantId;
@@ -73,13 +80,24 @@ public sealed partial class OperationsPage
         });
     }
 
+    private async Task DismissAsync(DeadLetter item)
+    {
+        await ActAsync(async () =>
+        {
+            var dismissed = await DeadLetters.RunAsync(d => d.DismissAsync(_actor.TenantId, item.Id, _actor.UserId, CancellationToken.None));
+            return (dismissed, dismissed
+                ? $"The {item.Kind} step of {item.WorkflowKey} is dismissed; the run stays as it is."
+                : "That step is no longer dead-lettered: it was retried or dismissed already.");
+        });
+    }
+
     private async Task ResendAsync(FailedNotification row)
     {
         await ActAsync(async () =>
         {
             var resent = await Notifications.RunAsync(n => n.ResendAsync(_actor.TenantId, row.Id, _actor.UserId, CancellationToken.None));
             return (resent, resent
-                ? $"The {PlainWords.Channel(row.Channel)} notification to {row.RecipientUserId ?? "its recipient"} is queued again."
+                ? $"The {PlainWords.MessageKind(row.Kind).ToLowerInvariant()} message by {PlainWords.MessageChannel(row.Channel)} to {row.RecipientUserId ?? "its recipient"} is queued again."
                 : "That notification is no longer failed: it was sent again already.");
         });
     }
@@ -92,16 +110,36 @@ public sealed partial class OperationsPage
             _notice = await action();
             await LoadAsync();
         }
+        catch (Exception ex) when (ex is Microsoft.EntityFrameworkCore.DbUpdateException or System.Data.Common.DbException or TimeoutException)
+        {
+            // The database failed under the action: say so and keep the page (and the circuit) alive.
+            _notice = (false, "The database did not answer; nothing was changed. Try again in a moment.");
+        }
         finally
         {
             _busy = false;
         }
+
+        // The row acted on may be gone: the notice is where the keyboard and a screen reader go next.
+        StateHasChanged();
+        await Task.Yield();
+        try
+        {
+            await _noticeElement.FocusAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // Not rendered (prerendering, or a disconnected circuit): nothing to focus.
+        }
     }
+
+    private static string Short(string executionId) => executionId[..Math.Min(8, executionId.Length)];
 
     private static Color StateColor(InstanceState state) => state switch
     {
         InstanceState.Alive => Color.Success,
         InstanceState.Silent => Color.Error,
+        InstanceState.TakenOver => Color.Warning,
         _ => Color.Default,
     };
 
@@ -109,6 +147,7 @@ public sealed partial class OperationsPage
     {
         InstanceState.Alive => Icons.Material.Filled.CheckCircle,
         InstanceState.Silent => Icons.Material.Filled.Error,
+        InstanceState.TakenOver => Icons.Material.Filled.Warning,
         _ => Icons.Material.Filled.StopCircle,
     };
 

@@ -149,6 +149,9 @@ public static class QueueStatuses
     public const string Leased = Leases.Leased;
     public const string Done = "Done";
     public const string DeadLettered = "DeadLettered";
+
+    /// <summary>A dead letter an admin set aside without retrying it (the run went on another way, or is given up).</summary>
+    public const string Dismissed = "Dismissed";
 }
 
 /// <summary>A durable unit of work for the background worker: start a run, continue it, expire a task.</summary>

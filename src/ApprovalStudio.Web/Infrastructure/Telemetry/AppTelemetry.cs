@@ -32,8 +32,8 @@ public sealed class AppTelemetry : IDisposable
             "From the answer reaching the pipeline to its outcome (for an accepted answer: committed, when the 202 goes out).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _continuations = _meter.CreateCounter<long>("approvalstudio.continuations", "{step}",
-            "Worker steps by kind (start, resume, expire, startFrom) and outcome (done, skipped, retried, dead_lettered).");
-        _continuationLatency = _meter.CreateHistogram<double>("approvalstudio.continuation.latency", "s",
+            "Worker steps by kind (Start, Resume, Expire, StartFrom) and outcome (done, skipped, retried: the worker's own retry after a failed attempt, dead_lettered).");
+        _continuationLatency = _meter.CreateHistogram<double>("approvalstudio.continuation.duration", "s",
             "From a queue item's creation (the 202, or a run's start) to its step committed.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] });
         _notifications = _meter.CreateCounter<long>("approvalstudio.notifications", "{message}",
@@ -41,11 +41,11 @@ public sealed class AppTelemetry : IDisposable
         _hubConnections = _meter.CreateUpDownCounter<long>("approvalstudio.hub.connections", "{connection}",
             "Open connections to the execution hub (/hubs/executions) on this instance.");
         _meter.CreateObservableGauge("approvalstudio.queue.depth", () => queue.Depth, "{item}",
-            "Queue items waiting for or held by a worker (pending or leased), cluster-wide, as last sampled.");
+            "Queue items waiting for or held by a worker (pending or leased), cluster-wide (every instance reports the same: max() them), as last sampled.");
         _meter.CreateObservableGauge("approvalstudio.queue.age", () => queue.OldestAge, "s",
-            "Age of the oldest queue item still waiting for or held by a worker, as last sampled (0 when none).");
+            "Age of the oldest queue item still waiting for or held by a worker, cluster-wide, as last sampled (0 when none).");
         _meter.CreateObservableGauge("approvalstudio.queue.dead_lettered", () => queue.DeadLettered, "{item}",
-            "Queue items the worker gave up on, kept until retried from the Operations page or swept by retention.");
+            "Queue items the worker gave up on, cluster-wide, until retried or dismissed on the Operations page (retention keeps them).");
     }
 
     public void Resumed(string channel, string outcome, TimeSpan elapsed)
@@ -75,7 +75,7 @@ public sealed class AppTelemetry : IDisposable
 
     /// <summary>The current span's W3C <c>traceparent</c>, stored with the work it queues so the step continues its trace.</summary>
     public static string? TraceParent() =>
-        Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null;
+        Activity.Current is { IdFormat: ActivityIdFormat.W3C, Recorded: true } current ? current.Id : null;
 
     /// <summary>
     /// A span for work queued under <paramref name="traceParent"/>: its child when the parent parses, else a root.

@@ -8,7 +8,7 @@ using OpenTelemetry.Trace;
 namespace ApprovalStudio.Web.Infrastructure.Telemetry;
 
 /// <summary>The <c>Telemetry</c> section.</summary>
-public sealed class TelemetryOptions
+public sealed class TelemetryOptions : IValidatableObject
 {
     public const string SectionName = "Telemetry";
 
@@ -37,19 +37,34 @@ public sealed class TelemetryOptions
     public bool OtlpConfigured(IConfiguration configuration) =>
         OtlpEndpoint is not null || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Prometheus.Path is null || !System.Text.RegularExpressions.Regex.IsMatch(Prometheus.Path, "^/[A-Za-z0-9/_.-]*$"))
+        {
+            yield return new ValidationResult("Telemetry:Prometheus:Path must be a path starting with '/'.", ["Prometheus.Path"]);
+        }
+
+        if (Prometheus.Port is < 1 or > 65535)
+        {
+            yield return new ValidationResult("Telemetry:Prometheus:Port must be a TCP port (1-65535).", ["Prometheus.Port"]);
+        }
+    }
+
     public sealed class PrometheusOptions
     {
-        /// <summary>Serve the metrics in Prometheus' text format at <see cref="Path"/>, without sign-in (as <c>/health</c>).</summary>
-        public bool Enabled { get; set; } = true;
+        /// <summary>
+        /// Serve the metrics in Prometheus' text format at <see cref="Path"/>, without sign-in. Off by default: they tell
+        /// anyone who asks how busy the tenants are. Turn it on with <see cref="Port"/>.
+        /// </summary>
+        public bool Enabled { get; set; }
 
-        [Required, RegularExpression("^/[A-Za-z0-9/_.-]*$", ErrorMessage = "Telemetry:Prometheus:Path must be a path starting with '/'.")]
         public string Path { get; set; } = "/metrics";
 
         /// <summary>
-        /// Serve it only to requests for this host or port (<c>*:9464</c>: add <c>http://+:9464</c> to <c>Urls</c> and keep
-        /// that port off the load balancer). Unset: on every address the app listens on.
+        /// Serve it only on connections to this local port (add <c>http://+:9464</c> to <c>Urls</c> and keep the port off the
+        /// load balancer): the port a connection arrived on, not its Host header, which a caller chooses. Unset: every port.
         /// </summary>
-        public string? RequireHost { get; set; }
+        public int? Port { get; set; }
     }
 }
 
@@ -60,8 +75,11 @@ public sealed class TelemetryOptions
 /// </summary>
 public static class TelemetryExtensions
 {
-    /// <summary>Marks an outgoing request whose URL path is a credential (a Slack response_url): its spans keep only scheme and host.</summary>
-    public static readonly HttpRequestOptionsKey<bool> SecretPath = new("ApprovalStudio.SecretPath");
+    /// <summary>
+    /// Marks an outgoing request whose URL may hold a credential or personal data (a Slack response_url, an http node's URL
+    /// made from a run's data): its spans keep only scheme and host. The http node (in the engine library) sets it by name.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> SecretPath = new(ApprovalStudio.Workflows.Execution.HttpNodeInvoker.RedactUrlOption);
 
     public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
     {
@@ -73,7 +91,14 @@ public static class TelemetryExtensions
         builder.Services.AddSingleton<AppTelemetry>();
 
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(settings.ServiceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
+            // OTEL_SERVICE_NAME, when set, names the service (the default resource reads it); else the configured name.
+            .ConfigureResource(r =>
+            {
+                if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_SERVICE_NAME"]))
+                {
+                    r.AddService(settings.ServiceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}");
+                }
+            })
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(AppTelemetry.Name)
@@ -84,6 +109,11 @@ public static class TelemetryExtensions
                 if (settings.Prometheus.Enabled)
                 {
                     metrics.AddPrometheusExporter();
+                }
+
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter(o => Otlp(o, settings));
                 }
             });
         if (settings.Tracing ?? otlp)
@@ -113,28 +143,37 @@ public static class TelemetryExtensions
                         activity.SetTag("url.full", $"{uri.Scheme}://{uri.Authority}/[redacted]");
                     }
                 })
-                .AddEntityFrameworkCoreInstrumentation());
+                .AddEntityFrameworkCoreInstrumentation()
+                .AddOtlpExporterWhen(otlp, settings));
         }
 
-        if (otlp)
-        {
-            telemetry.UseOtlpExporter(settings.OtlpProtocol, settings.OtlpEndpoint ?? new Uri(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]!));
-        }
-
+        // Logs stay with the app's logging providers: they are not exported (UseOtlpExporter would turn that on, and a
+        // warning's exception may carry an email address).
         return builder;
     }
 
-    /// <summary>The Prometheus scraping endpoint, when enabled: anonymous, and on <c>RequireHost</c> only when that is set.</summary>
-    public static IEndpointRouteBuilder MapTelemetry(this IEndpointRouteBuilder app)
+    private static TracerProviderBuilder AddOtlpExporterWhen(this TracerProviderBuilder tracing, bool otlp, TelemetryOptions settings) =>
+        otlp ? tracing.AddOtlpExporter(o => Otlp(o, settings)) : tracing;
+
+    /// <summary>The configured endpoint and protocol; without one, the exporter's own reading of the OTEL_EXPORTER_OTLP_* variables.</summary>
+    private static void Otlp(OpenTelemetry.Exporter.OtlpExporterOptions options, TelemetryOptions settings)
     {
-        var settings = app.ServiceProvider.GetRequiredService<IOptions<TelemetryOptions>>().Value.Prometheus;
+        if (settings.OtlpEndpoint is { } endpoint)
+        {
+            options.Endpoint = endpoint;
+            options.Protocol = settings.OtlpProtocol;
+        }
+    }
+
+    /// <summary>The Prometheus scraping endpoint, when enabled: anonymous, at its path, on its port only when one is set.</summary>
+    public static IApplicationBuilder UsePrometheusScraping(this IApplicationBuilder app)
+    {
+        var settings = app.ApplicationServices.GetRequiredService<IOptions<TelemetryOptions>>().Value.Prometheus;
         if (settings.Enabled)
         {
-            var endpoint = app.MapPrometheusScrapingEndpoint(settings.Path).AllowAnonymous().WithTags("Telemetry");
-            if (settings.RequireHost is { Length: > 0 } host)
-            {
-                endpoint.RequireHost(host);
-            }
+            var path = new PathString(settings.Path);
+            app.UseOpenTelemetryPrometheusScrapingEndpoint(context =>
+                context.Request.Path == path && (settings.Port is not { } port || context.Connection.LocalPort == port));
         }
 
         return app;
@@ -143,13 +182,15 @@ public static class TelemetryExtensions
 
 /// <summary>
 /// Keeps every trace that starts with a request, a queued step or a message sent, and drops the database and HTTP calls made
-/// outside any of them (the worker's and the dispatcher's polls, leases, heartbeats: a root span each, several a second).
+/// outside any of them (the worker's and the dispatcher's polls, leases, heartbeats: a root span each, several a second)
+/// and the Blazor circuits' own hub calls.
 /// A span with a parent follows its parent's decision.
 /// </summary>
 public sealed class NoOrphanClientSpans : Sampler
 {
     private static readonly SamplingResult Keep = new(SamplingDecision.RecordAndSample);
     private static readonly SamplingResult Drop = new(SamplingDecision.Drop);
+    private const string BlazorCircuitCalls = "Microsoft.AspNetCore.Components.Server.ComponentHub/";
 
     public override SamplingResult ShouldSample(in SamplingParameters samplingParameters)
     {
@@ -157,6 +198,12 @@ public sealed class NoOrphanClientSpans : Sampler
         if (parent.TraceId != default)
         {
             return parent.TraceFlags.HasFlag(System.Diagnostics.ActivityTraceFlags.Recorded) ? Keep : Drop;
+        }
+
+        // Blazor's circuit calls are hub calls too: a root span for every click and render of every open inbox.
+        if (samplingParameters.Name.StartsWith(BlazorCircuitCalls, StringComparison.Ordinal))
+        {
+            return Drop;
         }
 
         return samplingParameters.Kind == System.Diagnostics.ActivityKind.Client ? Drop : Keep;
