@@ -184,6 +184,26 @@ public sealed class OperationsTests
         Assert.Single(channels.Smtp.To("bob@acme.test"));
     }
 
+    [Fact]
+    public async Task A_failed_message_sent_again_by_an_instance_without_a_public_base_url_is_skipped_saying_why()
+    {
+        await using var channels = await Channels.StartAsync(smtpUp: false, settings: new Dictionary<string, string?> { ["Notifications:MaxAttempts"] = "1" });
+        await channels.Host.CreateWorkflowAsync(Flows.Review);
+        await channels.AddPersonAsync("bob", ["ops"], email: "bob@acme.test");
+        var run = await channels.Host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+        var failed = (await channels.WaitForNotificationsAsync(run, r => r.Any(n => n.Status == NotificationStatuses.Failed)))
+            .Single(n => n.Status == NotificationStatuses.Failed);
+        // That instance stops sending; another one on the same database runs with the channels off and no public address,
+        // as after a restart without them: a message sent again cannot have its link.
+        var dispatcher = channels.Host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<NotificationDispatcher>().Single();
+        await dispatcher.StopAsync(CancellationToken.None);
+        await using var bare = await AppHost.StartAsync(Provider.Sqlite, new Dictionary<string, string?> { ["Notifications:PollInterval"] = "00:00:00.100" },
+            database: channels.Host.Database, signingKey: channels.Host.SigningKey);
+        Assert.True(await ResendAsync(bare, AppHost.Tenant, failed.Id));
+        var skipped = await channels.WaitForNotificationsAsync(run, r => r.Single(n => n.Id == failed.Id).Status == NotificationStatuses.Skipped);
+        Assert.Contains("App:PublicBaseUrl", skipped.Single(n => n.Id == failed.Id).LastError);
+    }
+
     /// <summary>Makes the run's stored state unreadable, so its next step throws every time; returns the state to put back.</summary>
     private static async Task<string> PoisonAsync(AppHost host, string executionId)
     {
