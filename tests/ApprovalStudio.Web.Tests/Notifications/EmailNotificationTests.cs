@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
 using MimeKit;
 
 namespace ApprovalStudio.Web.Tests.Notifications;
@@ -110,6 +111,34 @@ public sealed partial class EmailNotificationTests
         Assert.DoesNotContain("mia@acme.test", view.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await AppHost.SendAsync(channels.Host.Admin("globex"), HttpMethod.Get, $"/api/tasks/{answeredTask}/notifications")).Status);
         Assert.Equal(HttpStatusCode.Forbidden, (await AppHost.SendAsync(channels.Host.Client(channels.Host.Token("mia")), HttpMethod.Get, $"/api/tasks/{answeredTask}/notifications")).Status);
+    }
+
+    [Fact]
+    public async Task A_message_sent_again_after_a_crash_between_the_servers_answer_and_the_rows_update_keeps_its_message_id()
+    {
+        await using var channels = await Channels.StartAsync();
+        await channels.Host.CreateWorkflowAsync(Expense);
+        await channels.AddPersonAsync("mia", ["managers"], email: "mia@acme.test");
+        var run = await channels.Host.StartRunAsync("expense", """{"amount":3,"reason":"c"}""");
+        var first = await channels.Smtp!.WaitForAsync("mia@acme.test");
+        var row = (await channels.WaitForNotificationsAsync(run, r => r.Any(n => n.Channel == "email" && n.Kind == NotificationKinds.TaskCreated && n.Status == NotificationStatuses.Sent)))
+            .Single(n => n.Channel == "email" && n.Kind == NotificationKinds.TaskCreated);
+
+        // What a crash right after the mail server's answer leaves: the row is still pending, and it is sent again.
+        await using (var db = channels.Host.Database.OpenContext())
+        {
+            await db.Notifications.Where(n => n.Id == row.Id).ExecuteUpdateAsync(s => s
+                .SetProperty(n => n.Status, NotificationStatuses.Pending).SetProperty(n => n.SentAt, (DateTime?)null));
+        }
+
+        await channels.Smtp.WaitForAsync("mia@acme.test", count: 2);
+        Assert.All(channels.Smtp.To("mia@acme.test"), m => Assert.Equal(first.MessageId, m.MessageId));
+        Assert.Matches($"^notification-{row.Id}-\\d{{17}}@studio\\.test$", first.MessageId);
+
+        // Another message has another id.
+        await channels.Host.StartRunAsync("expense", """{"amount":4,"reason":"d"}""");
+        var third = await channels.Smtp.WaitForAsync("mia@acme.test", m => m.Subject?.Contains("4 EUR", StringComparison.Ordinal) == true);
+        Assert.NotEqual(first.MessageId, third.MessageId);
     }
 
     [Fact]

@@ -13,10 +13,19 @@ namespace ApprovalStudio.Web.Features.Notifications;
 /// </summary>
 public sealed class EmailSender(IOptions<SmtpOptions> options)
 {
-    public async Task SendAsync(string to, string toName, EmailMessage message, CancellationToken cancellationToken)
+    /// <param name="messageId">
+    /// The message's <c>Message-ID</c>, the same every time the same outbox row is sent: a row sent again after a crash between
+    /// the server's answer and the row's update is one message to mail systems that collapse duplicates by it.
+    /// </param>
+    public async Task SendAsync(string to, string toName, EmailMessage message, CancellationToken cancellationToken, string? messageId = null)
     {
         var settings = options.Value;
         var mime = new MimeMessage();
+        if (messageId is not null)
+        {
+            mime.MessageId = messageId;
+        }
+
         mime.From.Add(new MailboxAddress(settings.FromName, settings.From));
         mime.To.Add(new MailboxAddress(toName, to));
         mime.Subject = message.Subject;
@@ -45,5 +54,13 @@ public sealed class EmailSender(IOptions<SmtpOptions> options)
 
         await client.SendAsync(mime, cancellationToken);
         await client.DisconnectAsync(quit: true, cancellationToken);
+    }
+
+    /// <summary>The Message-ID of outbox row <paramref name="rowId"/> (made at <paramref name="createdAt"/>), in the sender's domain.</summary>
+    public string MessageId(long rowId, DateTime createdAt)
+    {
+        var from = options.Value.From;
+        var domain = from?.LastIndexOf('@') is int at and >= 0 ? from[(at + 1)..] : "approval-studio.local";
+        return $"notification-{rowId}-{createdAt:yyyyMMddHHmmssfff}@{domain}";
     }
 }

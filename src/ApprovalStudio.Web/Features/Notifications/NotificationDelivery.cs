@@ -69,7 +69,8 @@ public sealed class NotificationDelivery(
 
         if (row.Channel == NotificationChannels.Email)
         {
-            await email.SendAsync(row.Address, person.DisplayName, await templates.EmailAsync(subject, cancellationToken), cancellationToken);
+            await email.SendAsync(row.Address, person.DisplayName, await templates.EmailAsync(subject, cancellationToken), cancellationToken,
+                email.MessageId(row.Id, row.CreatedAt));
             return new DeliveryResult(true);
         }
 
