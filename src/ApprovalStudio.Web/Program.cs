@@ -40,6 +40,12 @@ builder.WebHost.UseStaticWebAssets();
 
 // Request-start lines carry query strings (?secret=, ?access_token=): never log them, whatever the configuration says.
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+// Operators read the console (journald, docker logs): every line says when, in UTC.
+builder.Logging.AddSimpleConsole(o =>
+{
+    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+    o.UseUtcTimestamp = true;
+});
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddOptions<AppOptions>().BindConfiguration(AppOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
 // Crash tests' fault points (Faults:KillAt); unarmed outside tests.

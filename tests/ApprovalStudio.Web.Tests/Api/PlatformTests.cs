@@ -55,6 +55,17 @@ public sealed class PlatformTests
     }
 
     [Fact]
+    public async Task Every_console_log_line_of_the_running_app_starts_with_its_utc_time()
+    {
+        await using var database = TestDatabase.Create(Provider.Sqlite);
+        await using var app = await AppProcess.StartAsync(database, AppHost.NewSigningKey());
+
+        var lines = app.Output.Split('\n').Where(l => l.Contains(": ", StringComparison.Ordinal) && !l.StartsWith(' ')).ToList();
+        Assert.NotEmpty(lines);
+        Assert.All(lines, l => Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (trce|dbug|info|warn|fail|crit): ", l));
+    }
+
+    [Fact]
     public async Task An_unknown_database_provider_fails_at_start_naming_the_key()
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => AppHost.StartAsync(settings: new Dictionary<string, string?> { ["Database:Provider"] = "Oracle" }));

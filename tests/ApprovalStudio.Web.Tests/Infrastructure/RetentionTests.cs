@@ -42,6 +42,9 @@ public sealed class RetentionTests
                 CreatedAt = now.AddDays(-1), CompletedAt = now.AddDays(-1), LastError = "kept as evidence",
             });
             db.IdempotencyKeys.AddRange(Key("expired", now.AddSeconds(-1)), Key("live", now.AddHours(1)));
+            db.Instances.AddRange(
+                new InstanceRecord { Id = "ended-long-ago", Host = "old", ProcessId = 1, StartedAt = now.AddDays(-3), LastSeenAt = now.AddDays(-2), EndedAt = now.AddDays(-2), EndedBy = "stopped" },
+                new InstanceRecord { Id = "running-for-days", Host = "up", ProcessId = 2, StartedAt = now.AddDays(-3), LastSeenAt = now.AddHours(1) });
             await db.SaveChangesAsync();
         }
 
@@ -53,7 +56,7 @@ public sealed class RetentionTests
         {
             await using var db = host.Database.OpenContext();
             return await db.Queue.AnyAsync(q => q.Status == QueueStatuses.Done) || await db.Notifications.CountAsync() > 2
-                || await db.IdempotencyKeys.CountAsync() > 1 ? null : "swept";
+                || await db.IdempotencyKeys.CountAsync() > 1 || await db.Instances.AnyAsync(i => i.Id == "ended-long-ago") ? null : "swept";
         }, TimeSpan.FromSeconds(30), () => "The sweep never took the done queue items and the old sent messages.");
 
         await using (var db = host.Database.OpenContext())
@@ -63,6 +66,8 @@ public sealed class RetentionTests
                 await db.Notifications.OrderBy(n => n.Status).Select(n => n.Status).ToListAsync());
             Assert.Equal("kept as evidence", (await db.Queue.SingleAsync()).LastError);
             Assert.Equal("live", (await db.IdempotencyKeys.SingleAsync()).Key);
+            // An instance that has not ended stays, however long ago it started.
+            Assert.True(await db.Instances.AnyAsync(i => i.Id == "running-for-days"));
             Assert.True(await db.ExecutionEvents.AnyAsync(e => e.ExecutionId == open));
             Assert.Equal(2, await db.Executions.CountAsync());
             Assert.Equal(2, await db.Tasks.CountAsync());

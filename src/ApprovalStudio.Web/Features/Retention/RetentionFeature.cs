@@ -35,7 +35,8 @@ public static class RetentionFeature
 
 /// <summary>
 /// Deletes what only the machinery needed, once it is older than <see cref="RetentionOptions.KeepFor"/>: queue items
-/// that are done and notifications that were sent or skipped; and idempotency keys past their own expiry. What people
+/// that are done, notifications that were sent or skipped, and the heartbeat rows of instances that ended; and idempotency
+/// keys past their own expiry. What people
 /// and auditors read stays: runs, tasks, node runs, the audit, dead-lettered items and failed notifications (the evidence of what went wrong), and the hub's
 /// events — the hub promises a run's whole sequence without gaps to a client that subscribes late. Every instance
 /// may sweep; deleting twice is harmless.
@@ -71,19 +72,23 @@ public sealed class RetentionSweeper(IServiceScopeFactory scopes, IOptions<Reten
         var keys = await db.WriteAsync(ct => db.IdempotencyKeys
             .Where(k => k.ExpiresAt <= now)
             .OrderBy(k => k.ExpiresAt).Take(settings.BatchSize).ExecuteDeleteAsync(ct), cancellationToken);
-        if (queue + notifications + keys > 0)
+        // Instances that ended (stopped, or died and were taken over) long ago: one row per process start, else every deploy adds some.
+        var instances = await db.WriteAsync(ct => db.Instances
+            .Where(i => i.EndedAt != null && i.EndedAt < before)
+            .OrderBy(i => i.EndedAt).Take(settings.BatchSize).ExecuteDeleteAsync(ct), cancellationToken);
+        if (queue + notifications + keys + instances > 0)
         {
-            RetentionLog.Swept(log, queue, notifications, keys, settings.KeepFor);
+            RetentionLog.Swept(log, queue, notifications, keys, instances, settings.KeepFor);
         }
 
-        return queue == settings.BatchSize || notifications == settings.BatchSize || keys == settings.BatchSize;
+        return queue == settings.BatchSize || notifications == settings.BatchSize || keys == settings.BatchSize || instances == settings.BatchSize;
     }
 }
 
 internal static partial class RetentionLog
 {
-    [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Queue} finished queue items and {Notifications} sent or skipped notifications older than {KeepFor}, and {Keys} expired idempotency keys")]
-    public static partial void Swept(ILogger logger, int queue, int notifications, int keys, TimeSpan keepFor);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Queue} finished queue items, {Notifications} sent or skipped notifications and {Instances} ended instances older than {KeepFor}, and {Keys} expired idempotency keys")]
+    public static partial void Swept(ILogger logger, int queue, int notifications, int keys, int instances, TimeSpan keepFor);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The retention sweep failed; it tries again at the next interval")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
