@@ -259,7 +259,8 @@ public static partial class DefinitionParser
         {
             NodeTypes.Approval => new ApprovalNode(id, node, Title(node, path, id, problems), ParseAssignees(node, path, problems),
                 Duration(node, path, problems), Expiry(node, path, problems),
-                OptionalBool(node, "requireCommentOnReject", path, problems) ?? false),
+                OptionalBool(node, "requireCommentOnReject", path, problems) ?? false,
+                OptionalBool(node, "allowRequester", path, problems) ?? false),
             NodeTypes.Form => new FormNode(id, node, Title(node, path, id, problems), ParseAssignees(node, path, problems),
                 Duration(node, path, problems), Expiry(node, path, problems), FormSchema.Check(node["schema"], path + ".schema", problems)),
             NodeTypes.Review => new ReviewNode(id, node, Title(node, path, id, problems), ParseAssignees(node, path, problems),

@@ -64,9 +64,12 @@ public abstract record HumanNodeDefinition(
     string Title, Assignees Assignees, TimeSpan? ExpiresAfter, ExpiryAction OnExpire)
     : WaitingNodeDefinition(Id, Type, Raw, Kind);
 
+/// <param name="AllowRequester">
+/// Whether the person who started the run may approve it. False by default (separation of duties): their answer is refused.
+/// </param>
 public sealed record ApprovalNode(
     string Id, JsonObject Raw, string Title, Assignees Assignees, TimeSpan? ExpiresAfter, ExpiryAction OnExpire,
-    bool RequireCommentOnReject)
+    bool RequireCommentOnReject, bool AllowRequester = false)
     : HumanNodeDefinition(Id, NodeTypes.Approval, Raw, WaitKind.Approval, Title, Assignees, ExpiresAfter, OnExpire);
 
 public sealed record FormNode(

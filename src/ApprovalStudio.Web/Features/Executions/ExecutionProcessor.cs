@@ -289,6 +289,7 @@ public sealed class ExecutionProcessor(
                 CreatedAt = wait.Since.UtcDateTime,
                 Made = TaskSequence.Next(),
                 ExpiresAt = wait.ExpiresAt?.UtcDateTime,
+                RequestedBy = execution.CreatedBy,
                 Assignees =
                 [
                     .. assignees.Users.Select(u => new TaskAssigneeRecord { ResId = resId, Kind = AssigneeKinds.User, Value = u }),

@@ -415,10 +415,12 @@ public sealed class ResumePipeline(
         switch (grant)
         {
             case AnswerGrant.Assignee { Actor: var actor }:
-                return (actor, Answerers.May(actor, task) ? null : "You are not an assignee of this task.");
+                return (actor, Answerers.May(actor, task) ? await RequesterRefusalAsync(task, actor, cancellationToken) : "You are not an assignee of this task.");
             case AnswerGrant.DeepLink link:
                 var recipient = PeopleDirectory.AsAssignee(link.Tenant, link.UserId, await people.FindAsync(link.Tenant, link.UserId, cancellationToken));
-                return (recipient, Answerers.May(recipient, task) ? null : "You are no longer one of its assignees.");
+                return (recipient, Answerers.May(recipient, task)
+                    ? await RequesterRefusalAsync(task, recipient, cancellationToken)
+                    : "You are no longer one of its assignees.");
             case AnswerGrant.WebhookSecret secret:
                 var webhook = new Actor(task.TenantId, "webhook", "Webhook", new HashSet<string>(), new HashSet<string>());
                 return (webhook, task.WorkflowKey == secret.WorkflowKey && task.Kind == nameof(WaitKind.Wait)
@@ -429,6 +431,23 @@ public sealed class ResumePipeline(
             default:
                 return (Nobody(grant), $"Unknown grant '{grant.Name}'.");
         }
+    }
+
+    /// <summary>
+    /// Separation of duties: the person who started the run may not approve it, on any channel, unless its approval node
+    /// says <c>allowRequester</c>. Null when they may.
+    /// </summary>
+    private async Task<string?> RequesterRefusalAsync(TaskRecord task, Actor answerer, CancellationToken cancellationToken)
+    {
+        if (task.RequestedBy is null || task.RequestedBy != answerer.UserId || task.Kind != nameof(WaitKind.Approval))
+        {
+            return null;
+        }
+
+        var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
+        return definition.Node(task.NodeId) is ApprovalNode { AllowRequester: false }
+            ? "You started this run, so someone else must approve it (separation of duties)."
+            : null;
     }
 
     // Stands in for the answerer of a refused grant; a refusal records no one, so nothing reads it.

@@ -104,6 +104,10 @@ public sealed class TaskRecord
     public DateTime? ResolvedAt { get; set; }
     public string? Channel { get; set; }
     public string? OutputJson { get; set; }
+
+    /// <summary>Who started the run (its CreatedBy when the task was made): an approval refuses their answer unless it allows the requester.</summary>
+    public string? RequestedBy { get; set; }
+
     public List<TaskAssigneeRecord> Assignees { get; set; } = [];
 }
 

@@ -738,6 +738,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Property<string>("OutputJson")
                         .HasColumnType("text");
 
+                    b.Property<string>("RequestedBy")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
                     b.Property<DateTime?>("ResolvedAt")
                         .HasColumnType("timestamp with time zone");
 

@@ -739,6 +739,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                     b.Property<string>("OutputJson")
                         .HasColumnType("nvarchar(max)");
 
+                    b.Property<string>("RequestedBy")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
                     b.Property<DateTime?>("ResolvedAt")
                         .HasColumnType("datetime2");
 

@@ -725,6 +725,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<string>("OutputJson")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("RequestedBy")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("ResolvedAt")
                         .HasColumnType("TEXT");
 
