@@ -112,6 +112,49 @@ public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : 
     }
 
     [Fact]
+    public async Task Requesting_changes_needs_a_comment_and_sends_the_claim_back_to_its_requester_with_it()
+    {
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync("""
+            {"key":"claim","name":"Expense claim","start":"manager",
+             "nodes":[{"id":"manager","type":"approval","title":"Approve {{input.amount}} EUR","assignees":{"users":["mia"]}},
+                      {"id":"revise","type":"form","title":"Revise your claim: {{manager.comment}}","assignees":{"users":["rita"]},
+                       "schema":{"type":"object","required":["note"],"properties":{"note":{"type":"string","title":"What changed"}}}},
+                      {"id":"paid","type":"set","values":{"result":"'paid'"}}],
+             "edges":[{"from":"manager","to":"revise","when":"manager.decision == 'RequestChanges'"},{"from":"revise","to":"manager"},
+                      {"from":"manager","to":"paid","when":"manager.decision == 'Approved'"}]}
+            """, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        await Session.AddPersonAsync(host, "rita", "staff", tenant: tenant);
+        var run = await host.StartRunAsync("claim", """{"amount":90}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+
+        var page = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}");
+        var requestChanges = page.GetByRole(AriaRole.Button, new() { Name = "Request changes" });
+        await Assertions.Expect(requestChanges).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByText("Required when requesting changes.")).ToBeVisibleAsync();
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "approval that takes request changes");
+        await page.ScreenshotAsync(new() { Path = Shot("task-page-request-changes"), FullPage = true });
+
+        await requestChanges.ClickAsync();
+        await Assertions.Expect(page.GetByText("say what to change")).ToBeVisibleAsync();
+        await page.GetByLabel("Comment").FillAsync("add the receipt");
+        await requestChanges.ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You requested changes · “add the receipt” ·");
+
+        var status = await host.WaitForAsync(run, s => s["waiting"]!.AsArray().Any(w => (string?)w!["nodeId"] == "revise"), tenant: tenant);
+        Assert.Equal("Revise your claim: add the receipt", (string?)status["waiting"]![0]!["title"]);
+
+        // An approval with nowhere to send it back offers no such button.
+        await host.CreateWorkflowAsync(Expense, tenant: tenant);
+        var plain = await host.WaitForTaskAsync(await host.StartRunAsync("expense", """{"amount":5,"employee":"Kim"}""", tenant: tenant), tenant: tenant);
+        await page.GotoAsync($"/tasks/{plain}");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Request changes" })).ToHaveCountAsync(0);
+    }
+
+    [Fact]
     public async Task Approving_shows_a_receipt_drops_the_deadline_follows_the_run_to_its_end_and_offers_the_next_task()
     {
         var host = shared.Host;

@@ -122,6 +122,12 @@ public static partial class DefinitionParser
             return (null, problems);
         }
 
+        foreach (var approval in nodes.Values.OfType<ApprovalNode>().ToList())
+        {
+            var routed = edges.Any(e => e.From == approval.Id && e.When?.Contains(Resumption.ApprovalDecisions.RequestChanges, StringComparison.Ordinal) == true);
+            nodes[approval.Id] = approval with { TakesRequestChanges = routed };
+        }
+
         return (new WorkflowDefinition(key!, name, start!, nodes, edges) { Owners = owners }, problems);
     }
 

@@ -70,7 +70,14 @@ public abstract record HumanNodeDefinition(
 public sealed record ApprovalNode(
     string Id, JsonObject Raw, string Title, Assignees Assignees, TimeSpan? ExpiresAfter, ExpiryAction OnExpire,
     bool RequireCommentOnReject, bool AllowRequester = false)
-    : HumanNodeDefinition(Id, NodeTypes.Approval, Raw, WaitKind.Approval, Title, Assignees, ExpiresAfter, OnExpire);
+    : HumanNodeDefinition(Id, NodeTypes.Approval, Raw, WaitKind.Approval, Title, Assignees, ExpiresAfter, OnExpire)
+{
+    /// <summary>
+    /// Whether the node takes <c>RequestChanges</c>: one of its edges routes it (its <c>when</c> names the decision). A node
+    /// with nowhere to send it back refuses it, rather than let the run go on as if it were approved or ended.
+    /// </summary>
+    public bool TakesRequestChanges { get; init; }
+}
 
 public sealed record FormNode(
     string Id, JsonObject Raw, string Title, Assignees Assignees, TimeSpan? ExpiresAfter, ExpiryAction OnExpire,

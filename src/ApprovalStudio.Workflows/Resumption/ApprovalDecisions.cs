@@ -5,4 +5,7 @@ public static class ApprovalDecisions
 {
     public const string Approved = "Approved";
     public const string Rejected = "Rejected";
+
+    /// <summary>Send it back: a comment says what to change, and the run follows the node's edge for it (issue 15).</summary>
+    public const string RequestChanges = "RequestChanges";
 }

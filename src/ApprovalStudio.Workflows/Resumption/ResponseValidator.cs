@@ -84,22 +84,35 @@ public static class ResponseValidator
 
     private static ResponseCheck CheckApproval(ApprovalNode node, JsonNode? body, string actor, DateTimeOffset at)
     {
+        var choices = node.TakesRequestChanges ? "\"Approved\", \"Rejected\" or \"RequestChanges\"" : "\"Approved\" or \"Rejected\"";
         if (body is not JsonObject obj)
         {
-            return ResponseCheck.Invalid("$", "The answer is a JSON object {\"decision\": \"Approved\"|\"Rejected\", \"comment\"}.");
+            return ResponseCheck.Invalid("$", $"The answer is a JSON object {{\"decision\": {choices}, \"comment\"}}.");
         }
 
         var errors = new Dictionary<string, string[]>();
         string? decision = null;
-        if (obj["decision"] is not JsonValue d || !d.TryGetValue(out decision) || decision is not (ApprovalDecisions.Approved or ApprovalDecisions.Rejected))
+        if (obj["decision"] is not JsonValue d || !d.TryGetValue(out decision)
+            || !(decision is ApprovalDecisions.Approved or ApprovalDecisions.Rejected || (decision == ApprovalDecisions.RequestChanges && node.TakesRequestChanges)))
         {
-            errors["decision"] = [obj["decision"] is null ? "decision is required: \"Approved\" or \"Rejected\"." : "decision must be \"Approved\" or \"Rejected\"."];
+            errors["decision"] = [obj["decision"] is null
+                ? $"decision is required: {choices}."
+                : decision == ApprovalDecisions.RequestChanges
+                    ? "This approval does not take RequestChanges: none of its edges routes it."
+                    : $"decision must be {choices}."];
         }
 
         var comment = Comment(obj, errors);
-        if (decision == ApprovalDecisions.Rejected && node.RequireCommentOnReject && string.IsNullOrWhiteSpace(comment) && !errors.ContainsKey("comment"))
+        if (!errors.ContainsKey("comment") && string.IsNullOrWhiteSpace(comment))
         {
-            errors["comment"] = ["A comment is required when rejecting."];
+            if (decision == ApprovalDecisions.Rejected && node.RequireCommentOnReject)
+            {
+                errors["comment"] = ["A comment is required when rejecting."];
+            }
+            else if (decision == ApprovalDecisions.RequestChanges && node.TakesRequestChanges)
+            {
+                errors["comment"] = ["A comment is required when requesting changes: say what to change."];
+            }
         }
 
         return errors.Count > 0

@@ -61,6 +61,8 @@ public sealed class TimelineTests : MudTestContext
     {
         Assert.Equal("Approved: looks right", PlainWords.Answer("Approval", System.Text.Json.Nodes.JsonNode.Parse("""{"decision":"Approved","comment":"looks right","actor":"ann","at":"2026-11-23T09:00:00Z"}""")));
         Assert.Equal("Rejected", PlainWords.Answer("Approval", System.Text.Json.Nodes.JsonNode.Parse("""{"decision":"Rejected","comment":null,"actor":"ann"}""")));
+        Assert.Equal("Changes requested: add the receipt",
+            PlainWords.Answer("Approval", System.Text.Json.Nodes.JsonNode.Parse("""{"decision":"RequestChanges","comment":"add the receipt","actor":"ann"}""")));
         Assert.Equal("Acknowledged", PlainWords.Answer("Review", System.Text.Json.Nodes.JsonNode.Parse("""{"acknowledged":true,"comment":null}""")));
         Assert.Equal("Start date: 2026-06-01, Remote: yes, Salary: 52000",
             PlainWords.Answer("UserForm", System.Text.Json.Nodes.JsonNode.Parse("""{"startDate":"2026-06-01","remote":true,"salary":52000}""")));

@@ -34,6 +34,34 @@ public sealed class ResponseValidatorTests
         Assert.Equal("""{"decision":"Approved","comment":"fine","actor":"ann","at":"2026-11-23T10:00:00+00:00"}""", check.Output!.ToJsonString());
     }
 
+    [Fact]
+    public void Request_changes_is_taken_only_by_an_approval_that_routes_it_and_only_with_a_comment()
+    {
+        var definition = DefinitionParser.ParseOrThrow("""
+            {"key":"k","start":"a",
+             "nodes":[{"id":"a","type":"approval","assignees":{"users":["u"]}},
+                      {"id":"fix","type":"review","assignees":{"users":["u"]}},
+                      {"id":"b","type":"approval","assignees":{"users":["u"]}}],
+             "edges":[{"from":"a","to":"fix","when":"a.decision == 'RequestChanges'"},{"from":"fix","to":"b"}]}
+            """);
+        var routes = (ApprovalNode)definition.Node("a");
+        var plain = (ApprovalNode)definition.Node("b");
+        Assert.True(routes.TakesRequestChanges);
+        Assert.False(plain.TakesRequestChanges);
+
+        var taken = ResponseValidator.Check(routes, JsonNode.Parse("""{"decision":"RequestChanges","comment":"add the receipt"}"""), "ann", At);
+        Assert.True(taken.IsValid);
+        Assert.Equal("RequestChanges", (string?)taken.Output!["decision"]);
+        Assert.Equal("add the receipt", (string?)taken.Output["comment"]);
+
+        var bare = ResponseValidator.Check(routes, JsonNode.Parse("""{"decision":"RequestChanges"}"""), "ann", At);
+        Assert.Contains("say what to change", Assert.Single(bare.Errors["comment"]));
+
+        var nowhere = ResponseValidator.Check(plain, JsonNode.Parse("""{"decision":"RequestChanges","comment":"x"}"""), "ann", At);
+        Assert.Contains("does not take RequestChanges", Assert.Single(nowhere.Errors["decision"]));
+        Assert.Contains("\"RequestChanges\"", Assert.Single(ResponseValidator.Check(routes, JsonNode.Parse("""{"decision":"Maybe"}"""), "ann", At).Errors["decision"]));
+    }
+
     [Theory]
     [InlineData("""{}""", "decision")]
     [InlineData("""{"decision":"Maybe"}""", "decision")]

@@ -141,7 +141,7 @@ public static class PlainWords
     }
 
     /// <summary>
-    /// An answer in a line: "Approved: looks right", "Rejected", "Acknowledged", "Department: Engineering, Remote: yes"
+    /// An answer in a line: "Approved: looks right", "Rejected", "Changes requested: add the receipt", "Acknowledged", "Department: Engineering, Remote: yes"
     /// (form fields by their schema titles when <paramref name="node"/> is the form).
     /// </summary>
     public static string Answer(string kind, JsonNode? response, NodeDefinition? node = null)
@@ -151,7 +151,12 @@ public static class PlainWords
         switch (kind)
         {
             case "Approval":
-                return withComment(Text(response?["decision"]) is { Length: > 0 } decision ? decision : "Answered");
+                return withComment(Text(response?["decision"]) switch
+                {
+                    "RequestChanges" => "Changes requested",
+                    { Length: > 0 } decision => decision,
+                    _ => "Answered",
+                });
             case "Review":
                 return withComment("Acknowledged");
             case "ToolCall":

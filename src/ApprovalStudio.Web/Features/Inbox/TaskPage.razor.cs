@@ -166,7 +166,12 @@ public sealed partial class TaskPage
         var output = task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson);
         var verb = view.Node switch
         {
-            ApprovalNode => output?["decision"]?.ToString() == ApprovalDecisions.Rejected ? "rejected" : "approved",
+            ApprovalNode => output?["decision"]?.ToString() switch
+            {
+                ApprovalDecisions.Rejected => "rejected",
+                ApprovalDecisions.RequestChanges => "requested changes",
+                _ => "approved",
+            },
             ReviewNode => "acknowledged",
             FormNode => "submitted",
             _ => "answered",

@@ -75,7 +75,12 @@ public static class SlackMessages
 
     private static string Verb(TaskRecord task) => task.Kind switch
     {
-        "Approval" => (string?)JsonNode.Parse(task.OutputJson ?? "{}")?["decision"] ?? "Answered",
+        "Approval" => (string?)JsonNode.Parse(task.OutputJson ?? "{}")?["decision"] switch
+        {
+            "RequestChanges" => "Changes requested",
+            { } decision => decision,
+            null => "Answered",
+        },
         "Review" => "Acknowledged",
         "UserForm" => "Submitted",
         _ => "Answered",
