@@ -60,6 +60,19 @@ public static partial class DefinitionParser
         }
 
         var name = OptionalString(root, "name", "name", problems) ?? key ?? string.Empty;
+        var distinctApprovers = false;
+        if (root["distinctApprovers"] is { } distinct)
+        {
+            if (distinct is JsonValue value && value.TryGetValue<bool>(out var flag))
+            {
+                distinctApprovers = flag;
+            }
+            else
+            {
+                problems.Add(new("distinctApprovers", "'distinctApprovers' must be true or false."));
+            }
+        }
+
         var start = RequiredString(root, "start", "start", problems);
 
         var nodes = new Dictionary<string, NodeDefinition>(StringComparer.Ordinal);
@@ -128,7 +141,7 @@ public static partial class DefinitionParser
             nodes[approval.Id] = approval with { TakesRequestChanges = routed };
         }
 
-        return (new WorkflowDefinition(key!, name, start!, nodes, edges) { Owners = owners }, problems);
+        return (new WorkflowDefinition(key!, name, start!, nodes, edges) { Owners = owners, DistinctApprovers = distinctApprovers }, problems);
     }
 
     /// <summary>

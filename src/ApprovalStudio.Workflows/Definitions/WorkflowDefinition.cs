@@ -31,6 +31,9 @@ public sealed record WorkflowDefinition(
         return chain;
     }
 
+    /// <summary>Nobody may answer two approval steps of one run (<c>"distinctApprovers": true</c>; off by default).</summary>
+    public bool DistinctApprovers { get; init; }
+
     /// <summary>nodeId → the forEach whose body owns it (absent for top-level nodes).</summary>
     public IReadOnlyDictionary<string, string> Owners { get; init; } = new Dictionary<string, string>();
 }

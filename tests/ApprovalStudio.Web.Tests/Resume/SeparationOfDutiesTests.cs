@@ -72,15 +72,51 @@ public sealed class SeparationOfDutiesTests
         await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task With_distinct_approvers_whoever_answered_one_approval_step_may_not_answer_another(bool distinct)
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync($$$"""
+            {"key":"two-steps","start":"manager","distinctApprovers":{{{(distinct ? "true" : "false")}}},
+             "nodes":[{"id":"manager","type":"approval","assignees":{"groups":["leads"]}},
+                      {"id":"finance","type":"approval","assignees":{"groups":["leads"]}}],
+             "edges":[{"from":"manager","to":"finance"}]}
+            """);
+        var executionId = await host.StartRunAsync("two-steps");
+        var lea = host.Client(host.Token("lea", ["leads"]));
+        var first = await host.WaitForTaskAsync(executionId, "manager");
+        Assert.Equal(HttpStatusCode.Accepted, (await AppHost.SendAsync(lea, HttpMethod.Post, $"/api/executions/{first}/resume", """{"decision":"Approved"}""")).Status);
+
+        var second = await host.WaitForTaskAsync(executionId, "finance");
+        var again = await AppHost.SendAsync(lea, HttpMethod.Post, $"/api/executions/{second}/resume", """{"decision":"Approved"}""");
+        if (!distinct)
+        {
+            Assert.Equal(HttpStatusCode.Accepted, again.Status);
+            return;
+        }
+
+        Assert.Equal(HttpStatusCode.Forbidden, again.Status);
+        Assert.Contains("another approval step", (string?)again.Body!["detail"]);
+        var other = await AppHost.SendAsync(host.Client(host.Token("leo", ["leads"])), HttpMethod.Post, $"/api/executions/{second}/resume", """{"decision":"Approved"}""");
+        Assert.Equal(HttpStatusCode.Accepted, other.Status);
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+    }
+
     [Fact]
-    public async Task Allow_requester_must_be_true_or_false()
+    public async Task Allow_requester_and_distinct_approvers_must_be_true_or_false()
     {
         await using var host = await AppHost.StartAsync();
         var (status, body, _) = await AppHost.SendAsync(host.Admin(), HttpMethod.Post, "/api/workflows", Flow("bad", null).Replace(
             "\"assignees\"", "\"allowRequester\":\"yes\",\"assignees\"", StringComparison.Ordinal));
-
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains(body!["errors"]!.AsObject(), e => e.Key.EndsWith("allowRequester", StringComparison.Ordinal));
+
+        (status, body, _) = await AppHost.SendAsync(host.Admin(), HttpMethod.Post, "/api/workflows", Flow("bad", null).Replace(
+            "\"start\"", "\"distinctApprovers\":1,\"start\"", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains(body!["errors"]!.AsObject(), e => e.Key == "distinctApprovers");
     }
 
     private static async Task<string> StartAsAsync(HttpClient client, string key)

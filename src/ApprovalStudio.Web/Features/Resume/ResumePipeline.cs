@@ -415,11 +415,11 @@ public sealed class ResumePipeline(
         switch (grant)
         {
             case AnswerGrant.Assignee { Actor: var actor }:
-                return (actor, Answerers.May(actor, task) ? await RequesterRefusalAsync(task, actor, cancellationToken) : "You are not an assignee of this task.");
+                return (actor, Answerers.May(actor, task) ? await ApprovalRefusalAsync(task, actor, cancellationToken) : "You are not an assignee of this task.");
             case AnswerGrant.DeepLink link:
                 var recipient = PeopleDirectory.AsAssignee(link.Tenant, link.UserId, await people.FindAsync(link.Tenant, link.UserId, cancellationToken));
                 return (recipient, Answerers.May(recipient, task)
-                    ? await RequesterRefusalAsync(task, recipient, cancellationToken)
+                    ? await ApprovalRefusalAsync(task, recipient, cancellationToken)
                     : "You are no longer one of its assignees.");
             case AnswerGrant.WebhookSecret secret:
                 var webhook = new Actor(task.TenantId, "webhook", "Webhook", new HashSet<string>(), new HashSet<string>());
@@ -434,20 +434,34 @@ public sealed class ResumePipeline(
     }
 
     /// <summary>
-    /// Separation of duties: the person who started the run may not approve it, on any channel, unless its approval node
-    /// says <c>allowRequester</c>. Null when they may.
+    /// Separation of duties, for approvals, on every channel: the person who started the run may not approve it unless its
+    /// node says <c>allowRequester</c>; and with the workflow's <c>distinctApprovers</c>, whoever answered one approval step
+    /// of the run may not answer another. Null when they may.
     /// </summary>
-    private async Task<string?> RequesterRefusalAsync(TaskRecord task, Actor answerer, CancellationToken cancellationToken)
+    private async Task<string?> ApprovalRefusalAsync(TaskRecord task, Actor answerer, CancellationToken cancellationToken)
     {
-        if (task.RequestedBy is null || task.RequestedBy != answerer.UserId || task.Kind != nameof(WaitKind.Approval))
+        if (task.Kind != nameof(WaitKind.Approval))
         {
             return null;
         }
 
         var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
-        return definition.Node(task.NodeId) is ApprovalNode { AllowRequester: false }
-            ? "You started this run, so someone else must approve it (separation of duties)."
-            : null;
+        if (task.RequestedBy is not null && task.RequestedBy == answerer.UserId && definition.Node(task.NodeId) is ApprovalNode { AllowRequester: false })
+        {
+            return "You started this run, so someone else must approve it (separation of duties).";
+        }
+
+        if (definition.DistinctApprovers)
+        {
+            var others = definition.Nodes.Values.OfType<ApprovalNode>().Where(n => n.Id != task.NodeId).Select(n => n.Id).ToList();
+            if (others.Count > 0 && await db.Audit.AsNoTracking().AnyAsync(a => a.ExecutionId == task.ExecutionId && a.Actor == answerer.UserId
+                    && a.Action == "Resumed" && others.Contains(a.NodeId), cancellationToken))
+            {
+                return "You answered another approval step of this run, so someone else must answer this one (separation of duties).";
+            }
+        }
+
+        return null;
     }
 
     // Stands in for the answerer of a refused grant; a refusal records no one, so nothing reads it.
