@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace ApprovalStudio.Web.Infrastructure.Persistence;
 
 /// <summary>
@@ -12,6 +14,10 @@ public sealed class PerCall<TService>(IServiceScopeFactory scopes)
 {
     public async Task<TResult> RunAsync<TResult>(Func<TService, Task<TResult>> work)
     {
+        // A circuit's handlers run under its connection's request span (/_blazor, open as long as the tab): each call here
+        // starts a trace of its own instead (an inbox answer and its continuation are one trace, as through the API). The
+        // change stays in this call's flow: the caller's Activity.Current is untouched.
+        Activity.Current = null;
         await using var scope = scopes.CreateAsyncScope();
         return await work(scope.ServiceProvider.GetRequiredService<TService>());
     }
