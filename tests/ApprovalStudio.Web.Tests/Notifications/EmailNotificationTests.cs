@@ -144,7 +144,9 @@ public sealed partial class EmailNotificationTests
     [Fact]
     public async Task A_message_that_keeps_failing_is_given_up_after_the_configured_attempts_with_its_last_error()
     {
-        await using var channels = await Channels.StartAsync(smtpUp: false, settings: new Dictionary<string, string?> { ["Notifications:MaxAttempts"] = "2" });
+        var logs = new LogCapture();
+        await using var channels = await Channels.StartAsync(smtpUp: false, settings: new Dictionary<string, string?> { ["Notifications:MaxAttempts"] = "2" },
+            services: logs.Install);
         await channels.Host.CreateWorkflowAsync(Expense);
         await channels.AddPersonAsync("mia", ["managers"], email: "mia@acme.test");
         var run = await channels.Host.StartRunAsync("expense", """{"amount":3,"reason":"c"}""");
@@ -154,6 +156,9 @@ public sealed partial class EmailNotificationTests
         Assert.Equal(2, failed.Attempts);
         Assert.False(string.IsNullOrEmpty(failed.LastError));
         Assert.Equal("Suspended", (string?)(await channels.Host.StatusAsync(run))["status"]);
+
+        // The retry's time reads the same on every machine: ISO 8601, UTC.
+        Assert.Contains(logs.Messages, m => Regex.IsMatch(m, @"retrying at \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"));
     }
 
     [Fact]

@@ -367,7 +367,7 @@ internal static partial class ExecutionLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue item {ItemId} skipped: node {NodeId} of run {ExecutionId} is not waiting")]
     public static partial void SkippedNotWaiting(ILogger logger, long itemId, string executionId, string nodeId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue item {ItemId} of run {ExecutionId} failed (attempt {Attempt}); retrying at {RetryAt}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue item {ItemId} of run {ExecutionId} failed (attempt {Attempt}); retrying at {RetryAt:yyyy-MM-ddTHH:mm:ss.fffZ}")]
     public static partial void Retrying(ILogger logger, long itemId, string executionId, int attempt, DateTime retryAt, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Queue item {ItemId} of run {ExecutionId} dead-lettered after {Attempts} attempts")]

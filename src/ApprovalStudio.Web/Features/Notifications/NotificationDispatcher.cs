@@ -161,7 +161,7 @@ internal static partial class NotificationLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId}: {Status}")]
     public static partial void Delivered(ILogger logger, long id, string kind, string channel, string executionId, string status);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId} failed (attempt {Attempt}); retrying at {RetryAt}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId} failed (attempt {Attempt}); retrying at {RetryAt:yyyy-MM-ddTHH:mm:ss.fffZ}")]
     public static partial void Retrying(ILogger logger, long id, string kind, string channel, string executionId, int attempt, DateTime retryAt, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId} given up after {Attempts} attempts")]
