@@ -17,7 +17,7 @@ public sealed class InboxTraceTests(Browser browser) : IClassFixture<Browser>
     {
         var spans = new List<Activity>();
         await using var host = await AppHost.StartAsync(settings: new Dictionary<string, string?> { ["Telemetry:Tracing"] = "true" },
-            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(new Locked(spans))));
+            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(new LockedCollection<Activity>(spans))));
         await host.CreateWorkflowAsync("""
             {"key":"ok","start":"ask","nodes":[{"id":"ask","type":"approval","title":"Approve the plan","assignees":{"users":["mia"]}}],"edges":[]}
             """);
@@ -49,19 +49,5 @@ public sealed class InboxTraceTests(Browser browser) : IClassFixture<Browser>
 
         Assert.Equal(resume.TraceId, step.TraceId);
         Assert.Equal(resume.SpanId, step.ParentSpanId);
-    }
-
-    /// <summary>The exporter adds from the threads that end spans while the test reads: one lock for both.</summary>
-    private sealed class Locked(List<Activity> inner) : ICollection<Activity>
-    {
-        public int Count { get { lock (inner) { return inner.Count; } } }
-        public bool IsReadOnly => false;
-        public void Add(Activity item) { lock (inner) { inner.Add(item); } }
-        public void Clear() { lock (inner) { inner.Clear(); } }
-        public bool Contains(Activity item) { lock (inner) { return inner.Contains(item); } }
-        public void CopyTo(Activity[] array, int arrayIndex) { lock (inner) { inner.CopyTo(array, arrayIndex); } }
-        public bool Remove(Activity item) { lock (inner) { return inner.Remove(item); } }
-        public IEnumerator<Activity> GetEnumerator() { lock (inner) { return inner.ToList().GetEnumerator(); } }
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }

@@ -84,9 +84,17 @@ public sealed class AppHost : IAsyncDisposable
     public string Token(string user, string[]? groups = null, string[]? roles = null, string tenant = Tenant, TimeSpan? lifetime = null) =>
         Tokens.Issue(new TokenRequest(tenant, user) { Groups = groups ?? [], Roles = roles ?? [], Lifetime = lifetime ?? TimeSpan.FromHours(1) });
 
-    public HttpClient Client(string token)
+    public HttpClient Client(string token) => BearerClient(Address, token);
+
+    /// <summary>A token of the local issuer that signs with <paramref name="signingKey"/>: for an app in a child process (AppProcess).</summary>
+    public static string IssueToken(string signingKey, string user, string[]? groups = null, string[]? roles = null) =>
+        new TokenIssuer(new SymmetricSecurityKey(Convert.FromBase64String(signingKey)), TimeProvider.System)
+            .Issue(new TokenRequest(Tenant, user) { Groups = groups ?? [], Roles = roles ?? [] });
+
+    /// <summary>A client of <paramref name="address"/> that sends <paramref name="token"/>.</summary>
+    public static HttpClient BearerClient(Uri address, string token)
     {
-        var client = new HttpClient { BaseAddress = Address };
+        var client = new HttpClient { BaseAddress = address };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }

@@ -1,12 +1,9 @@
 using System.Net;
-using System.Net.Http.Headers;
 using ApprovalStudio.Web.Features.Executions;
-using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.IdentityModel.Tokens;
 
 namespace ApprovalStudio.Web.Tests.Api;
 
@@ -16,20 +13,9 @@ namespace ApprovalStudio.Web.Tests.Api;
 /// </summary>
 public sealed class CrashRecoveryTests
 {
-    private static string Token(string signingKey, string user, string[]? groups = null, string[]? roles = null) =>
-        new TokenIssuer(new SymmetricSecurityKey(Convert.FromBase64String(signingKey)), TimeProvider.System)
-            .Issue(new TokenRequest(AppHost.Tenant, user) { Groups = groups ?? [], Roles = roles ?? [] });
-
-    private static HttpClient Client(Uri address, string token)
-    {
-        var client = new HttpClient { BaseAddress = address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
     private static async Task<(string ExecutionId, string ResId)> WaitingRunAsync(Uri address, string key, string definition)
     {
-        using var admin = Client(address, Token(key, "admin", roles: ["admin"]));
+        using var admin = AppHost.BearerClient(address, AppHost.IssueToken(key, "admin", roles: ["admin"]));
         using (var created = await admin.PostJsonAsync("/api/workflows", definition))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -37,7 +23,7 @@ public sealed class CrashRecoveryTests
 
         using var started = await admin.PostJsonAsync("/api/workflows/crash/executions", """{"input":{}}""");
         var executionId = (string)(await started.ReadJsonAsync())!["executionId"]!;
-        var status = await AppHost.WaitForAsync(address, Token(key, "reader"), executionId, s => s["waiting"]!.AsArray().Count == 1);
+        var status = await AppHost.WaitForAsync(address, AppHost.IssueToken(key, "reader"), executionId, s => s["waiting"]!.AsArray().Count == 1);
         return (executionId, (string)status["waiting"]![0]!["resId"]!);
     }
 
@@ -63,7 +49,7 @@ public sealed class CrashRecoveryTests
         // An instance whose worker is off accepts the resume; it dies before anything could continue the run.
         await using (var acceptor = await AppProcess.StartAsync(database, key, new Dictionary<string, string?> { ["Workflows:Worker:Enabled"] = "false" }))
         {
-            using var bob = Client(acceptor.Address, Token(key, "bob"));
+            using var bob = AppHost.BearerClient(acceptor.Address, AppHost.IssueToken(key, "bob"));
             using var response = await bob.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}""");
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
             await acceptor.KillAsync();
@@ -77,7 +63,7 @@ public sealed class CrashRecoveryTests
 
         await using (var restarted = await AppProcess.StartAsync(database, key))
         {
-            var done = await AppHost.WaitForAsync(restarted.Address, Token(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
+            var done = await AppHost.WaitForAsync(restarted.Address, AppHost.IssueToken(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
             Assert.Equal("bob", (string?)done["output"]!["by"]);
         }
 
@@ -106,7 +92,7 @@ public sealed class CrashRecoveryTests
         await using (var first = await AppProcess.StartAsync(database, key, lease))
         {
             (executionId, resId) = await WaitingRunAsync(first.Address, key, definition);
-            using var bob = Client(first.Address, Token(key, "bob"));
+            using var bob = AppHost.BearerClient(first.Address, AppHost.IssueToken(key, "bob"));
             using var response = await bob.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}""");
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
 
@@ -122,7 +108,7 @@ public sealed class CrashRecoveryTests
 
         await using (var second = await AppProcess.StartAsync(database, key, lease))
         {
-            var done = await AppHost.WaitForAsync(second.Address, Token(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
+            var done = await AppHost.WaitForAsync(second.Address, AppHost.IssueToken(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
             Assert.Equal(200, (int?)done["output"]!["status"]);
         }
 

@@ -1,12 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Http.Headers;
-using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Faults;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.IdentityModel.Tokens;
 
 namespace ApprovalStudio.Web.Tests.Api;
 
@@ -50,7 +47,7 @@ public sealed class FaultPointTests
         string executionId, resId;
         await using (var setup = await AppProcess.StartAsync(database, key, settings))
         {
-            using var admin = Client(setup.Address, Token(key, "admin", roles: ["admin"]));
+            using var admin = AppHost.BearerClient(setup.Address, AppHost.IssueToken(key, "admin", roles: ["admin"]));
             using (var created = await admin.PostJsonAsync("/api/workflows", Definition.Replace("TARGET/", target.Address.ToString(), StringComparison.Ordinal)))
             {
                 Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -58,7 +55,7 @@ public sealed class FaultPointTests
 
             using var started = await admin.PostJsonAsync("/api/workflows/pay/executions", """{"input":{}}""");
             executionId = (string)(await started.ReadJsonAsync())!["executionId"]!;
-            var status = await AppHost.WaitForAsync(setup.Address, Token(key, "reader"), executionId, s => s["waiting"]!.AsArray().Count == 1);
+            var status = await AppHost.WaitForAsync(setup.Address, AppHost.IssueToken(key, "reader"), executionId, s => s["waiting"]!.AsArray().Count == 1);
             resId = (string)status["waiting"]![0]!["resId"]!;
         }
 
@@ -66,7 +63,7 @@ public sealed class FaultPointTests
         var answered = false;
         await using (var armed = await AppProcess.StartAsync(database, key, new Dictionary<string, string?>(settings) { ["Faults:KillAt"] = killAt }))
         {
-            using var bob = Client(armed.Address, Token(key, "bob"));
+            using var bob = AppHost.BearerClient(armed.Address, AppHost.IssueToken(key, "bob"));
             try
             {
                 using var response = await bob.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}""");
@@ -81,7 +78,7 @@ public sealed class FaultPointTests
 
             if (killAt is null)
             {
-                await AppHost.WaitForAsync(armed.Address, Token(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
+                await AppHost.WaitForAsync(armed.Address, AppHost.IssueToken(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
             }
             else
             {
@@ -93,7 +90,7 @@ public sealed class FaultPointTests
         {
             if (!answered)
             {
-                using var bob = Client(restarted.Address, Token(key, "bob"));
+                using var bob = AppHost.BearerClient(restarted.Address, AppHost.IssueToken(key, "bob"));
                 var again = await AppHost.SendAsync(bob, HttpMethod.Post, $"/api/executions/{resId}/resume", """{"acknowledged":true}""");
                 // Before the commit nothing counted, and this answer is the one; after it, the first one counted.
                 var expected = killAt == FaultPoints.ResumeBeforeCommit ? HttpStatusCode.Accepted : HttpStatusCode.Conflict;
@@ -104,7 +101,7 @@ public sealed class FaultPointTests
                 }
             }
 
-            var done = await AppHost.WaitForAsync(restarted.Address, Token(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
+            var done = await AppHost.WaitForAsync(restarted.Address, AppHost.IssueToken(key, "reader"), executionId, s => (string?)s["status"] == "Completed");
             Assert.Equal("""{"status":200,"paid":1}""", done["output"]!.ToJsonString());
         }
 
@@ -122,17 +119,6 @@ public sealed class FaultPointTests
         Assert.Single(target.Calls.Select(c => c.Key).Distinct());
         Assert.Matches("^[0-9a-f]{32}$", target.Calls.First().Key);
         Assert.All(target.Calls, c => Assert.Equal("""{"by":"bob"}""", c.Body));
-    }
-
-    private static string Token(string signingKey, string user, string[]? roles = null) =>
-        new TokenIssuer(new SymmetricSecurityKey(Convert.FromBase64String(signingKey)), TimeProvider.System)
-            .Issue(new TokenRequest(AppHost.Tenant, user) { Roles = roles ?? [] });
-
-    private static HttpClient Client(Uri address, string token)
-    {
-        var client = new HttpClient { BaseAddress = address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
     }
 
     /// <summary>A service that pays once per Idempotency-Key (a repeat gets the first answer), and records every call.</summary>

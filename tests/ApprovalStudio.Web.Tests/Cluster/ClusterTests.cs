@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Http.Headers;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Hub;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -9,7 +8,6 @@ using ApprovalStudio.Web.Tests.Hub;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.IdentityModel.Tokens;
 
 namespace ApprovalStudio.Web.Tests.Cluster;
 
@@ -50,7 +48,7 @@ public sealed class ClusterTests
         await using var doomed = await AppProcess.StartAsync(database, key, settings);
         await using var survivor = await AppProcess.StartAsync(database, key, settings);
         await using var balancer = await LoadBalancer.StartAsync([doomed.Address, survivor.Address]);
-        using var admin = Client(balancer.Address, Token(key, "admin", roles: [Actor.AdminRole]));
+        using var admin = AppHost.BearerClient(balancer.Address, AppHost.IssueToken(key, "admin", roles: [Actor.AdminRole]));
         using (var created = await admin.PostJsonAsync("/api/workflows", Definition))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -74,12 +72,12 @@ public sealed class ClusterTests
         var followers = new List<Follower>();
         foreach (var group in followed.Chunk(Followed / 3))
         {
-            followers.Add(await Follower.StartAsync(balancer.Address, Token(key, "watcher"), group));
+            followers.Add(await Follower.StartAsync(balancer.Address, AppHost.IssueToken(key, "watcher"), group));
         }
 
         // Answer every task through the balancer, 16 at a time; the first instance dies after 150 accepted answers. An
         // answer whose request died with it is sent again: 202, or 409 naming bob if the lost one had been accepted.
-        using var bob = Client(balancer.Address, Token(key, "bob"));
+        using var bob = AppHost.BearerClient(balancer.Address, AppHost.IssueToken(key, "bob"));
         var accepted = 0;
         var killed = new TaskCompletionSource<DateTime>();
         var servedBy = new ConcurrentDictionary<string, int>();
@@ -162,17 +160,6 @@ public sealed class ClusterTests
         {
             await follower.DisposeAsync();
         }
-    }
-
-    private static string Token(string signingKey, string user, string[]? roles = null) =>
-        new TokenIssuer(new SymmetricSecurityKey(Convert.FromBase64String(signingKey)), TimeProvider.System)
-            .Issue(new TokenRequest(AppHost.Tenant, user) { Roles = roles ?? [] });
-
-    private static HttpClient Client(Uri address, string token)
-    {
-        var client = new HttpClient { BaseAddress = address };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
     }
 
     /// <summary>

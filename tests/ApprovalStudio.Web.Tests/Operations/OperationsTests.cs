@@ -40,16 +40,8 @@ public sealed class OperationsTests
         var executionId = await host.StartRunAsync("fan-out", """{"people":["a","b"]}""");
         var waiting = (await host.WaitForAsync(executionId, s => s["waiting"]!.AsArray().Count == 2))["waiting"]!.AsArray();
         var (first, second) = ((string)waiting[0]!["resId"]!, (string)waiting[1]!["resId"]!);
-        var state = await PoisonAsync(host, executionId);
         var ann = host.Client(host.Token("ann", ["ops"]));
-
-        using (var answered = await ann.PostJsonAsync($"/api/executions/{first}/resume", """{"acknowledged":true}"""))
-        {
-            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
-        }
-
-        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
-        var dead = Assert.Single(await ListAsync(host, AppHost.Tenant));
+        var (dead, state) = await DeadLetterAsync(host, executionId, first, ann);
         Assert.Equal((executionId, "fan-out", QueueKinds.Resume, 2), (dead.ExecutionId, dead.WorkflowKey, dead.Kind, dead.Attempts));
         Assert.Empty(await ListAsync(host, "globex"));
         Assert.Equal(TaskStatuses.Cancelled, await TaskStatusAsync(host, second));
@@ -90,14 +82,7 @@ public sealed class OperationsTests
         await host.CreateWorkflowAsync(Flows.Review);
         var executionId = await host.StartRunAsync("review-flow");
         var resId = await host.WaitForTaskAsync(executionId);
-        await PoisonAsync(host, executionId);
-        using (var answered = await host.Client(host.Token("bob")).PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}"""))
-        {
-            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
-        }
-
-        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
-        var dead = Assert.Single(await ListAsync(host, AppHost.Tenant));
+        var (dead, _) = await DeadLetterAsync(host, executionId, resId, host.Client(host.Token("bob")));
         await using (var db = host.Database.OpenContext())
         {
             // What an expiry queued after the failure leaves: an item the worker skipped because the run had failed.
@@ -130,14 +115,7 @@ public sealed class OperationsTests
             """);
         var executionId = await host.StartRunAsync("prep-flow");
         var resId = await host.WaitForTaskAsync(executionId);
-        await PoisonAsync(host, executionId);
-        using (var answered = await host.Client(host.Token("bob")).PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}"""))
-        {
-            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
-        }
-
-        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
-        var dead = Assert.Single(await ListAsync(host, AppHost.Tenant));
+        var (dead, _) = await DeadLetterAsync(host, executionId, resId, host.Client(host.Token("bob")));
         using (var resumed = await host.Client(host.Token("ops")).PostAsync($"/workflows/runs/{executionId}/resume-from/prep", null))
         {
             Assert.True(resumed.IsSuccessStatusCode, $"resume-from answered {resumed.StatusCode}");
@@ -202,6 +180,22 @@ public sealed class OperationsTests
         Assert.True(await ResendAsync(bare, AppHost.Tenant, failed.Id));
         var skipped = await channels.WaitForNotificationsAsync(run, r => r.Single(n => n.Id == failed.Id).Status == NotificationStatuses.Skipped);
         Assert.Contains("App:PublicBaseUrl", skipped.Single(n => n.Id == failed.Id).LastError);
+    }
+
+    /// <summary>
+    /// Dead-letters the run's step that answers <paramref name="resId"/>: its state made unreadable, the answer given, the
+    /// worker's attempts spent. Returns the dead letter and the state to put back.
+    /// </summary>
+    private static async Task<(DeadLetter Dead, string State)> DeadLetterAsync(AppHost host, string executionId, string resId, HttpClient answerer)
+    {
+        var state = await PoisonAsync(host, executionId);
+        using (var answered = await answerer.PostJsonAsync($"/api/executions/{resId}/resume", """{"acknowledged":true}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, answered.StatusCode);
+        }
+
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Failed");
+        return (Assert.Single(await ListAsync(host, AppHost.Tenant)), state);
     }
 
     /// <summary>Makes the run's stored state unreadable, so its next step throws every time; returns the state to put back.</summary>
