@@ -38,6 +38,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
         Assert.Equal(["Bearer", "ApiKey"], resume["security"]!.AsArray().SelectMany(r => r!.AsObject().Select(p => p.Key)));
         Assert.Superset(new HashSet<string> { "202", "400", "401", "403", "404", "409", "410", "415", "429", "500" }, Responses(resume));
         Assert.Equal("integer", (string?)resume["responses"]!["429"]!["headers"]!["Retry-After"]!["schema"]!["type"]);
+        Assert.Equal("integer", (string?)resume["responses"]!["503"]!["headers"]!["Retry-After"]!["schema"]!["type"]);
 
         var webhook = json["paths"]!["/v1/runs/{id}/nodes/{nodeId}/resume"]!["post"]!;
         Assert.Null(webhook["security"]);

@@ -94,11 +94,7 @@ public static class ApiDocument
         if (limited)
         {
             await AddProblemAsync(operation, context, StatusCodes.Status429TooManyRequests, "Over the caller's rate limit; `Retry-After` says when to try again.", cancellationToken);
-            if (operation.Responses.TryGetValue("429", out var tooMany) && tooMany is OpenApiResponse response)
-            {
-                response.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                response.Headers["Retry-After"] = new OpenApiHeader { Description = "Seconds until a call may succeed.", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } };
-            }
+            AddRetryAfter(operation, StatusCodes.Status429TooManyRequests, "Seconds until a call may succeed.");
         }
 
         if (metadata.OfType<Idempotency.IdempotencyKeyMetadata>().Any())
@@ -121,10 +117,17 @@ public static class ApiDocument
         await AddProblemAsync(operation, context, StatusCodes.Status500InternalServerError, "The server failed; the problem's `traceId` is in its log.", cancellationToken);
         await AddProblemAsync(operation, context, StatusCodes.Status503ServiceUnavailable,
             "The database is unavailable and the request was not completed. Try again after `Retry-After`.", cancellationToken);
-        if (operation.Responses!.TryGetValue("503", out var unavailable) && unavailable is OpenApiResponse unavailableResponse)
+        AddRetryAfter(operation, StatusCodes.Status503ServiceUnavailable, "Seconds until a retry may succeed.");
+    }
+
+    /// <summary>Declares the <c>Retry-After</c> header (seconds) on the operation's <paramref name="status"/> answer.</summary>
+    private static void AddRetryAfter(OpenApiOperation operation, int status, string description)
+    {
+        if (operation.Responses?.TryGetValue(status.ToString(System.Globalization.CultureInfo.InvariantCulture), out var answer) == true
+            && answer is OpenApiResponse response)
         {
-            unavailableResponse.Headers ??= new Dictionary<string, IOpenApiHeader>();
-            unavailableResponse.Headers["Retry-After"] = new OpenApiHeader { Description = "Seconds until a retry may succeed.", Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } };
+            response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            response.Headers["Retry-After"] = new OpenApiHeader { Description = description, Schema = new OpenApiSchema { Type = JsonSchemaType.Integer } };
         }
     }
 
