@@ -148,7 +148,7 @@ public sealed class TelemetryTests(TelemetryTests.TracedHosts hosts) : IClassFix
         var metrics = new List<MetricSnapshot>();
         // Metrics only: a tracer provider here, disposed while the class' traced hosts run, would stop their EF Core spans.
         await using var host = await AppHost.StartAsync(Provider.Sqlite, new Dictionary<string, string?> { ["Telemetry:QueueSampleInterval"] = "00:00:00.200" },
-            services: s => s.ConfigureOpenTelemetryMeterProvider(m => m.AddInMemoryExporter(new LockedList<MetricSnapshot>(metrics))));
+            services: s => s.ConfigureOpenTelemetryMeterProvider(m => m.AddInMemoryExporter(new LockedCollection<MetricSnapshot>(metrics))));
         // The exporter hears every host of this process (meters are picked by name); these collectors hear this host's only.
         var meters = host.Services.GetRequiredService<IMeterFactory>();
         using var resumes = new MetricCollector<long>(meters, AppTelemetry.Name, "approvalstudio.resumes");
@@ -214,6 +214,29 @@ public sealed class TelemetryTests(TelemetryTests.TracedHosts hosts) : IClassFix
         {
             Assert.Contains(exported, m => m.Name == name);
         }
+    }
+
+    [Fact]
+    public async Task The_queue_gauges_read_what_waits_in_the_queue()
+    {
+        // No worker: the start's queue item stays, and the gauges must find it (an empty queue reads 0 before any sample).
+        await using var host = await AppHost.StartAsync(Provider.Sqlite, new Dictionary<string, string?>
+        {
+            ["Telemetry:QueueSampleInterval"] = "00:00:00.200",
+            ["Workflows:Worker:Enabled"] = "false",
+        });
+        var meters = host.Services.GetRequiredService<IMeterFactory>();
+        using var depth = new MetricCollector<long>(meters, AppTelemetry.Name, "approvalstudio.queue.depth");
+        using var age = new MetricCollector<double>(meters, AppTelemetry.Name, "approvalstudio.queue.age");
+        await host.CreateWorkflowAsync(Flows.Review);
+        await host.StartRunAsync("review-flow", """{"doc":"plan"}""");
+
+        await Poll.UntilAsync(() =>
+        {
+            depth.RecordObservableInstruments();
+            age.RecordObservableInstruments();
+            return depth.LastMeasurement is { Value: 1 } && age.LastMeasurement is { Value: > 0 } ? "sampled" : null;
+        }, TimeSpan.FromSeconds(10), () => $"depth {depth.LastMeasurement?.Value}, age {age.LastMeasurement?.Value}");
     }
 
     private static long Count(MetricCollector<long> collector, params (string Key, string Value)[] tags) =>
@@ -293,19 +316,5 @@ public sealed class TelemetryTests(TelemetryTests.TracedHosts hosts) : IClassFix
 
     private static Task<AppHost> StartTracedAsync(Provider provider, List<Activity> spans) =>
         AppHost.StartAsync(provider, new Dictionary<string, string?> { ["Telemetry:Tracing"] = "true" },
-            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(new LockedList<Activity>(spans))));
-
-    /// <summary>The in-memory exporter adds from the export thread while the test reads: one lock for both.</summary>
-    private sealed class LockedList<T>(List<T> inner) : ICollection<T>
-    {
-        public int Count { get { lock (inner) { return inner.Count; } } }
-        public bool IsReadOnly => false;
-        public void Add(T item) { lock (inner) { inner.Add(item); } }
-        public void Clear() { lock (inner) { inner.Clear(); } }
-        public bool Contains(T item) { lock (inner) { return inner.Contains(item); } }
-        public void CopyTo(T[] array, int arrayIndex) { lock (inner) { inner.CopyTo(array, arrayIndex); } }
-        public bool Remove(T item) { lock (inner) { return inner.Remove(item); } }
-        public IEnumerator<T> GetEnumerator() { lock (inner) { return inner.ToList().GetEnumerator(); } }
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-    }
+            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(new LockedCollection<Activity>(spans))));
 }
