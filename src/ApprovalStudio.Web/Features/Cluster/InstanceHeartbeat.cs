@@ -113,16 +113,14 @@ public sealed class InstanceHeartbeat(
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var rows = await db.Instances.AsNoTracking().OrderByDescending(i => i.LastSeenAt).Take(take).ToListAsync(cancellationToken);
         var silentSince = clock.GetUtcNow().UtcDateTime - options.Value.DeadAfter;
-        return [.. rows.Select(i => new InstanceView(i.Id, i.Host, i.ProcessId, Utc(i.StartedAt), Utc(i.LastSeenAt), i.Id == InstanceId, i switch
+        return [.. rows.Select(i => new InstanceView(i.Id, i.Host, i.ProcessId, i.StartedAt, i.LastSeenAt, i.Id == InstanceId, i switch
         {
             { EndedBy: Stopped } => InstanceState.Stopped,
             { EndedBy: not null } => InstanceState.TakenOver,
             _ when i.LastSeenAt < silentSince => InstanceState.Silent,
             _ => InstanceState.Alive,
-        }, i.EndedBy is Stopped ? null : i.EndedBy, i.EndedAt is { } ended ? Utc(ended) : null))];
+        }, i.EndedBy is Stopped ? null : i.EndedBy, i.EndedAt))];
     }
-
-    private static DateTime Utc(DateTime at) => DateTime.SpecifyKind(at, DateTimeKind.Utc);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -63,7 +63,7 @@ public sealed class ExecutionProcessor(
         {
             var outcome = await StepAsync(item, cancellationToken);
             activity?.SetTag("approvalstudio.outcome", outcome);
-            telemetry.Continued(item.Kind, outcome, clock.GetUtcNow().UtcDateTime - DateTime.SpecifyKind(item.CreatedAt, DateTimeKind.Utc));
+            telemetry.Continued(item.Kind, outcome, clock.GetUtcNow().UtcDateTime - item.CreatedAt);
             return true;
         }
         catch (Exception ex) when (activity is not null)

@@ -140,7 +140,7 @@ public sealed class ExecutionWorker(
         await db.SaveChangesAsync(cancellationToken);
         var cancelled = failed is null ? [] : await ExecutionProcessor.CancelPendingTasksAsync(db, outbox, item.ExecutionId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        telemetry.Continued(item.Kind, "dead_lettered", now - DateTime.SpecifyKind(item.CreatedAt, DateTimeKind.Utc));
+        telemetry.Continued(item.Kind, "dead_lettered", now - item.CreatedAt);
         if (failed is not null)
         {
             await notifier.ExecutionEventsAsync([failed]);

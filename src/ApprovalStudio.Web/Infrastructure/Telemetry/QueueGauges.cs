@@ -20,7 +20,7 @@ public sealed record QueueStats(long Depth, DateTime? OldestCreatedAt, long Dead
         var depth = await open.LongCountAsync(cancellationToken);
         var oldest = depth == 0 ? null : await open.MinAsync(q => (DateTime?)q.CreatedAt, cancellationToken);
         var dead = await items.LongCountAsync(q => q.Status == QueueStatuses.DeadLettered, cancellationToken);
-        return new QueueStats(depth, oldest is null ? null : DateTime.SpecifyKind(oldest.Value, DateTimeKind.Utc), dead);
+        return new QueueStats(depth, oldest, dead);
     }
 }
 
