@@ -276,10 +276,7 @@ public static partial class DefinitionParser
 
         NodeDefinition? parsed = type switch
         {
-            NodeTypes.Approval => new ApprovalNode(id, node, Title(node, path, id, problems), ParseAssignees(node, path, problems),
-                Duration(node, path, problems), Expiry(node, path, problems),
-                OptionalBool(node, "requireCommentOnReject", path, problems) ?? false,
-                OptionalBool(node, "allowRequester", path, problems) ?? false),
+            NodeTypes.Approval => Approval(id, node, path, problems),
             NodeTypes.Form => new FormNode(id, node, Title(node, path, id, problems), ParseAssignees(node, path, problems),
                 Duration(node, path, problems), Expiry(node, path, problems), FormSchema.Check(node["schema"], path + ".schema", problems)),
             NodeTypes.Review => new ReviewNode(id, node, Title(node, path, id, problems), ParseAssignees(node, path, problems),
@@ -296,6 +293,18 @@ public static partial class DefinitionParser
         };
 
         return problems.Count == before ? parsed : null;
+    }
+
+    private static ApprovalNode Approval(string id, JsonObject node, string path, List<DefinitionProblem> problems)
+    {
+        var assignees = ParseAssignees(node, path, problems);
+        return new ApprovalNode(id, node, Title(node, path, id, problems), assignees,
+            Duration(node, path, problems), Expiry(node, path, problems),
+            OptionalBool(node, "requireCommentOnReject", path, problems) ?? false,
+            OptionalBool(node, "allowRequester", path, problems) ?? false)
+        {
+            Quorum = Resumption.QuorumParser.Parse(node["quorum"], assignees, path + ".quorum", problems),
+        };
     }
 
     private static HttpNode Http(string id, JsonObject node, string path, List<DefinitionProblem> problems)

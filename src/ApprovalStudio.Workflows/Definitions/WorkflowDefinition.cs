@@ -80,6 +80,9 @@ public sealed record ApprovalNode(
     /// with nowhere to send it back refuses it, rather than let the run go on as if it were approved or ended.
     /// </summary>
     public bool TakesRequestChanges { get; init; }
+
+    /// <summary>How many approvals settle the node, and from whom (<c>quorum</c>); null: its first answer settles it.</summary>
+    public Resumption.QuorumPolicy? Quorum { get; init; }
 }
 
 public sealed record FormNode(
