@@ -44,7 +44,7 @@ public sealed partial class DeepLinkPage
         {
             _view = await Inbox.TaskAsync(Recipient, _grant.ResId, CancellationToken.None);
             _refusal = _view is null ? "The task of this link no longer exists." : null;
-            _outcome = _view is null ? null : TaskPage.Describe(_view.Task, Recipient, assigneeChecked: false);
+            _outcome = _view is null ? null : TaskPage.Describe(_view.Task, Recipient, assigneeChecked: false) ?? TaskPage.YourVote(_view, _grant.UserId);
             if (_view is not null && _outcome is null)
             {
                 // The link names its recipient; whether they may still answer is the pipeline's rule, with their groups of now.
@@ -79,6 +79,11 @@ public sealed partial class DeepLinkPage
             var outcome = await Resume.RunAsync(pipeline => pipeline.ResumeAsync(command, CancellationToken.None));
             _errors = outcome is ResumeOutcome.Invalid invalid ? invalid.Errors : new Dictionary<string, string[]>();
             _outcome = TaskPage.Describe(outcome);
+            if (outcome is ResumeOutcome.Voted or ResumeOutcome.AlreadyVoted)
+            {
+                // The votes panel shows this vote among the others.
+                _view = await Inbox.TaskAsync(Recipient, _grant.ResId, CancellationToken.None) ?? _view;
+            }
         }
         finally
         {

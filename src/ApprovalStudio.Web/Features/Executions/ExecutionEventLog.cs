@@ -19,6 +19,9 @@ public static class ExecutionEventTypes
     public const string Completed = "completed";
     public const string Failed = "failed";
 
+    /// <summary>Someone voted on an approval with a quorum, and the vote did not settle it (issue 15): the run still waits.</summary>
+    public const string Voted = "voted";
+
     /// <summary>A run its dead-lettered step had failed is running again: an operator retried the step (DeadLetters).</summary>
     public const string Retried = "retried";
 }

@@ -290,6 +290,9 @@ public sealed class ExecutionProcessor(
                 Made = TaskSequence.Next(),
                 ExpiresAt = wait.ExpiresAt?.UtcDateTime,
                 RequestedBy = execution.CreatedBy,
+                TallyJson = wait.Node is ApprovalNode { Quorum: { } quorum } approval
+                    ? Votes.TallyJson(quorum.ForRequester(execution.CreatedBy, approval.AllowRequester).Empty)
+                    : null,
                 Assignees =
                 [
                     .. assignees.Users.Select(u => new TaskAssigneeRecord { ResId = resId, Kind = AssigneeKinds.User, Value = u }),

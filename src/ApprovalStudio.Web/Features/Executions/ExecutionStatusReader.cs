@@ -28,7 +28,7 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
         var e = found.Execution;
         return new ExecutionStatusView(
             e.Id, e.WorkflowKey, e.WorkflowVersion, e.Status, e.CreatedAt, e.UpdatedAt, e.CompletedAt,
-            [.. found.Waiting.Select(t => Waiting(t.ResId, t.NodeId, t.Kind, t.Title, t.StackJson, t.ExpiresAt, t.ToolCallsJson))],
+            [.. found.Waiting.Select(t => Waiting(t.ResId, t.NodeId, t.Kind, t.Title, t.StackJson, t.ExpiresAt, t.ToolCallsJson, t.TallyJson))],
             Json(e.OutputJson), e.Error, e.ErrorNodeId, e.LastSequence);
     }
 
@@ -39,7 +39,7 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
         """;
 
     private const string WaitingSql = """
-        SELECT "ResId", "NodeId", "Kind", "Title", "StackJson", "ExpiresAt", "ToolCallsJson"
+        SELECT "ResId", "NodeId", "Kind", "Title", "StackJson", "ExpiresAt", "ToolCallsJson", "TallyJson"
         FROM "Tasks" WHERE "ExecutionId" = @p0 AND "Status" = @p1
         ORDER BY "CreatedAt", "StackKey"
         """;
@@ -71,15 +71,16 @@ public sealed class ExecutionStatusReader(IDbContextFactory<AppDbContext> contex
         {
             while (tasks.Read())
             {
-                waiting.Add(Waiting(tasks.GetString(0), tasks.GetString(1), tasks.GetString(2), tasks.GetString(3), tasks.GetString(4), tasks.UtcOrNull(5), tasks.TextOrNull(6)));
+                waiting.Add(Waiting(tasks.GetString(0), tasks.GetString(1), tasks.GetString(2), tasks.GetString(3), tasks.GetString(4), tasks.UtcOrNull(5), tasks.TextOrNull(6), tasks.TextOrNull(7)));
             }
         }
 
         return new ExecutionStatusView(id, workflowKey, version, status, createdAt, updatedAt, completedAt, waiting, Json(output), error, errorNodeId, lastSequence);
     }
 
-    private static WaitingEntry Waiting(string resId, string nodeId, string kind, string title, string stackJson, DateTime? expiresAt, string? toolCallsJson) =>
-        new(resId, nodeId, kind, title, ExecutionsFeature.Stack(stackJson), expiresAt, Json(toolCallsJson));
+    private static WaitingEntry Waiting(
+        string resId, string nodeId, string kind, string title, string stackJson, DateTime? expiresAt, string? toolCallsJson, string? tallyJson) =>
+        new(resId, nodeId, kind, title, ExecutionsFeature.Stack(stackJson), expiresAt, Json(toolCallsJson), Json(tallyJson));
 
     private static JsonNode? Json(string? text) => text is null ? null : JsonNode.Parse(text);
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
@@ -18,10 +19,15 @@ namespace ApprovalStudio.Web.Features.Executions;
 /// <summary>The body of starting a run, optional: the run's input.</summary>
 public sealed record StartRunRequest(JsonObject? Input = null);
 
-public sealed record ExecutionAccepted(string ExecutionId, string Status);
+/// <summary>A 202's body. <paramref name="Tally"/>: a vote that did not settle its approval (<c>status: Voting</c>) says where it stands.</summary>
+public sealed record ExecutionAccepted(
+    string ExecutionId, string Status,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonNode? Tally = null);
 
+/// <param name="Tally">An approval with a quorum: where its vote stands (absent otherwise).</param>
 public sealed record WaitingEntry(
-    string ResId, string NodeId, string Kind, string Title, IReadOnlyList<StackFrame> Stack, DateTime? ExpiresAt, JsonNode? ToolCalls);
+    string ResId, string NodeId, string Kind, string Title, IReadOnlyList<StackFrame> Stack, DateTime? ExpiresAt, JsonNode? ToolCalls,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonNode? Tally = null);
 
 public sealed record ExecutionStatusView(
     string ExecutionId, string WorkflowKey, int WorkflowVersion, string Status, DateTime CreatedAt, DateTime UpdatedAt, DateTime? CompletedAt,

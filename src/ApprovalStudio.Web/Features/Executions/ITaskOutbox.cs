@@ -17,4 +17,10 @@ public interface ITaskOutbox
     /// the answer was given on (Slack's <c>channel/ts</c>), which that channel updates itself.
     /// </summary>
     Task SettledAsync(AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken, string? answeredOn = null);
+
+    /// <summary>
+    /// Someone voted on the approval <paramref name="resId"/> and it is still open (issue 15): the messages about it show the
+    /// new tally. <paramref name="answeredOn"/>: the message the vote was given on, which its channel updates itself.
+    /// </summary>
+    Task TallyChangedAsync(AppDbContext db, string resId, DateTime now, CancellationToken cancellationToken, string? answeredOn = null);
 }

@@ -65,6 +65,9 @@ public sealed record TaskView(
     IReadOnlyDictionary<string, string> NodeTitles, string? AnsweredBy, string WorkflowName)
 {
     public string Title(string? nodeId) => Inbox.NodeTitles.Of(NodeTitles, nodeId);
+
+    /// <summary>An approval with a quorum: the votes cast so far, in order (issue 15); empty for any other task.</summary>
+    public IReadOnlyList<TaskVoteRecord> Votes { get; init; } = [];
 }
 
 /// <summary>What an earlier node of the run produced, headed by the node's title.</summary>
@@ -266,7 +269,10 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             : names.TryGetValue(task.ResolvedBy, out var known) && !string.IsNullOrWhiteSpace(known) ? known : task.ResolvedByName ?? task.ResolvedBy;
         return new TaskView(task, (WaitingNodeDefinition)definition.Node(task.NodeId), names.Name(execution.CreatedBy), JsonNode.Parse(execution.InputJson),
             [.. outputs.Select(o => new NodeOutput(o.NodeId, NodeTitles.Of(titles, o.NodeId), o.OutputJson is null ? null : JsonNode.Parse(o.OutputJson)))],
-            execution.LastSequence, titles, answeredBy, string.IsNullOrWhiteSpace(definition.Name) ? task.WorkflowKey : definition.Name);
+            execution.LastSequence, titles, answeredBy, string.IsNullOrWhiteSpace(definition.Name) ? task.WorkflowKey : definition.Name)
+        {
+            Votes = task.TallyJson is null ? [] : await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken),
+        };
     }
 
     /// <summary>The newest pending task the actor may answer, other than <paramref name="exceptResId"/> (null when there is none).</summary>

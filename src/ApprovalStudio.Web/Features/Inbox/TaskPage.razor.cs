@@ -125,7 +125,7 @@ public sealed partial class TaskPage
     private async Task ReloadAsync()
     {
         _view = _actor is null ? null : await Inbox.TaskAsync(_actor, ResId, CancellationToken.None);
-        _refusal = _view is null || _actor is null ? null : Describe(_view.Task, _actor);
+        _refusal = _view is null || _actor is null ? null : Describe(_view.Task, _actor) ?? YourVote(_view, _actor.UserId);
         _next = _actor is null ? null : await Inbox.NextTaskAsync(_actor, ResId, CancellationToken.None);
     }
 
@@ -148,8 +148,21 @@ public sealed partial class TaskPage
         ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "This task is not yours: " + f.Reason),
         ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
         ResumeOutcome.Conflict c => new Outcome(Severity.Warning, c.Reason),
+        ResumeOutcome.Voted v => new Outcome(Severity.Success, $"Your vote counts: {v.Tally.Describe()}. The approval stays open until enough people vote."),
+        ResumeOutcome.AlreadyVoted a => new Outcome(Severity.Warning, $"You already voted on this task ({VotesPanel.Verb(a.Decision)} via {a.Channel} at ", a.At, "); a vote counts once."),
         _ => null,
     };
+
+    /// <summary>
+    /// An approval with a quorum that <paramref name="userId"/> has voted on and that is still open: their receipt, where
+    /// the answer UI was (a vote counts once). Null when they have not voted.
+    /// </summary>
+    internal static Outcome? YourVote(TaskView view, string userId) =>
+        view.Task.Status == TaskStatuses.Pending && view.Votes.FirstOrDefault(v => v.UserId == userId) is { } vote
+            ? new Outcome(Severity.Success,
+                $"You {VotesPanel.Verb(vote.Decision)}{(string.IsNullOrWhiteSpace(vote.Comment) ? "" : $" · “{vote.Comment}”")} · ", vote.At,
+                $" · {Votes.Describe(view.Task.TallyJson)}; the approval stays open until enough people vote.")
+            : null;
 
     private static Outcome Already(string? who, DateTime? at, string? channel) =>
         new(Severity.Warning, $"{who} already answered this task via {channel} at ", at, ".");
@@ -225,6 +238,20 @@ public sealed partial class TaskPage
 
     private void OnExecutionEvent(ExecutionEventMessage e)
     {
+        if (e.Type == ExecutionEventTypes.Voted && _view is { Task.Status: TaskStatuses.Pending } && (string?)e.Data?["resId"] == _view.Task.ResId)
+        {
+            // Someone voted on this approval (here, elsewhere, through any channel): the tally and the votes change.
+            _ = InvokeAsync(async () =>
+            {
+                if (!_busy)
+                {
+                    await ReloadAsync();
+                    StateHasChanged();
+                }
+            });
+            return;
+        }
+
         if (_followAfter < 0 || _view is null || e.ExecutionId != _view.Task.ExecutionId || e.Sequence <= _followAfter)
         {
             return;

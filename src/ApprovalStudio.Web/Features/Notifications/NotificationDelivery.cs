@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
@@ -60,12 +61,7 @@ public sealed class NotificationDelivery(
             return DeliveryResult.Skip("App:PublicBaseUrl is not set: the message's link cannot be made.");
         }
 
-        var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == task.ExecutionId, cancellationToken);
-        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinkTokens.DefaultLifetime;
-        var grant = new DeepLinkGrant(task.ResId, task.TenantId, person.UserId, person.DisplayName, expires,
-            row.Channel == NotificationChannels.Slack ? NotificationChannels.Slack : NotificationChannels.Email);
-        var subject = new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(baseUrl, grant),
-            row.Kind == NotificationKinds.Reminder);
+        var subject = await SubjectAsync(task, person, baseUrl, row.Channel, row.Kind == NotificationKinds.Reminder, cancellationToken);
 
         if (row.Channel == NotificationChannels.Email)
         {
@@ -74,16 +70,37 @@ public sealed class NotificationDelivery(
             return new DeliveryResult(true);
         }
 
-        var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
-        var rejectNeedsComment = definition.Node(task.NodeId) is ApprovalNode { RequireCommentOnReject: true };
-        var message = SlackMessages.WithActions(await templates.SlackAsync(subject, cancellationToken), task, rejectNeedsComment, subject.Link);
+        var message = await SlackMessageAsync(task, subject, cancellationToken);
         return new DeliveryResult(true, await slack.PostMessageAsync(row.Address, message, cancellationToken));
     }
 
-    /// <summary>Replaces a settled task's Slack message with the outcome, once that message exists.</summary>
+    /// <summary>
+    /// A pending task's Slack message for one recipient: the tenant's blocks, the tally of an approval that is being voted on,
+    /// and the buttons — which a recipient who has voted no longer gets (their vote is said instead).
+    /// </summary>
+    private async Task<SlackMessage> SlackMessageAsync(TaskRecord task, MessageSubject subject, CancellationToken cancellationToken)
+    {
+        var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
+        var rejectNeedsComment = definition.Node(task.NodeId) is ApprovalNode { RequireCommentOnReject: true };
+        var message = await templates.SlackAsync(subject, cancellationToken);
+        if (Votes.Describe(task.TallyJson) is not { } tally)
+        {
+            return SlackMessages.WithActions(message, task, rejectNeedsComment, subject.Link);
+        }
+
+        var mine = await db.TaskVotes.AsNoTracking().SingleOrDefaultAsync(v => v.ResId == task.ResId && v.UserId == subject.RecipientUserId, cancellationToken);
+        return mine is null
+            ? SlackMessages.WithActions(SlackMessages.WithTally(message, tally), task, rejectNeedsComment, subject.Link)
+            : SlackMessages.WithTally(message, $"You voted {mine.Decision} via {mine.Channel} at {SlackMessages.When(mine.At)}. {tally}.");
+    }
+
+    /// <summary>
+    /// Replaces a settled task's Slack message with the outcome, once that message exists; or draws the message of an
+    /// approval still being voted on again, with its tally as it is now.
+    /// </summary>
     private async Task<DeliveryResult> UpdateSlackMessageAsync(NotificationRecord row, TaskRecord? task, CancellationToken cancellationToken)
     {
-        if (task is null || task.Status == TaskStatuses.Pending)
+        if (task is null || (task.Status == TaskStatuses.Pending && task.TallyJson is null))
         {
             return DeliveryResult.Skip($"The task is {task?.Status ?? "gone"}.");
         }
@@ -102,10 +119,33 @@ public sealed class NotificationDelivery(
             return DeliveryResult.Skip("The message was never sent.");
         }
 
+        if (task.Status == TaskStatuses.Pending)
+        {
+            var person = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.TenantId == row.TenantId && u.UserId == message.RecipientUserId, cancellationToken);
+            if (person is null || app.Value.PublicBaseUrl is not { } baseUrl)
+            {
+                return DeliveryResult.Skip(person is null ? "The recipient is no longer in the directory." : "App:PublicBaseUrl is not set: the message's link cannot be made.");
+            }
+
+            var voting = await SlackMessageAsync(task, await SubjectAsync(task, person, baseUrl, NotificationChannels.Slack, reminder: false, cancellationToken), cancellationToken);
+            await slack.UpdateMessageAsync(message.ExternalId, new JsonObject { ["text"] = voting.Text, ["blocks"] = voting.Blocks.DeepClone() }, cancellationToken);
+            return new DeliveryResult(true, message.ExternalId);
+        }
+
         var settled = SlackMessages.Replace(task.Title, SlackMessages.Outcome(task));
         settled.Remove("replace_original");
         await slack.UpdateMessageAsync(message.ExternalId, settled, cancellationToken);
         return new DeliveryResult(true, message.ExternalId);
+    }
+
+    /// <summary>What a message about <paramref name="task"/> to <paramref name="person"/> says, with a deep link of their own.</summary>
+    private async Task<MessageSubject> SubjectAsync(TaskRecord task, AppUser person, string baseUrl, string channel, bool reminder, CancellationToken cancellationToken)
+    {
+        var run = await db.Executions.AsNoTracking().SingleAsync(e => e.Id == task.ExecutionId, cancellationToken);
+        var expires = task.ExpiresAt ?? clock.GetUtcNow().UtcDateTime + DeepLinkTokens.DefaultLifetime;
+        var grant = new DeepLinkGrant(task.ResId, task.TenantId, person.UserId, person.DisplayName, expires,
+            channel == NotificationChannels.Slack ? NotificationChannels.Slack : NotificationChannels.Email);
+        return new MessageSubject(task, run, person.UserId, person.DisplayName, person.Email, links.Link(baseUrl, grant), reminder);
     }
 
     private static readonly TimeSpan MessageWait = TimeSpan.FromSeconds(1);

@@ -65,8 +65,19 @@ public sealed class NotificationPlanner(IOptions<SmtpOptions> smtp, IOptions<Sla
     /// message (<c>channel/ts</c>) the answer was given on, which its channel replaces itself. Call inside the
     /// transaction that settles the tasks.
     /// </summary>
-    public async Task SettledAsync(
-        AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken, string? answeredOn = null)
+    public Task SettledAsync(
+        AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken, string? answeredOn = null) =>
+        UpdateSlackMessagesAsync(db, resIds, now, cancellationToken, answeredOn);
+
+    /// <summary>
+    /// A vote left the approval open: its Slack messages are to show the new tally (each is drawn again from the task as it
+    /// is when the update goes out, so updates that race end on the latest tally). Call inside the vote's transaction.
+    /// </summary>
+    public Task TallyChangedAsync(AppDbContext db, string resId, DateTime now, CancellationToken cancellationToken, string? answeredOn = null) =>
+        UpdateSlackMessagesAsync(db, [resId], now, cancellationToken, answeredOn);
+
+    private async Task UpdateSlackMessagesAsync(
+        AppDbContext db, IReadOnlyCollection<string> resIds, DateTime now, CancellationToken cancellationToken, string? answeredOn)
     {
         // Without Slack there is no message to replace (and no query on every answer's hot path).
         if (resIds.Count == 0 || !slack.Value.Sends)

@@ -44,6 +44,14 @@ public static class SlackMessages
         return message with { Blocks = blocks };
     }
 
+    /// <summary>The message with a line under it saying where the vote on its approval stands (issue 15).</summary>
+    public static SlackMessage WithTally(SlackMessage message, string tally)
+    {
+        var blocks = (JsonArray)message.Blocks.DeepClone();
+        blocks.Add(new JsonObject { ["type"] = "context", ["block_id"] = "approval-studio-tally", ["elements"] = new JsonArray { Mrkdwn(MessageTemplates.SlackEscape(tally)) } });
+        return message with { Blocks = blocks };
+    }
+
     /// <summary>Replaces the original message: the task is settled, its buttons go.</summary>
     public static JsonObject Replace(string title, string outcome) => new()
     {

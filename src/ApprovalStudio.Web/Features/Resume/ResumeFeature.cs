@@ -11,6 +11,8 @@ public static class ResumeFeature
 {
     public const string ApiChannel = "api";
 
+    private static readonly System.Text.Json.JsonSerializerOptions TallyJson = new(System.Text.Json.JsonSerializerDefaults.Web);
+
     public static IHostApplicationBuilder AddResume(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<ResumePipeline>();
@@ -65,6 +67,11 @@ public static class ResumeFeature
                 ["executionId"] = r.ExecutionId, ["resolvedBy"] = r.ResolvedBy, ["resolvedByName"] = r.ResolvedByName,
                 ["resolvedAt"] = r.ResolvedAt, ["channel"] = r.Channel,
             }),
+        ResumeOutcome.Voted v => TypedResults.Accepted($"/api/executions/{v.ExecutionId}/status",
+            new ExecutionAccepted(v.ExecutionId, Votes.Voting, System.Text.Json.JsonSerializer.SerializeToNode(v.Tally, TallyJson))),
+        ResumeOutcome.AlreadyVoted a => Problems.Status(StatusCodes.Status409Conflict, "You already voted on this task.",
+            $"You voted {a.Decision} at {a.At:O} via {a.Channel}; a vote counts once.",
+            new Dictionary<string, object?> { ["executionId"] = a.ExecutionId, ["decision"] = a.Decision, ["votedAt"] = a.At, ["channel"] = a.Channel }),
         ResumeOutcome.Gone g => Problems.Status(StatusCodes.Status410Gone, "This task can no longer be answered.", g.Reason,
             new Dictionary<string, object?> { ["executionId"] = g.ExecutionId, ["expiredAt"] = g.ExpiredAt }),
         _ => throw new InvalidOperationException($"Unknown outcome {outcome.GetType().Name}."),

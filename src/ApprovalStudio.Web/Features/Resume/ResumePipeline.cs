@@ -56,6 +56,15 @@ public abstract record ResumeOutcome
     public sealed record AlreadyResolved(string ExecutionId, string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel) : ResumeOutcome;
 
     public sealed record Gone(string ExecutionId, DateTime? ExpiredAt, string Reason) : ResumeOutcome;
+
+    /// <summary>
+    /// Committed: a vote on an approval with a quorum that did not settle it (issue 15); the run still waits, and
+    /// <paramref name="Tally"/> says where the vote stands.
+    /// </summary>
+    public sealed record Voted(string ExecutionId, QuorumTally Tally) : ResumeOutcome;
+
+    /// <summary>The person has voted on this approval already (through any channel): nothing changed.</summary>
+    public sealed record AlreadyVoted(string ExecutionId, string Decision, DateTime At, string Channel) : ResumeOutcome;
 }
 
 /// <summary>
@@ -253,6 +262,8 @@ public sealed class ResumePipeline(
                     ResumeOutcome.AlreadyResolved r => r.ExecutionId,
                     ResumeOutcome.Gone g => g.ExecutionId,
                     ResumeOutcome.Conflict c => c.ExecutionId,
+                    ResumeOutcome.Voted v => v.ExecutionId,
+                    ResumeOutcome.AlreadyVoted v => v.ExecutionId,
                     _ => null,
                 });
             }
@@ -280,6 +291,8 @@ public sealed class ResumePipeline(
         ResumeOutcome.Forbidden => "forbidden",
         ResumeOutcome.AlreadyResolved => "already_resolved",
         ResumeOutcome.Gone => "gone",
+        ResumeOutcome.Voted => "voted",
+        ResumeOutcome.AlreadyVoted => "already_voted",
         _ => "unknown",
     };
 
@@ -311,6 +324,12 @@ public sealed class ResumePipeline(
             return new ResumeOutcome.Invalid(check.Errors);
         }
 
+        if (node is ApprovalNode { Quorum: { } quorum } approval)
+        {
+            return await VoteAsync(task, command, actor, approval, quorum.ForRequester(task.RequestedBy, approval.AllowRequester), check.Output!, now.UtcDateTime,
+                cancellationToken);
+        }
+
         var at = now.UtcDateTime;
         var output = check.Output?.ToJsonString();
         // Read here, not in the batch: the group commit may run this unit on another answer's flow.
@@ -319,29 +338,8 @@ public sealed class ResumePipeline(
         // commit shared with the answers that arrive meanwhile (group commit); answered only once it is on disk.
         var resumed = await commits.RunAsync<ExecutionEventRecord?>(async (batch, ct) =>
         {
-            // Plain statements in the writer's turn, which every answer and step waits for: translating them from LINQ was
-            // 60 % of the answer's time in it, and EF's change tracking and raw-SQL pipeline most of the rest (perf, resume ×16).
-            var consumed = await batch.ExecuteAsync(ConsumeSql, ct, TaskStatuses.Resolved, actor.UserId, actor.Name, at, command.Channel, output, task.ResId,
-                TaskStatuses.Pending);
-            if (consumed != 1)
-            {
-                return (null, false);
-            }
-
-            // The run's `resumed` event belongs to this moment (the answer is on disk when the 202 goes out), not to the
-            // continuation's step: its number is taken here, under the run's revision, so a step that read the run before
-            // this fails its save and is redone after it, and the sequence stays gapless and ordered.
-            var sequence = await batch.ScalarAsync<long>(batch is SqlServerAppDbContext ? NextSequenceSqlServer : NextSequenceSql, ct,
-                ExecutionStatuses.Suspended, ExecutionStatuses.Running, ExecutionStatuses.Resuming, at, task.ExecutionId);
-            var resumed = ExecutionEventLog.Resumed(task, sequence, actor.UserId, actor.Name, command.Channel, at);
-            await batch.ExecuteAsync(InsertEventSql, ct,
-                resumed.ExecutionId, resumed.Sequence, resumed.TenantId, resumed.Type, resumed.NodeId, resumed.Status, resumed.At, resumed.DataJson);
-            await outbox.SettledAsync(batch, [task.ResId], at, ct, command.AnsweredOn);
-            await batch.ExecuteAsync(InsertAuditSql, ct,
-                task.TenantId, task.ExecutionId, task.ResId, task.NodeId, "Resumed", actor.UserId, actor.Name, command.Channel, command.Grant.Name, at, output);
-            await batch.ExecuteAsync(InsertQueueSql, ct, task.ExecutionId, QueueKinds.Resume, task.ResId, QueueStatuses.Pending, at, at, traceParent);
-            faults.Hit(FaultPoints.ResumeBeforeCommit);
-            return ((ExecutionEventRecord?)resumed, true);
+            var resumed = await ConsumeAsync(batch, task, actor, command, output, at, traceParent, ct);
+            return (resumed, resumed is not null);
         }, cancellationToken);
         if (resumed is null)
         {
@@ -349,6 +347,53 @@ public sealed class ResumePipeline(
             return Closed(current, at) ?? throw new InvalidOperationException($"Task of run {task.ExecutionId} was not consumed but is still open.");
         }
 
+        return await AcceptedAsync(task, actor, command, resumed, at);
+    }
+
+    /// <summary>
+    /// Consumes the pending <paramref name="task"/> in <paramref name="batch"/> (the writer's turn): the answer, the run's
+    /// <c>resumed</c> event, the audit record and the continuation's queue row. Null when the task was no longer pending.
+    /// </summary>
+    private async Task<ExecutionEventRecord?> ConsumeAsync(
+        AppDbContext batch, TaskRecord task, Actor actor, ResumeCommand command, string? output, DateTime at, string? traceParent, CancellationToken ct)
+    {
+        // Plain statements in the writer's turn, which every answer and step waits for: translating them from LINQ was
+        // 60 % of the answer's time in it, and EF's change tracking and raw-SQL pipeline most of the rest (perf, resume ×16).
+        var consumed = await batch.ExecuteAsync(ConsumeSql, ct, TaskStatuses.Resolved, actor.UserId, actor.Name, at, command.Channel, output, task.ResId,
+            TaskStatuses.Pending);
+        if (consumed != 1)
+        {
+            return null;
+        }
+
+        // The run's `resumed` event belongs to this moment (the answer is on disk when the 202 goes out), not to the
+        // continuation's step: its number is taken here, under the run's revision, so a step that read the run before
+        // this fails its save and is redone after it, and the sequence stays gapless and ordered.
+        var sequence = await NextSequenceAsync(batch, task.ExecutionId, at, answered: true, ct);
+        var resumed = ExecutionEventLog.Resumed(task, sequence, actor.UserId, actor.Name, command.Channel, at);
+        await InsertEventAsync(batch, resumed, ct);
+        await outbox.SettledAsync(batch, [task.ResId], at, ct, command.AnsweredOn);
+        await batch.ExecuteAsync(InsertAuditSql, ct,
+            task.TenantId, task.ExecutionId, task.ResId, task.NodeId, "Resumed", actor.UserId, actor.Name, command.Channel, command.Grant.Name, at, output);
+        await batch.ExecuteAsync(InsertQueueSql, ct, task.ExecutionId, QueueKinds.Resume, task.ResId, QueueStatuses.Pending, at, at, traceParent);
+        faults.Hit(FaultPoints.ResumeBeforeCommit);
+        return resumed;
+    }
+
+    /// <summary>
+    /// Takes the number of the run's next event, under its revision; <paramref name="answered"/>: marks the run Resuming too,
+    /// unless it is over (a vote that settles nothing leaves its status as it is).
+    /// </summary>
+    private static Task<long> NextSequenceAsync(AppDbContext batch, string executionId, DateTime at, bool answered, CancellationToken ct) =>
+        batch.ScalarAsync<long>(batch is SqlServerAppDbContext ? NextSequenceSqlServer : NextSequenceSql, ct,
+            answered ? ExecutionStatuses.Suspended : string.Empty, answered ? ExecutionStatuses.Running : string.Empty, ExecutionStatuses.Resuming, at, executionId);
+
+    private static Task<int> InsertEventAsync(AppDbContext batch, ExecutionEventRecord e, CancellationToken ct) =>
+        batch.ExecuteAsync(InsertEventSql, ct, e.ExecutionId, e.Sequence, e.TenantId, e.Type, e.NodeId, e.Status, e.At, e.DataJson);
+
+    /// <summary>After the commit: wake the worker, tell the run's watchers and the inboxes.</summary>
+    private async Task<ResumeOutcome> AcceptedAsync(TaskRecord task, Actor actor, ResumeCommand command, ExecutionEventRecord resumed, DateTime at)
+    {
         faults.Hit(FaultPoints.ResumeAfterCommit);
         signal.Notify();
         ResumeLog.Accepted(log, task.ExecutionId, task.NodeId, actor.UserId, command.Channel, command.Grant.Name);
@@ -362,6 +407,113 @@ public sealed class ResumePipeline(
         return new ResumeOutcome.Accepted(task.ExecutionId);
     }
 
+    /// <summary>
+    /// A vote on an approval with a quorum (issue 15). In the writer's turn the task's row is taken first (a guarded update
+    /// only a pending, unexpired task passes; on PostgreSQL and SQL Server it locks the row, so votes on one task count one
+    /// after another on every instance), then the votes so far are read and this one added. The vote that meets the policy
+    /// consumes the task as any answer does, its output listing every vote; one that does not records itself, the tally and
+    /// a <c>voted</c> event. A second vote by the same person changes nothing (a unique index backs the check).
+    /// </summary>
+    private async Task<ResumeOutcome> VoteAsync(
+        TaskRecord task, ResumeCommand command, Actor actor, ApprovalNode node, QuorumPolicy quorum, JsonNode answer, DateTime at, CancellationToken cancellationToken)
+    {
+        var electorate = quorum.RejectOn == RejectOn.Unreachable ? await ElectorateAsync(task, node, cancellationToken) : [];
+        var vote = new TaskVoteRecord
+        {
+            ResId = task.ResId, UserId = actor.UserId, Name = actor.Name, Decision = (string)answer["decision"]!, Comment = (string?)answer["comment"],
+            Channel = command.Channel, Groups = string.Join(',', actor.Groups.Order(StringComparer.Ordinal)), At = at,
+        };
+        var traceParent = AppTelemetry.TraceParent();
+        var (outcome, settled) = await commits.RunAsync<(ResumeOutcome? Outcome, ExecutionEventRecord? Event)>(async (batch, ct) =>
+        {
+            if (await batch.ExecuteAsync(TakeTaskSql, ct, task.ResId, TaskStatuses.Pending, at) != 1)
+            {
+                return ((null, null), false);
+            }
+
+            var votes = await batch.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(ct);
+            if (votes.FirstOrDefault(v => v.UserId == vote.UserId) is { } earlier)
+            {
+                return ((new ResumeOutcome.AlreadyVoted(task.ExecutionId, earlier.Decision, earlier.At, earlier.Channel), null), false);
+            }
+
+            await batch.ExecuteAsync(InsertVoteSql, ct, vote.ResId, vote.UserId, vote.Name, vote.Decision, vote.Comment, vote.Channel, vote.Groups, vote.At);
+            votes.Add(vote);
+            var voted = votes.Select(v => v.UserId).ToHashSet(StringComparer.Ordinal);
+            var result = quorum.Evaluate([.. votes.Select(v => new Vote(Votes.Voter(v), v.Decision))], [.. electorate.Where(p => !voted.Contains(p.UserId))]);
+            var tallyJson = Votes.TallyJson(result.Tally);
+            await batch.ExecuteAsync(TallySql, ct, tallyJson, task.ResId);
+            if (result.Decision is null)
+            {
+                var sequence = await NextSequenceAsync(batch, task.ExecutionId, at, answered: false, ct);
+                var votedEvent = Votes.VotedEvent(task, sequence, vote, result.Tally);
+                await InsertEventAsync(batch, votedEvent, ct);
+                await batch.ExecuteAsync(InsertAuditSql, ct, task.TenantId, task.ExecutionId, task.ResId, task.NodeId, Votes.VotedAction, actor.UserId, actor.Name,
+                    command.Channel, command.Grant.Name, at, answer.ToJsonString());
+                await outbox.TallyChangedAsync(batch, task.ResId, at, ct, command.AnsweredOn);
+                return ((new ResumeOutcome.Voted(task.ExecutionId, result.Tally), votedEvent), true);
+            }
+
+            // Settled by this vote: the node's output is the decision, with the deciding vote's comment, and every vote.
+            var output = new JsonObject
+            {
+                ["decision"] = result.Decision, ["comment"] = vote.Comment, ["actor"] = actor.UserId, ["at"] = new DateTimeOffset(at, TimeSpan.Zero),
+                ["votes"] = Votes.AsJson(votes),
+            };
+            var resumed = await ConsumeAsync(batch, task, actor, command, output.ToJsonString(), at, traceParent, ct)
+                ?? throw new InvalidOperationException($"Task of run {task.ExecutionId} was taken for a vote but not consumed.");
+            return ((null, resumed), true);
+        }, cancellationToken);
+
+        switch (outcome, settled)
+        {
+            case (null, null):
+                var current = await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == task.ResId, cancellationToken);
+                return Closed(current, at) ?? throw new InvalidOperationException($"Task of run {task.ExecutionId} was not taken but is still open.");
+            case (ResumeOutcome.AlreadyVoted already, _):
+                return already;
+            case (ResumeOutcome.Voted open, { } votedEvent):
+                ResumeLog.Voted(log, task.ExecutionId, task.NodeId, actor.UserId, command.Channel, open.Tally.Approvals, open.Tally.Required);
+                // The task stays in every inbox (a task change would take it out): pages showing it hear the `voted` event.
+                await notifier.ExecutionEventsAsync([votedEvent]);
+                return open;
+            default:
+                return await AcceptedAsync(task, actor, command, settled!, at);
+        }
+    }
+
+    /// <summary>
+    /// Who may still vote, for <c>rejectOn: unreachable</c>: the users the node names and the directory's members of the
+    /// groups it names, with their groups, less the person who started the run unless the node lets them approve. Admins
+    /// may vote too, but are not counted on.
+    /// </summary>
+    private async Task<List<Voter>> ElectorateAsync(TaskRecord task, ApprovalNode node, CancellationToken cancellationToken)
+    {
+        var people = await db.Users.AsNoTracking().Where(u => u.TenantId == task.TenantId).Select(u => new { u.UserId, u.Groups }).ToListAsync(cancellationToken);
+        var electorate = new Dictionary<string, Voter>(StringComparer.Ordinal);
+        foreach (var person in people)
+        {
+            var groups = person.Groups.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (node.Assignees.Users.Contains(person.UserId) || node.Assignees.Groups.Any(groups.Contains))
+            {
+                electorate[person.UserId] = new Voter(person.UserId, groups);
+            }
+        }
+
+        // A user the node names may vote whether the directory knows them or not (a token names its own groups).
+        foreach (var user in node.Assignees.Users)
+        {
+            electorate.TryAdd(user, new Voter(user, []));
+        }
+
+        if (!node.AllowRequester && task.RequestedBy is { } requester)
+        {
+            electorate.Remove(requester);
+        }
+
+        return [.. electorate.Values];
+    }
+
     // The answer's statements (plain, kept prepared: ExecuteAsync). Consumed only while pending and unexpired: the guard
     // that makes an answer count once, whatever raced it.
     private const string ConsumeSql = """
@@ -369,8 +521,8 @@ public sealed class ResumePipeline(
         WHERE "ResId" = @p6 AND "Status" = @p7 AND ("ExpiresAt" IS NULL OR "ExpiresAt" > @p3)
         """;
 
-    // Marks the run answered (Resuming, unless it is already over) and takes the number of its `resumed` event, in one
-    // statement: RETURNING on SQLite and PostgreSQL, OUTPUT on SQL Server.
+    // Marks the run answered (Resuming, unless it is already over; nothing matches the empty status a vote passes) and takes
+    // the number of its next event, in one statement: RETURNING on SQLite and PostgreSQL, OUTPUT on SQL Server.
     private const string NextSequenceSql = """
         UPDATE "Executions" SET "Status" = CASE WHEN "Status" IN (@p0, @p1) THEN @p2 ELSE "Status" END,
             "UpdatedAt" = @p3, "LastSequence" = "LastSequence" + 1, "Revision" = "Revision" + 1
@@ -383,6 +535,18 @@ public sealed class ResumePipeline(
             "UpdatedAt" = @p3, "LastSequence" = "LastSequence" + 1, "Revision" = "Revision" + 1
         OUTPUT INSERTED."LastSequence"
         WHERE "Id" = @p4
+        """;
+
+    // Takes a voting task's row for one vote (a no-op write that locks it on PostgreSQL and SQL Server), pending and unexpired only.
+    private const string TakeTaskSql = """
+        UPDATE "Tasks" SET "Status" = "Status" WHERE "ResId" = @p0 AND "Status" = @p1 AND ("ExpiresAt" IS NULL OR "ExpiresAt" > @p2)
+        """;
+
+    private const string TallySql = """UPDATE "Tasks" SET "TallyJson" = @p0 WHERE "ResId" = @p1""";
+
+    private const string InsertVoteSql = """
+        INSERT INTO "TaskVotes" ("ResId", "UserId", "Name", "Decision", "Comment", "Channel", "Groups", "At")
+        VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7)
         """;
 
     private const string InsertEventSql = """
@@ -455,7 +619,7 @@ public sealed class ResumePipeline(
         {
             var others = definition.Nodes.Values.OfType<ApprovalNode>().Where(n => n.Id != task.NodeId).Select(n => n.Id).ToList();
             if (others.Count > 0 && await db.Audit.AsNoTracking().AnyAsync(a => a.ExecutionId == task.ExecutionId && a.Actor == answerer.UserId
-                    && a.Action == "Resumed" && others.Contains(a.NodeId), cancellationToken))
+                    && (a.Action == "Resumed" || a.Action == Votes.VotedAction) && others.Contains(a.NodeId), cancellationToken))
             {
                 return "You answered another approval step of this run, so someone else must answer this one (separation of duties).";
             }
@@ -481,6 +645,9 @@ internal static partial class ResumeLog
 {
     [LoggerMessage(Level = LogLevel.Information, Message = "Resume of {NodeId} in run {ExecutionId} accepted from {Actor} via {Channel} (grant {Grant})")]
     public static partial void Accepted(ILogger logger, string executionId, string nodeId, string actor, string channel, string grant);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Vote on {NodeId} in run {ExecutionId} from {Actor} via {Channel}: {Approvals} of {Required} approvals")]
+    public static partial void Voted(ILogger logger, string executionId, string nodeId, string actor, string channel, int approvals, int required);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {ExecutionId} resumed from {NodeId} as run {NewExecutionId} by {Actor}")]
     public static partial void ResumedFrom(ILogger logger, string executionId, string nodeId, string newExecutionId, string actor);

@@ -92,7 +92,7 @@ public sealed class SlackInteractions(
                 ? $"{channel}/{ts}"
                 : null;
             var outcome = await pipeline.ResumeAsync(new ResumeCommand(task.ResId, new AnswerGrant.Assignee(actor), NotificationChannels.Slack, body, AnsweredOn: pressedOn), cancellationToken);
-            reply = await ReplyAsync(task, outcome, cancellationToken);
+            reply = await ReplyAsync(task, outcome, body as JsonObject, cancellationToken);
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -109,12 +109,16 @@ public sealed class SlackInteractions(
     /// <summary>A field of Slack's payload as text; null when it is absent or not a string (then it is not a press of ours).</summary>
     private static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 
-    private async Task<JsonObject> ReplyAsync(TaskRecord task, ResumeOutcome outcome, CancellationToken cancellationToken) => outcome switch
+    private async Task<JsonObject> ReplyAsync(TaskRecord task, ResumeOutcome outcome, JsonObject? body, CancellationToken cancellationToken) => outcome switch
     {
         ResumeOutcome.Gone gone => SlackMessages.Replace(task.Title, gone.Reason),
         ResumeOutcome.Accepted or ResumeOutcome.AlreadyResolved => SlackMessages.Replace(task.Title,
             (outcome is ResumeOutcome.AlreadyResolved ? "Already answered: " : string.Empty)
             + SlackMessages.Outcome(await db.Tasks.AsNoTracking().SingleAsync(t => t.ResId == task.ResId, cancellationToken))),
+        ResumeOutcome.Voted voted => SlackMessages.Replace(task.Title,
+            $"You voted {(string?)body?["decision"]}. {voted.Tally.Describe()}."),
+        ResumeOutcome.AlreadyVoted already => SlackMessages.Ephemeral(
+            $"You already voted {already.Decision} via {already.Channel} at {SlackMessages.When(already.At)}; a vote counts once."),
         ResumeOutcome.Forbidden forbidden => SlackMessages.Ephemeral(forbidden.Reason),
         ResumeOutcome.Conflict conflict => SlackMessages.Ephemeral(conflict.Reason),
         ResumeOutcome.Invalid invalid => SlackMessages.Ephemeral(

@@ -20,6 +20,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
     public DbSet<ExecutionRecord> Executions => Set<ExecutionRecord>();
     public DbSet<TaskRecord> Tasks => Set<TaskRecord>();
     public DbSet<TaskAssigneeRecord> TaskAssignees => Set<TaskAssigneeRecord>();
+    public DbSet<TaskVoteRecord> TaskVotes => Set<TaskVoteRecord>();
     public DbSet<NodeRunEntity> NodeRuns => Set<NodeRunEntity>();
     public DbSet<QueueItem> Queue => Set<QueueItem>();
     public DbSet<AuditRecord> Audit => Set<AuditRecord>();
@@ -142,6 +143,16 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
                 .IsDescending(false, false, false, true, true, false);
             e.HasIndex(x => new { x.Status, x.ExpiresAt });
             e.HasMany(x => x.Assignees).WithOne().HasForeignKey(a => a.ResId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(x => x.TallyJson).HasMaxLength(4000);
+        });
+        model.Entity<TaskVoteRecord>(e =>
+        {
+            e.ToTable("TaskVotes");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.ResId, x.UserId }).IsUnique(); // a person votes once on a task, whatever the channel
+            e.HasOne<TaskRecord>().WithMany().HasForeignKey(x => x.ResId).OnDelete(DeleteBehavior.Cascade);
+            e.Property(x => x.Comment).HasMaxLength(4000);
+            e.Property(x => x.Groups).HasMaxLength(2000);
         });
         model.Entity<TaskAssigneeRecord>(e =>
         {

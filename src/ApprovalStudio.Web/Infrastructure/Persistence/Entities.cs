@@ -108,7 +108,33 @@ public sealed class TaskRecord
     /// <summary>Who started the run (its CreatedBy when the task was made): an approval refuses their answer unless it allows the requester.</summary>
     public string? RequestedBy { get; set; }
 
+    /// <summary>
+    /// An approval with a quorum: where its vote stands (<c>{"approvals", "rejections", "required", "waitingFor"}</c>), kept
+    /// with each vote; null for a task its first answer settles.
+    /// </summary>
+    public string? TallyJson { get; set; }
+
     public List<TaskAssigneeRecord> Assignees { get; set; } = [];
+}
+
+/// <summary>
+/// One person's vote on an approval with a quorum (issue 15): one per person and task (a unique index holds it), in the
+/// order cast (<see cref="Id"/>), with the groups they were in when they voted, for the policy's group sign-offs.
+/// </summary>
+public sealed class TaskVoteRecord
+{
+    public long Id { get; set; }
+    public required string ResId { get; set; }
+    public required string UserId { get; set; }
+    public string? Name { get; set; }
+    public required string Decision { get; set; }
+    public string? Comment { get; set; }
+    public required string Channel { get; set; }
+
+    /// <summary>Comma-separated group names.</summary>
+    public string Groups { get; set; } = string.Empty;
+
+    public DateTime At { get; set; }
 }
 
 public static class AssigneeKinds

@@ -767,6 +767,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<string>("TallyJson")
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
+
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -800,6 +804,58 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                         .IsDescending(false, false, false, true, true, false);
 
                     b.ToTable("Tasks", (string)null);
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.TaskVoteRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Channel")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Comment")
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
+
+                    b.Property<string>("Decision")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Groups")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("ResId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ResId", "UserId")
+                        .IsUnique();
+
+                    b.ToTable("TaskVotes", (string)null);
                 });
 
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.WorkflowRecord", b =>
@@ -974,6 +1030,15 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                 {
                     b.HasOne("ApprovalStudio.Web.Infrastructure.Persistence.TaskRecord", null)
                         .WithMany("Assignees")
+                        .HasForeignKey("ResId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.TaskVoteRecord", b =>
+                {
+                    b.HasOne("ApprovalStudio.Web.Infrastructure.Persistence.TaskRecord", null)
+                        .WithMany()
                         .HasForeignKey("ResId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();

@@ -754,6 +754,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("TallyJson")
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -787,6 +791,56 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .IsDescending(false, false, false, true, true, false);
 
                     b.ToTable("Tasks", (string)null);
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.TaskVoteRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Channel")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Comment")
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Decision")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Groups")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ResId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ResId", "UserId")
+                        .IsUnique();
+
+                    b.ToTable("TaskVotes", (string)null);
                 });
 
             modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.WorkflowRecord", b =>
@@ -957,6 +1011,15 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                 {
                     b.HasOne("ApprovalStudio.Web.Infrastructure.Persistence.TaskRecord", null)
                         .WithMany("Assignees")
+                        .HasForeignKey("ResId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("ApprovalStudio.Web.Infrastructure.Persistence.TaskVoteRecord", b =>
+                {
+                    b.HasOne("ApprovalStudio.Web.Infrastructure.Persistence.TaskRecord", null)
+                        .WithMany()
                         .HasForeignKey("ResId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();

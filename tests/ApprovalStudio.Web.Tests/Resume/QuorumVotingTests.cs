@@ -1,0 +1,220 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.Resume;
+using ApprovalStudio.Web.Infrastructure.Persistence;
+using ApprovalStudio.Web.Tests.Api;
+using ApprovalStudio.Workflows.Resumption;
+using CsCheck;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalStudio.Web.Tests.Resume;
+
+/// <summary>
+/// Voting approvals through the pipeline (issue 15): each vote is an answer of its own (202 <c>Voting</c> with the tally, an
+/// audit record and a <c>voted</c> event) until the one that meets the policy continues the run, once, with every vote in
+/// the node's output; a second vote by the same person is 409 naming the first, whatever the channel. On SQLite and
+/// PostgreSQL.
+/// </summary>
+public sealed class QuorumVotingTests
+{
+    private static string Flow(string key, string quorum, string assignees, string extra = "") => $$$"""
+        {"key":"{{{key}}}","start":"vote",
+         "nodes":[{"id":"vote","type":"approval","title":"Sign off the budget","assignees":{{{assignees}}},"quorum":{{{quorum}}}{{{extra}}}},
+                  {"id":"yes","type":"set","values":{"outcome":"'approved'"}},
+                  {"id":"no","type":"set","values":{"outcome":"'rejected'"}}],
+         "edges":[{"from":"vote","to":"yes","when":"vote.decision == 'Approved'"},{"from":"vote","to":"no","when":"vote.decision == 'Rejected'"}]}
+        """;
+
+    private static Task<(HttpStatusCode Status, JsonNode? Body, string? ContentType)> VoteAsync(AppHost host, string user, string resId, string decision, string[]? groups = null) =>
+        AppHost.SendAsync(host.Client(host.Token(user, groups)), HttpMethod.Post, $"/api/executions/{resId}/resume", $$"""{"decision":"{{decision}}","comment":"{{user}} says {{decision}}"}""");
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Every_named_user_votes_through_any_channel_and_the_last_vote_continues_the_run_once(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        await host.CreateWorkflowAsync(Flow("budget", """{"approvals":"all"}""", """{"users":["ann","bob","cy"]}"""));
+        var executionId = await host.StartRunAsync("budget");
+        var resId = await host.WaitForTaskAsync(executionId);
+        var before = await host.StatusAsync(executionId);
+        Assert.Equal("""{"approvals":0,"rejections":0,"required":3,"waitingFor":["ann","bob","cy"]}""", before["waiting"]![0]!["tally"]!.ToJsonString());
+
+        var first = await VoteAsync(host, "ann", resId, "Approved");
+        Assert.Equal(HttpStatusCode.Accepted, first.Status);
+        Assert.Equal("Voting", (string?)first.Body!["status"]);
+        Assert.Equal("""{"approvals":1,"rejections":0,"required":3,"waitingFor":["bob","cy"]}""", first.Body["tally"]!.ToJsonString());
+
+        // Ann again, through another channel: 409 naming her vote; nothing changes.
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var pipeline = scope.ServiceProvider.GetRequiredService<ResumePipeline>();
+            var again = await pipeline.ResumeAsync(new ResumeCommand(resId, new AnswerGrant.DeepLink(AppHost.Tenant, "ann"), "email", JsonNode.Parse("""{"decision":"Rejected"}""")), default);
+            var already = Assert.IsType<ResumeOutcome.AlreadyVoted>(again);
+            Assert.Equal((ApprovalDecisions.Approved, "api"), (already.Decision, already.Channel));
+        }
+
+        var twice = await VoteAsync(host, "ann", resId, "Approved");
+        Assert.Equal(HttpStatusCode.Conflict, twice.Status);
+        Assert.Equal(("Approved", "api"), ((string?)twice.Body!["decision"], (string?)twice.Body["channel"]));
+        Assert.Contains("You voted Approved", (string?)twice.Body["detail"]);
+
+        // Bob votes from his email link; the status route and the hub's events carry the tally.
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var pipeline = scope.ServiceProvider.GetRequiredService<ResumePipeline>();
+            var voted = await pipeline.ResumeAsync(new ResumeCommand(resId, new AnswerGrant.DeepLink(AppHost.Tenant, "bob"), "email", JsonNode.Parse("""{"decision":"Approved"}""")), default);
+            Assert.Equal(2, Assert.IsType<ResumeOutcome.Voted>(voted).Tally.Approvals);
+        }
+
+        var waiting = await host.StatusAsync(executionId);
+        Assert.Equal("Suspended", (string?)waiting["status"]);
+        Assert.Equal("""{"approvals":2,"rejections":0,"required":3,"waitingFor":["cy"]}""", waiting["waiting"]![0]!["tally"]!.ToJsonString());
+
+        var last = await VoteAsync(host, "cy", resId, "Approved");
+        Assert.Equal(HttpStatusCode.Accepted, last.Status);
+        Assert.Equal("Resuming", (string?)last.Body!["status"]);
+        Assert.Null(last.Body["tally"]);
+        var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+        Assert.Equal("approved", (string?)done["output"]!["outcome"]);
+
+        var late = await VoteAsync(host, "bob", resId, "Rejected");
+        Assert.Equal(HttpStatusCode.Conflict, late.Status);
+        Assert.Equal("cy", (string?)late.Body!["resolvedBy"]);
+
+        await using var db = host.Database.OpenContext();
+        var node = await db.NodeRuns.SingleAsync(r => r.ExecutionId == executionId && r.NodeId == "vote");
+        var output = JsonNode.Parse(node.OutputJson!)!;
+        Assert.Equal(("Approved", "cy"), ((string?)output["decision"], (string?)output["actor"]));
+        Assert.Equal(
+            [("ann", "Approved", "api", "ann says Approved"), ("bob", "Approved", "email", null), ("cy", "Approved", "api", "cy says Approved")],
+            output["votes"]!.AsArray().Select(v => ((string)v!["userId"]!, (string)v["decision"]!, (string)v["channel"]!, (string?)v["comment"])).ToArray());
+        Assert.Equal(["Voted", "Voted", "Resumed"], await db.Audit.Where(a => a.ResId == resId).OrderBy(a => a.Id).Select(a => a.Action).ToListAsync());
+        Assert.Single(await db.Queue.Where(q => q.ResId == resId && q.Kind == QueueKinds.Resume).ToListAsync());
+        var events = await db.ExecutionEvents.Where(e => e.ExecutionId == executionId).OrderBy(e => e.Sequence).ToListAsync();
+        var votedEvents = events.Where(e => e.Type == ExecutionEventTypes.Voted).Select(e => JsonNode.Parse(e.DataJson!)!).ToList();
+        Assert.Equal([("ann", 1L), ("bob", 2L)], votedEvents.Select(v => ((string)v["actor"]!, (long)v["tally"]!["approvals"]!)).ToArray());
+        Assert.Equal(events.Select((e, i) => (long)i + 1), events.Select(e => e.Sequence)); // gapless, in order
+        Assert.Equal(ExecutionEventTypes.Resumed, events.Single(e => e.Sequence == events.First(x => x.Type == ExecutionEventTypes.Voted).Sequence + 2).Type);
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Each_group_signs_off_through_a_member_of_its_own_and_one_person_counts_for_one_group(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        await host.CreateWorkflowAsync(Flow("contract", """{"groups":["finance","legal"]}""", """{"groups":["finance","legal"]}"""));
+        var executionId = await host.StartRunAsync("contract");
+        var resId = await host.WaitForTaskAsync(executionId);
+
+        var both = await VoteAsync(host, "pat", resId, "Approved", ["finance", "legal"]);
+        Assert.Equal("""{"approvals":1,"rejections":0,"required":2,"waitingFor":["legal"]}""", both.Body!["tally"]!.ToJsonString());
+        var sameGroup = await VoteAsync(host, "fay", resId, "Approved", ["finance"]);
+        Assert.Equal("Resuming", (string?)sameGroup.Body!["status"]); // pat signs for legal, fay for finance
+
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task A_rejection_ends_the_vote_unless_the_policy_waits_until_the_approvals_cannot_be_had(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        await host.CreateWorkflowAsync(Flow("any", """{"approvals":2}""", """{"users":["ann","bob","cy"]}"""));
+        await host.CreateWorkflowAsync(Flow("late", """{"approvals":2,"rejectOn":"unreachable"}""", """{"users":["ann","bob","cy"]}"""));
+
+        var run = await host.StartRunAsync("any");
+        var resId = await host.WaitForTaskAsync(run);
+        Assert.Equal("Resuming", (string?)(await VoteAsync(host, "ann", resId, "Rejected")).Body!["status"]);
+        Assert.Equal("rejected", (string?)(await host.WaitForAsync(run, s => (string?)s["status"] == "Completed"))["output"]!["outcome"]);
+
+        run = await host.StartRunAsync("late");
+        resId = await host.WaitForTaskAsync(run);
+        var one = await VoteAsync(host, "ann", resId, "Rejected");
+        Assert.Equal(("Voting", 1), ((string?)one.Body!["status"], (int)one.Body["tally"]!["rejections"]!));
+        Assert.Equal("Resuming", (string?)(await VoteAsync(host, "bob", resId, "Rejected")).Body!["status"]); // cy alone cannot make two
+        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.Equal("rejected", (string?)done["output"]!["outcome"]);
+    }
+
+    [Fact]
+    public async Task The_requester_may_not_vote_and_all_does_not_wait_for_them()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Flow("team", """{"approvals":"all"}""", """{"users":["mia","max","moe"]}"""));
+        using var started = await host.Client(host.Token("mia")).PostJsonAsync("/api/workflows/team/executions", """{"input":{}}""");
+        var executionId = (string)(await started.ReadJsonAsync())!["executionId"]!;
+        var resId = await host.WaitForTaskAsync(executionId);
+
+        var refused = await VoteAsync(host, "mia", resId, "Approved");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+        Assert.Contains("separation of duties", (string?)refused.Body!["detail"]);
+        Assert.Equal(2, (int)(await host.StatusAsync(executionId))["waiting"]![0]!["tally"]!["required"]!);
+
+        Assert.Equal("Voting", (string?)(await VoteAsync(host, "max", resId, "Approved")).Body!["status"]);
+        Assert.Equal("Resuming", (string?)(await VoteAsync(host, "moe", resId, "Approved")).Body!["status"]);
+        await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
+    }
+
+    [Fact]
+    public async Task A_quorum_that_cannot_work_is_refused_when_the_workflow_is_saved()
+    {
+        await using var host = await AppHost.StartAsync();
+
+        var (status, body, _) = await AppHost.SendAsync(host.Admin(), HttpMethod.Post, "/api/workflows",
+            Flow("bad", """{"approvals":"all","rejectOn":"sometimes"}""", """{"groups":["finance"]}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var errors = body!["errors"]!.AsObject();
+        Assert.Contains(errors, e => e.Key == "nodes[0].quorum.approvals");
+        Assert.Contains(errors, e => e.Key == "nodes[0].quorum.rejectOn");
+    }
+
+    /// <summary>
+    /// Random voters, decisions and channels, all at once: whatever the interleaving, the node settles at most once — one
+    /// continuation — as its policy says of the votes it counted, and nobody's vote counts twice.
+    /// </summary>
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Concurrent_random_votes_settle_the_node_once_and_as_its_policy_says(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        await host.CreateWorkflowAsync(Flow("crowd", """{"approvals":3,"rejectOn":"unreachable"}""", """{"users":["p0","p1","p2","p3","p4","p5"]}"""));
+        var policy = new QuorumPolicy(3, [], [], RejectOn.Unreachable);
+        string[] people = ["p0", "p1", "p2", "p3", "p4", "p5"];
+        var rounds = Gen.Select(Gen.OneOf(people).Array[3, 10], Gen.Int[0, 9].Array[10]);
+        var sample = 0;
+        await rounds.SampleAsync(async (voters, dice) =>
+        {
+            var executionId = await host.StartRunAsync("crowd");
+            var resId = await host.WaitForTaskAsync(executionId);
+            var answers = await Task.WhenAll(voters.Select((v, i) => VoteAsync(host, v, resId, dice[i] < 7 ? "Approved" : "Rejected")));
+
+            Assert.All(answers, a => Assert.Contains(a.Status, new[] { HttpStatusCode.Accepted, HttpStatusCode.Conflict }));
+            await using var db = host.Database.OpenContext();
+            var votes = await db.TaskVotes.Where(v => v.ResId == resId).OrderBy(v => v.Id).ToListAsync();
+            Assert.Equal(votes.Count, votes.Select(v => v.UserId).Distinct().Count());
+            var expected = policy.Evaluate([.. votes.Select(v => new Vote(Votes.Voter(v), v.Decision))],
+                [.. people.Where(p => votes.All(v => v.UserId != p)).Select(p => new Voter(p, []))]);
+            var task = await db.Tasks.SingleAsync(t => t.ResId == resId);
+            var continuations = await db.Queue.CountAsync(q => q.ResId == resId && q.Kind == QueueKinds.Resume);
+            Assert.Equal(expected.Decision is null ? 0 : 1, continuations);
+            Assert.Equal(expected.Decision is null ? TaskStatuses.Pending : TaskStatuses.Resolved, task.Status);
+            Assert.Equal(answers.Count(a => a.Status == HttpStatusCode.Accepted), votes.Count);
+            if (expected.Decision is not null)
+            {
+                Assert.Equal(expected.Decision, (string?)JsonNode.Parse(task.OutputJson!)!["decision"]);
+                Assert.Equal(votes[^1].UserId, task.ResolvedBy); // the vote that met the policy is the last one counted
+                Assert.Single(answers, a => a.Status == HttpStatusCode.Accepted && (string?)a.Body!["status"] == "Resuming");
+            }
+
+            sample++;
+        }, iter: 12, threads: 1);
+        Assert.Equal(12, sample);
+    }
+}
