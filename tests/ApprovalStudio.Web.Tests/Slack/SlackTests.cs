@@ -300,6 +300,57 @@ public sealed class SlackTests
         Assert.StartsWith("U0MIA/", sent.ExternalId, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An approval two people must sign (issue 15): a press is a vote — the pressed message says so with the tally and drops
+    /// its buttons, the other recipients' messages show the tally and keep theirs — and the second vote settles it everywhere.
+    /// </summary>
+    [Fact]
+    public async Task A_vote_from_slack_shows_its_tally_on_every_message_and_the_deciding_vote_ends_them_all()
+    {
+        await using var channels = await Channels.StartAsync();
+        await channels.Host.CreateWorkflowAsync(Expense.Replace("\"expiresAfter\":\"P1D\"", "\"quorum\":{\"approvals\":2}", StringComparison.Ordinal));
+        await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
+        await channels.AddPersonAsync("max", ["managers"], slackUserId: "U0MAX");
+        var run = await channels.Host.StartRunAsync("expense", """{"amount":40}""");
+        var resId = await channels.Host.WaitForTaskAsync(run);
+        var mia = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MIA");
+        var max = await channels.Slack.WaitForPostAsync(p => (string?)p["channel"] == "U0MAX");
+        Assert.Contains(mia["blocks"]!.AsArray(), b => (string?)b!["block_id"] == "approval-studio-tally" && ((string)b["elements"]![0]!["text"]!).StartsWith("0 of 2 approvals", StringComparison.Ordinal));
+        await channels.WaitForNotificationsAsync(run, r => r.Count(n => n.Status == NotificationStatuses.Sent) == 2);
+
+        using (var response = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "approve", resId, "mia-vote", (string?)mia["ts"]))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var pressed = await channels.Slack.WaitForResponseAsync("mia-vote");
+        Assert.Equal("You voted Approved. 1 of 2 approvals.", (string?)pressed["blocks"]![1]!["elements"]![0]!["text"]);
+        Assert.DoesNotContain(pressed["blocks"]!.AsArray(), b => (string?)b!["type"] == "actions");
+        var maxTally = await channels.Slack.WaitForUpdateAsync(u => (string?)u["ts"] == (string?)max["ts"]);
+        Assert.Contains(maxTally["blocks"]!.AsArray(), b => (string?)b!["block_id"] == "approval-studio-tally" && (string?)b["elements"]![0]!["text"] == "1 of 2 approvals");
+        Assert.Equal(["approve", "reject", "open"], Buttons(maxTally).Select(b => (string?)b!["action_id"])); // Max may still vote
+        Assert.DoesNotContain(channels.Slack.Updated, u => (string?)u["ts"] == (string?)mia["ts"]);
+
+        // Mia presses again (an old message): told she voted, nothing changes.
+        using (var again = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MIA", "reject", resId, "mia-again", (string?)mia["ts"]))))
+        {
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+
+        Assert.StartsWith("You already voted Approved via slack at ", (string?)(await channels.Slack.WaitForResponseAsync("mia-again"))["text"], StringComparison.Ordinal);
+
+        using (var response = await SendAsync(channels, SlackStandIn.Interaction(channels.Slack.Press("U0MAX", "approve", resId, "max-vote", (string?)max["ts"]))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var done = await channels.Host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.Equal("Approved", (string?)done["output"]!["booked"]);
+        Assert.StartsWith("Approved by Max via slack at ", (string?)(await channels.Slack.WaitForResponseAsync("max-vote"))["blocks"]![1]!["elements"]![0]!["text"], StringComparison.Ordinal);
+        var miaSettled = await channels.Slack.WaitForUpdateAsync(u => (string?)u["ts"] == (string?)mia["ts"]);
+        Assert.StartsWith("Approved by Max via slack at ", (string?)miaSettled["blocks"]![1]!["elements"]![0]!["text"], StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Once_a_task_is_answered_elsewhere_or_expires_every_slack_message_of_it_loses_its_buttons_and_says_how_it_ended()
     {
