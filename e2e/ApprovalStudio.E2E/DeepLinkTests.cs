@@ -63,6 +63,41 @@ public sealed class DeepLinkTests(Browser browser, SharedHost shared) : IClassFi
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "deep-link-approved.png"), FullPage = true });
     }
 
+    /// <summary>An approval two people must sign, answered from email links (issue 15): the first vote leaves the tally, the second settles it.</summary>
+    [Fact]
+    public async Task A_vote_from_a_link_shows_the_tally_and_a_second_visit_shows_the_vote_not_the_buttons()
+    {
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense.Replace("\"key\":\"expense\"", "\"key\":\"pair\"", StringComparison.Ordinal)
+            .Replace("\"expiresAfter\":\"P1D\"", "\"quorum\":{\"approvals\":2}", StringComparison.Ordinal), tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        await Session.AddPersonAsync(host, "max", "managers", tenant: tenant);
+        var run = await host.StartRunAsync("pair", """{"amount":300}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+        var miaLink = await LinkAsync(host, tenant, resId, "mia");
+
+        var page = await OpenAsync(miaLink);
+        await Assertions.Expect(page.GetByTestId("tally")).ToHaveTextAsync("0 of 2 approvals");
+        await page.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Your vote counts: 1 of 2 approvals.");
+        await Assertions.Expect(page.GetByTestId("vote")).ToContainTextAsync("Mia · approved · via email");
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "deep link after a vote");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "deep-link-voted.png"), FullPage = true });
+
+        var again = await OpenAsync(miaLink);
+        await Assertions.Expect(again.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You approved ·");
+        await Assertions.Expect(again.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+
+        var maxPage = await OpenAsync(await LinkAsync(host, tenant, resId, "max"));
+        await maxPage.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await maxPage.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(maxPage.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Resuming");
+        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed", tenant: tenant);
+        Assert.Equal("Approved", (string?)done["output"]!["booked"]);
+    }
+
     [Fact]
     public async Task A_second_link_after_the_first_answer_shows_who_answered_and_a_tampered_link_is_refused()
     {

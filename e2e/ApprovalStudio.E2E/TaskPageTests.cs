@@ -286,6 +286,61 @@ public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : 
         await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
     }
 
+    /// <summary>
+    /// An approval three people must sign (issue 15): the page shows the tally and every vote; a vote here leaves a receipt
+    /// instead of the buttons while the approval stays open; another approver's page updates its tally live, and the vote
+    /// that settles it shows on the first page as the answer.
+    /// </summary>
+    [Fact]
+    public async Task A_vote_shows_the_tally_and_who_voted_leaves_a_receipt_and_other_pages_follow_live()
+    {
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync("""
+            {"key":"budget","name":"Budget","start":"board",
+             "nodes":[{"id":"board","type":"approval","title":"Approve the {{input.year}} budget","assignees":{"users":["mia","max","moe","kim"]},"quorum":{"approvals":3}}],
+             "edges":[]}
+            """, tenant: tenant);
+        foreach (var user in new[] { "mia", "max", "moe", "kim" })
+        {
+            await Session.AddPersonAsync(host, user, "board", tenant: tenant);
+        }
+
+        var run = await host.StartRunAsync("budget", """{"year":2027}""", tenant: tenant);
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+        using (var api = await host.Client(host.Token("moe", tenant: tenant)).PostAsync($"/api/executions/{resId}/resume", AppHost.Json("""{"decision":"Approved","comment":"fine by me"}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, api.StatusCode);
+        }
+
+        var mia = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}");
+        var max = await Session.SignInAsync(browser, host, $"max@{tenant}", $"/tasks/{resId}");
+        await Assertions.Expect(mia.GetByTestId("tally")).ToHaveTextAsync("1 of 3 approvals");
+        await Assertions.Expect(mia.GetByTestId("vote")).ToContainTextAsync("Moe · approved · “fine by me” · via api ·");
+        await Accessibility.AssertNoSeriousViolationsAsync(mia, "approval being voted on");
+        await mia.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await max.GetByTestId("interactive").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+
+        await mia.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        var receipt = mia.GetByRole(AriaRole.Status, new() { Name = "Outcome" });
+        await Assertions.Expect(receipt).ToContainTextAsync("You approved ·");
+        await Assertions.Expect(receipt).ToContainTextAsync("2 of 3 approvals; the approval stays open until enough people vote.");
+        await Assertions.Expect(mia.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+        await Assertions.Expect(mia.GetByTestId("vote")).ToHaveCountAsync(2);
+        await mia.ScreenshotAsync(new() { Path = Shot("task-page-voted"), FullPage = true });
+
+        // Max's page hears the vote: the tally moves, and his buttons stay.
+        await Assertions.Expect(max.GetByTestId("tally")).ToHaveTextAsync("2 of 3 approvals");
+        await Assertions.Expect(max.GetByTestId("vote")).ToHaveCountAsync(2);
+        Assert.Equal("Suspended", (string?)(await host.StatusAsync(run, tenant: tenant))["status"]);
+        await max.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(max.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You approved ·");
+        await host.WaitForAsync(run, s => (string?)s["status"] == "Completed", tenant: tenant);
+
+        await Assertions.Expect(receipt).ToContainTextAsync("Answered by Max via inbox at");
+        await Assertions.Expect(mia.GetByTestId("vote")).ToHaveCountAsync(3);
+    }
+
     [Fact]
     public async Task On_a_phone_the_request_comes_before_the_answer_and_on_a_desktop_beside_it()
     {

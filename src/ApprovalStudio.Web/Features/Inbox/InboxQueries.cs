@@ -271,8 +271,24 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             [.. outputs.Select(o => new NodeOutput(o.NodeId, NodeTitles.Of(titles, o.NodeId), o.OutputJson is null ? null : JsonNode.Parse(o.OutputJson)))],
             execution.LastSequence, titles, answeredBy, string.IsNullOrWhiteSpace(definition.Name) ? task.WorkflowKey : definition.Name)
         {
-            Votes = task.TallyJson is null ? [] : await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken),
+            Votes = task.TallyJson is null ? [] : await VotesAsync(db, task, cancellationToken),
         };
+    }
+
+    /// <summary>The votes on an approval with a quorum, in order, each voter named as the directory names them (else as they voted).</summary>
+    private static async Task<List<TaskVoteRecord>> VotesAsync(AppDbContext db, TaskRecord task, CancellationToken cancellationToken)
+    {
+        var votes = await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken);
+        var names = await PeopleNames.LookupAsync(db, task.TenantId, [.. votes.Select(v => v.UserId)], cancellationToken);
+        foreach (var vote in votes)
+        {
+            if (names.TryGetValue(vote.UserId, out var known) && !string.IsNullOrWhiteSpace(known))
+            {
+                vote.Name = known;
+            }
+        }
+
+        return votes;
     }
 
     /// <summary>The newest pending task the actor may answer, other than <paramref name="exceptResId"/> (null when there is none).</summary>

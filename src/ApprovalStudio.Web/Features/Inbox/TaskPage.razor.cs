@@ -227,7 +227,8 @@ public sealed partial class TaskPage
             }
             else if (_view?.Task.Status == TaskStatuses.Pending)
             {
-                _refusal = Describe(outcome);
+                // A vote that left the approval open has its receipt from the reload; any other outcome says itself.
+                _refusal = outcome is ResumeOutcome.Voted or ResumeOutcome.AlreadyVoted ? _refusal ?? Describe(outcome) : Describe(outcome);
             }
         }
         finally
