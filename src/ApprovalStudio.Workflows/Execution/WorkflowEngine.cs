@@ -75,19 +75,32 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
         CancellationToken cancellationToken, JsonArray? messages = null) =>
         AdvanceAsync(definition, state, step => step.CompleteWaitAsync(nodeId, stack, output, messages), cancellationToken);
 
-    /// <summary>The deadline of the waiting node passed: follow its expiry policy.</summary>
+    /// <summary>
+    /// The deadline of the waiting node passed: follow its expiry policy. <paramref name="votes"/>: an approval that was being
+    /// voted on (issue 15) — the votes cast and the tally, kept in the output or said in the failure.
+    /// </summary>
     public Task<AdvanceResult> ExpireAsync(
-        WorkflowDefinition definition, RunState state, string nodeId, IReadOnlyList<StackFrame> stack, CancellationToken cancellationToken) =>
+        WorkflowDefinition definition, RunState state, string nodeId, IReadOnlyList<StackFrame> stack, CancellationToken cancellationToken,
+        (JsonArray Votes, JsonNode Tally, string Described)? votes = null) =>
         AdvanceAsync(definition, state, step =>
         {
             var node = definition.Node(nodeId);
             if (node is HumanNodeDefinition { OnExpire: ExpiryAction.Continue })
             {
-                return step.CompleteWaitAsync(nodeId, stack, new JsonObject { ["expired"] = true, ["at"] = _clock.GetUtcNow() });
+                var output = new JsonObject { ["expired"] = true, ["at"] = _clock.GetUtcNow() };
+                if (votes is { } cast)
+                {
+                    output["votes"] = cast.Votes;
+                    output["tally"] = cast.Tally;
+                }
+
+                return step.CompleteWaitAsync(nodeId, stack, output);
             }
 
             var title = node is HumanNodeDefinition human ? human.Title : nodeId;
-            step.Fail(nodeId, stack, $"The task '{title}' at node '{nodeId}' expired before anyone answered it.");
+            step.Fail(nodeId, stack, votes is { } open
+                ? $"The task '{title}' at node '{nodeId}' expired before its vote was settled ({open.Described})."
+                : $"The task '{title}' at node '{nodeId}' expired before anyone answered it.");
             return Task.CompletedTask;
         }, cancellationToken);
 

@@ -100,6 +100,36 @@ public sealed class QuorumVotingTests
         Assert.Equal(ExecutionEventTypes.Resumed, events.Single(e => e.Sequence == events.First(x => x.Type == ExecutionEventTypes.Voted).Sequence + 2).Type);
     }
 
+    /// <summary>
+    /// A SignalR client following the run hears each vote as a <c>voted</c> event with the tally, in sequence; the approver's
+    /// inbox keeps the task through the votes and loses it only when the deciding vote settles it.
+    /// </summary>
+    [Fact]
+    public async Task The_hub_sends_each_vote_with_its_tally_and_the_inbox_keeps_the_task_until_it_is_settled()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Flow("hub", """{"approvals":2}""", """{"users":["ann","bob","cy"]}"""));
+        var executionId = await host.StartRunAsync("hub");
+        var resId = await host.WaitForTaskAsync(executionId);
+        await using var watcher = await HubClient.ConnectAsync(host.Address, host.Token("watcher"));
+        await watcher.SubscribeAsync(executionId);
+        await using var cy = await HubClient.ConnectAsync(host.Address, host.Token("cy"));
+        await cy.SubscribeInboxAsync();
+
+        Assert.Equal("Voting", (string?)(await VoteAsync(host, "ann", resId, "Approved")).Body!["status"]);
+        var voted = (await watcher.WaitForAsync(e => e.Any(x => x.Type == ExecutionEventTypes.Voted)))[^1];
+        Assert.Equal(("ann", "Approved", "api", 1, 2), ((string?)voted.Data!["actor"], (string?)voted.Data["decision"], (string?)voted.Data["channel"],
+            (int)voted.Data["tally"]!["approvals"]!, (int)voted.Data["tally"]!["required"]!));
+        Assert.Equal("Waiting", voted.Status); // a node event, with the node's status
+
+        Assert.Equal("Resuming", (string?)(await VoteAsync(host, "bob", resId, "Approved")).Body!["status"]);
+        var events = await watcher.WaitForAsync(e => e.Any(x => x.Type == ExecutionEventTypes.Completed));
+        Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
+        Assert.Equal(ExecutionEventTypes.Resumed, events.Single(e => e.Sequence == voted.Sequence + 1).Type);
+        await cy.WaitForInboxAsync(m => m.Any(x => x.Task.ResId == resId));
+        Assert.Equal(("resolved", "bob"), (cy.InboxMessages.Single(x => x.Task.ResId == resId).Kind, cy.InboxMessages.Single(x => x.Task.ResId == resId).Task.ResolvedBy));
+    }
+
     [Theory]
     [InlineData(Provider.Sqlite)]
     [InlineData(Provider.Postgres)]
@@ -139,6 +169,48 @@ public sealed class QuorumVotingTests
         Assert.Equal("Resuming", (string?)(await VoteAsync(host, "bob", resId, "Rejected")).Body!["status"]); // cy alone cannot make two
         var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
         Assert.Equal("rejected", (string?)done["output"]!["outcome"]);
+    }
+
+    [Fact]
+    public async Task A_vote_open_at_the_deadline_keeps_its_votes_in_the_output_or_says_where_it_stood_in_the_failure()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync(Flow("lapse", """{"approvals":2}""", """{"users":["ann","bob"]}""", ",\"expiresAfter\":\"PT2S\",\"onExpire\":\"continue\""));
+        await host.CreateWorkflowAsync(Flow("strict", """{"approvals":2}""", """{"users":["ann","bob"]}""", ",\"expiresAfter\":\"PT2S\""));
+        var lapse = await host.StartRunAsync("lapse");
+        var strict = await host.StartRunAsync("strict");
+        Assert.Equal("Voting", (string?)(await VoteAsync(host, "ann", await host.WaitForTaskAsync(lapse), "Approved")).Body!["status"]);
+        Assert.Equal("Voting", (string?)(await VoteAsync(host, "ann", await host.WaitForTaskAsync(strict), "Approved")).Body!["status"]);
+
+        var continued = await host.WaitForAsync(lapse, s => (string?)s["status"] == "Completed", TimeSpan.FromSeconds(30));
+        var output = continued["output"]!;
+        Assert.True((bool)output["expired"]!);
+        Assert.Equal("ann", (string?)output["votes"]![0]!["userId"]);
+        Assert.Equal((1, 2), ((int)output["tally"]!["approvals"]!, (int)output["tally"]!["required"]!));
+
+        var failed = await host.WaitForAsync(strict, s => (string?)s["status"] == "Failed", TimeSpan.FromSeconds(30));
+        Assert.Contains("expired before its vote was settled (1 of 2 approvals).", (string?)failed["error"]);
+    }
+
+    [Fact]
+    public async Task Unreachable_does_not_count_on_someone_distinct_approvers_bars()
+    {
+        await using var host = await AppHost.StartAsync();
+        await host.CreateWorkflowAsync("""
+            {"key":"two-steps","start":"lead","distinctApprovers":true,
+             "nodes":[{"id":"lead","type":"approval","assignees":{"users":["ann"]}},
+                      {"id":"board","type":"approval","assignees":{"users":["ann","bob","cy"]},"quorum":{"approvals":2,"rejectOn":"unreachable"}}],
+             "edges":[{"from":"lead","to":"board"}]}
+            """);
+        var run = await host.StartRunAsync("two-steps");
+        Assert.Equal(HttpStatusCode.Accepted, (await VoteAsync(host, "ann", await host.WaitForTaskAsync(run, "lead"), "Approved")).Status);
+        var board = await host.WaitForTaskAsync(run, "board");
+
+        // Ann answered the first step, so only Bob and Cy may vote here: Bob's rejection leaves Cy alone, short of two.
+        Assert.Equal(HttpStatusCode.Forbidden, (await VoteAsync(host, "ann", board, "Approved")).Status);
+        Assert.Equal("Resuming", (string?)(await VoteAsync(host, "bob", board, "Rejected")).Body!["status"]);
+        var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
+        Assert.Equal("Rejected", (string?)done["output"]!["decision"]);
     }
 
     [Fact]

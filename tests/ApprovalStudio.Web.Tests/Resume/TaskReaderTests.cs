@@ -43,6 +43,7 @@ public sealed class TaskReaderTests : IAsyncLifetime
                 ResId = "answered", ExecutionId = "run", TenantId = "acme", WorkflowKey = "expenses", WorkflowVersion = 2, NodeId = "review",
                 StackJson = "[]", StackKey = "", Kind = "Approval", Title = "Approve", Status = TaskStatuses.Resolved, CreatedAt = At.AddMinutes(-3), Made = 4,
                 ResolvedBy = "ann", ResolvedByName = "Ann Approver", ResolvedAt = At.AddMinutes(-1), Channel = "slack", OutputJson = """{"decision":"Approved"}""",
+                TallyJson = """{"approvals":2,"rejections":0,"required":2,"waitingFor":[]}""",
             });
         await db.SaveChangesAsync();
     }

@@ -188,7 +188,7 @@ public sealed class ExecutionProcessor(
             QueueKinds.Resume when definition.Node(task.NodeId) is ToolCallNode => await ResumeToolCallAsync(definition, state, task, stack, cancellationToken),
             QueueKinds.Resume => await engine.ResumeAsync(definition, state, task.NodeId, stack,
                 task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson), cancellationToken),
-            QueueKinds.Expire => await engine.ExpireAsync(definition, state, task.NodeId, stack, cancellationToken),
+            QueueKinds.Expire => await engine.ExpireAsync(definition, state, task.NodeId, stack, cancellationToken, await VotesOfAsync(task, cancellationToken)),
             _ => throw new InvalidOperationException($"Unknown queue item kind '{item.Kind}'."),
         };
     }
@@ -214,6 +214,18 @@ public sealed class ExecutionProcessor(
         db.Database.ExecuteSqlAsync(
             $"""UPDATE "Executions" SET "Revision" = "Revision" WHERE "Id" = {execution.Id} AND "Revision" = {execution.Revision}""",
             cancellationToken);
+
+    /// <summary>An approval that was being voted on: its votes, in order, and the tally (null for any other task).</summary>
+    private async Task<(JsonArray, JsonNode, string)?> VotesOfAsync(TaskRecord task, CancellationToken cancellationToken)
+    {
+        if (Votes.Tally(task.TallyJson) is not { } tally)
+        {
+            return null;
+        }
+
+        var cast = await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken);
+        return (Votes.AsJson(cast), JsonNode.Parse(task.TallyJson!)!, tally.Describe());
+    }
 
     /// <summary>A tool-call answer is <c>{toolOutputs, messages}</c>: the outputs become the node's output, the messages join the transcript.</summary>
     private Task<AdvanceResult> ResumeToolCallAsync(WorkflowDefinition definition, RunState state, TaskRecord task, StackFrame[] stack, CancellationToken cancellationToken)

@@ -22,6 +22,9 @@ public static class Votes
     /// <summary><c>{"approvals", "rejections", "required", "waitingFor"}</c>.</summary>
     public static string TallyJson(QuorumTally tally) => JsonSerializer.Serialize(tally, JsonOptions);
 
+    /// <summary>The tally as the API's bodies carry it.</summary>
+    public static JsonNode? TallyNode(QuorumTally tally) => JsonSerializer.SerializeToNode(tally, JsonOptions);
+
     public static QuorumTally? Tally(string? json) => json is null ? null : JsonSerializer.Deserialize<QuorumTally>(json, JsonOptions);
 
     /// <summary>"2 of 3 approvals; waiting for legal", from the stored tally.</summary>
@@ -50,12 +53,12 @@ public static class Votes
         TenantId = task.TenantId,
         Type = ExecutionEventTypes.Voted,
         NodeId = task.NodeId,
-        Status = ExecutionStatuses.Suspended,
+        Status = nameof(ApprovalStudio.Workflows.Execution.NodeRunStatus.Waiting), // a node event, with the node's status: still waiting
         At = vote.At,
         DataJson = new JsonObject
         {
             ["resId"] = task.ResId, ["actor"] = vote.UserId, ["actorName"] = vote.Name, ["decision"] = vote.Decision, ["channel"] = vote.Channel,
-            ["tally"] = JsonSerializer.SerializeToNode(tally, JsonOptions), ["stack"] = JsonNode.Parse(task.StackJson),
+            ["tally"] = TallyNode(tally), ["stack"] = JsonNode.Parse(task.StackJson),
         }.ToJsonString(),
     };
 }

@@ -133,7 +133,8 @@ public sealed partial class TaskPage
     internal static Outcome? Describe(TaskRecord task, Actor actor, bool assigneeChecked = true) => task.Status switch
     {
         TaskStatuses.Resolved => Already(task.ResolvedByName ?? task.ResolvedBy, task.ResolvedAt, task.Channel),
-        TaskStatuses.Expired => new Outcome(Severity.Warning, "This task expired at ", task.ExpiresAt, " before anyone answered it."),
+        TaskStatuses.Expired => new Outcome(Severity.Warning, "This task expired at ", task.ExpiresAt,
+            Votes.Describe(task.TallyJson) is { } tally ? $" before its vote was settled ({tally})." : " before anyone answered it."),
         TaskStatuses.Cancelled => new Outcome(Severity.Info, "The run ended before this task was answered."),
         _ when assigneeChecked && !Answerers.May(actor, task) => new Outcome(Severity.Error, "This task is not yours: you are not one of its assignees."),
         _ => null,

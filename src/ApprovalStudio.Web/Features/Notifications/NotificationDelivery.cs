@@ -55,6 +55,12 @@ public sealed class NotificationDelivery(
             return DeliveryResult.Skip("The recipient is no longer in the directory.");
         }
 
+        if (task.TallyJson is not null && await db.TaskVotes.AnyAsync(v => v.ResId == task.ResId && v.UserId == person.UserId, cancellationToken))
+        {
+            // An approval being voted on, and this person has voted: nothing left for them to do (a reminder would nag).
+            return DeliveryResult.Skip("The recipient has voted on this task.");
+        }
+
         if (app.Value.PublicBaseUrl is not { } baseUrl)
         {
             // Queued while a channel was on, and the app restarted without it: no link can be made, and trying again would not help.

@@ -76,7 +76,9 @@ public static class SlackMessages
     public static string Outcome(TaskRecord task) => task.Status switch
     {
         TaskStatuses.Resolved => $"{Verb(task)} by {task.ResolvedByName ?? task.ResolvedBy} via {task.Channel} at {When(task.ResolvedAt)}.",
-        TaskStatuses.Expired => $"The task passed its deadline ({When(task.ExpiresAt)}) unanswered.",
+        TaskStatuses.Expired => Executions.Votes.Describe(task.TallyJson) is { } tally
+            ? $"The task passed its deadline ({When(task.ExpiresAt)}) before its vote was settled: {tally}."
+            : $"The task passed its deadline ({When(task.ExpiresAt)}) unanswered.",
         TaskStatuses.Cancelled => "The run ended before this task was answered.",
         _ => "Waiting for an answer.",
     };

@@ -11,8 +11,6 @@ public static class ResumeFeature
 {
     public const string ApiChannel = "api";
 
-    private static readonly System.Text.Json.JsonSerializerOptions TallyJson = new(System.Text.Json.JsonSerializerDefaults.Web);
-
     public static IHostApplicationBuilder AddResume(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<ResumePipeline>();
@@ -68,7 +66,7 @@ public static class ResumeFeature
                 ["resolvedAt"] = r.ResolvedAt, ["channel"] = r.Channel,
             }),
         ResumeOutcome.Voted v => TypedResults.Accepted($"/api/executions/{v.ExecutionId}/status",
-            new ExecutionAccepted(v.ExecutionId, Votes.Voting, System.Text.Json.JsonSerializer.SerializeToNode(v.Tally, TallyJson))),
+            new ExecutionAccepted(v.ExecutionId, Votes.Voting, Votes.TallyNode(v.Tally))),
         ResumeOutcome.AlreadyVoted a => Problems.Status(StatusCodes.Status409Conflict, "You already voted on this task.",
             $"You voted {a.Decision} at {a.At:O} via {a.Channel}; a vote counts once.",
             new Dictionary<string, object?> { ["executionId"] = a.ExecutionId, ["decision"] = a.Decision, ["votedAt"] = a.At, ["channel"] = a.Channel }),

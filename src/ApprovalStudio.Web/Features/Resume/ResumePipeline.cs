@@ -417,15 +417,19 @@ public sealed class ResumePipeline(
     private async Task<ResumeOutcome> VoteAsync(
         TaskRecord task, ResumeCommand command, Actor actor, ApprovalNode node, QuorumPolicy quorum, JsonNode answer, DateTime at, CancellationToken cancellationToken)
     {
-        var electorate = quorum.RejectOn == RejectOn.Unreachable ? await ElectorateAsync(task, node, cancellationToken) : [];
+        var electorate = quorum.RejectOn == RejectOn.Unreachable ? await ElectorateAsync(task, node, quorum, cancellationToken) : [];
         var vote = new TaskVoteRecord
         {
             ResId = task.ResId, UserId = actor.UserId, Name = actor.Name, Decision = (string)answer["decision"]!, Comment = (string?)answer["comment"],
-            Channel = command.Channel, Groups = string.Join(',', actor.Groups.Order(StringComparer.Ordinal)), At = at,
+            // Only the groups the policy asks to sign off: what the vote counts for, whatever else the voter's token names.
+            Channel = command.Channel, Groups = string.Join(',', quorum.Groups.Where(actor.Groups.Contains)), At = at,
         };
         var traceParent = AppTelemetry.TraceParent();
         var (outcome, settled) = await commits.RunAsync<(ResumeOutcome? Outcome, ExecutionEventRecord? Event)>(async (batch, ct) =>
         {
+            // The run's row first, then the task's: the order a worker's step takes them in (it claims the run, then cancels
+            // the run's tasks), so that a vote and a step on one run wait for each other instead of deadlocking.
+            await batch.ExecuteAsync(TakeRunSql, ct, task.ExecutionId);
             if (await batch.ExecuteAsync(TakeTaskSql, ct, task.ResId, TaskStatuses.Pending, at) != 1)
             {
                 return ((null, null), false);
@@ -455,9 +459,10 @@ public sealed class ResumePipeline(
             }
 
             // Settled by this vote: the node's output is the decision, with the deciding vote's comment, and every vote.
+            var deciding = votes.Last(v => v.UserId == result.Deciding!.Voter.UserId);
             var output = new JsonObject
             {
-                ["decision"] = result.Decision, ["comment"] = vote.Comment, ["actor"] = actor.UserId, ["at"] = new DateTimeOffset(at, TimeSpan.Zero),
+                ["decision"] = result.Decision, ["comment"] = deciding.Comment, ["actor"] = deciding.UserId, ["at"] = new DateTimeOffset(deciding.At, TimeSpan.Zero),
                 ["votes"] = Votes.AsJson(votes),
             };
             var resumed = await ConsumeAsync(batch, task, actor, command, output.ToJsonString(), at, traceParent, ct)
@@ -483,27 +488,38 @@ public sealed class ResumePipeline(
     }
 
     /// <summary>
-    /// Who may still vote, for <c>rejectOn: unreachable</c>: the users the node names and the directory's members of the
-    /// groups it names, with their groups, less the person who started the run unless the node lets them approve. Admins
-    /// may vote too, but are not counted on.
+    /// Who may vote, for <c>rejectOn: unreachable</c>: the users the node names and the directory's members of the groups it
+    /// names (each with the groups of the policy they are in), less the person who started the run unless the node lets them
+    /// approve, and — with the workflow's <c>distinctApprovers</c> — less whoever answered another approval step of the run.
+    /// Admins may vote too, but are not counted on.
     /// </summary>
-    private async Task<List<Voter>> ElectorateAsync(TaskRecord task, ApprovalNode node, CancellationToken cancellationToken)
+    private async Task<List<Voter>> ElectorateAsync(TaskRecord task, ApprovalNode node, QuorumPolicy quorum, CancellationToken cancellationToken)
     {
-        var people = await db.Users.AsNoTracking().Where(u => u.TenantId == task.TenantId).Select(u => new { u.UserId, u.Groups }).ToListAsync(cancellationToken);
         var electorate = new Dictionary<string, Voter>(StringComparer.Ordinal);
-        foreach (var person in people)
+        Voter Voter(string userId, IEnumerable<string> groups) => new(userId, [.. quorum.Groups.Where(groups.Contains)]);
+        var users = node.Assignees.Users;
+        foreach (var person in users.Count == 0 ? [] : await db.Users.AsNoTracking()
+                     .Where(u => u.TenantId == task.TenantId && users.Contains(u.UserId)).ToListAsync(cancellationToken))
         {
-            var groups = person.Groups.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (node.Assignees.Users.Contains(person.UserId) || node.Assignees.Groups.Any(groups.Contains))
+            electorate[person.UserId] = Voter(person.UserId, person.GroupList);
+        }
+
+        foreach (var group in node.Assignees.Groups)
+        {
+            // Groups is a comma-separated column: narrow in SQL, then match whole names.
+            foreach (var member in await db.Users.AsNoTracking().Where(u => u.TenantId == task.TenantId && u.Groups.Contains(group)).ToListAsync(cancellationToken))
             {
-                electorate[person.UserId] = new Voter(person.UserId, groups);
+                if (member.GroupList.Contains(group))
+                {
+                    electorate[member.UserId] = Voter(member.UserId, member.GroupList);
+                }
             }
         }
 
         // A user the node names may vote whether the directory knows them or not (a token names its own groups).
-        foreach (var user in node.Assignees.Users)
+        foreach (var user in users)
         {
-            electorate.TryAdd(user, new Voter(user, []));
+            electorate.TryAdd(user, Voter(user, []));
         }
 
         if (!node.AllowRequester && task.RequestedBy is { } requester)
@@ -511,7 +527,25 @@ public sealed class ResumePipeline(
             electorate.Remove(requester);
         }
 
+        var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
+        if (definition.DistinctApprovers)
+        {
+            foreach (var barred in await AnsweredOtherApprovalsAsync(task, definition, cancellationToken))
+            {
+                electorate.Remove(barred);
+            }
+        }
+
         return [.. electorate.Values];
+    }
+
+    /// <summary>Who answered (or voted on) another approval step of the task's run.</summary>
+    private async Task<List<string>> AnsweredOtherApprovalsAsync(TaskRecord task, WorkflowDefinition definition, CancellationToken cancellationToken)
+    {
+        var others = definition.Nodes.Values.OfType<ApprovalNode>().Where(n => n.Id != task.NodeId).Select(n => n.Id).ToList();
+        return others.Count == 0 ? [] : await db.Audit.AsNoTracking()
+            .Where(a => a.ExecutionId == task.ExecutionId && (a.Action == "Resumed" || a.Action == Votes.VotedAction) && others.Contains(a.NodeId))
+            .Select(a => a.Actor).Distinct().ToListAsync(cancellationToken);
     }
 
     // The answer's statements (plain, kept prepared: ExecuteAsync). Consumed only while pending and unexpired: the guard
@@ -536,6 +570,8 @@ public sealed class ResumePipeline(
         OUTPUT INSERTED."LastSequence"
         WHERE "Id" = @p4
         """;
+
+    private const string TakeRunSql = """UPDATE "Executions" SET "Revision" = "Revision" WHERE "Id" = @p0""";
 
     // Takes a voting task's row for one vote (a no-op write that locks it on PostgreSQL and SQL Server), pending and unexpired only.
     private const string TakeTaskSql = """
@@ -615,14 +651,9 @@ public sealed class ResumePipeline(
             return "You started this run, so someone else must approve it (separation of duties).";
         }
 
-        if (definition.DistinctApprovers)
+        if (definition.DistinctApprovers && (await AnsweredOtherApprovalsAsync(task, definition, cancellationToken)).Contains(answerer.UserId))
         {
-            var others = definition.Nodes.Values.OfType<ApprovalNode>().Where(n => n.Id != task.NodeId).Select(n => n.Id).ToList();
-            if (others.Count > 0 && await db.Audit.AsNoTracking().AnyAsync(a => a.ExecutionId == task.ExecutionId && a.Actor == answerer.UserId
-                    && (a.Action == "Resumed" || a.Action == Votes.VotedAction) && others.Contains(a.NodeId), cancellationToken))
-            {
-                return "You answered another approval step of this run, so someone else must answer this one (separation of duties).";
-            }
+            return "You answered another approval step of this run, so someone else must answer this one (separation of duties).";
         }
 
         return null;

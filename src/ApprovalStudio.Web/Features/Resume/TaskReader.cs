@@ -17,7 +17,7 @@ public sealed class TaskReader(SqliteReads? sqlite = null)
     private const string TaskSql = """
         SELECT "ResId", "ExecutionId", "TenantId", "WorkflowKey", "WorkflowVersion", "NodeId", "StackJson", "StackKey", "Kind", "Title",
             "ToolCallsJson", "Status", "CreatedAt", "Made", "ExpiresAt", "ResolvedBy", "ResolvedByName", "ResolvedAt", "Channel", "OutputJson",
-            "RequestedBy"
+            "RequestedBy", "TallyJson"
         FROM "Tasks" WHERE "ResId" = @p0
         """;
 
@@ -41,7 +41,7 @@ public sealed class TaskReader(SqliteReads? sqlite = null)
                 Kind = row.GetString(8), Title = row.GetString(9), ToolCallsJson = row.TextOrNull(10), Status = row.GetString(11),
                 CreatedAt = row.Utc(12), Made = row.GetInt64(13), ExpiresAt = row.UtcOrNull(14), ResolvedBy = row.TextOrNull(15),
                 ResolvedByName = row.TextOrNull(16), ResolvedAt = row.UtcOrNull(17), Channel = row.TextOrNull(18), OutputJson = row.TextOrNull(19),
-                RequestedBy = row.TextOrNull(20),
+                RequestedBy = row.TextOrNull(20), TallyJson = row.TextOrNull(21),
             };
         }
 

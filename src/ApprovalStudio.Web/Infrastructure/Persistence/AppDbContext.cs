@@ -143,7 +143,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
                 .IsDescending(false, false, false, true, true, false);
             e.HasIndex(x => new { x.Status, x.ExpiresAt });
             e.HasMany(x => x.Assignees).WithOne().HasForeignKey(a => a.ResId).OnDelete(DeleteBehavior.Cascade);
-            e.Property(x => x.TallyJson).HasMaxLength(4000);
+            e.Property(x => x.TallyJson).Unbounded(); // "all" names every user it waits for
         });
         model.Entity<TaskVoteRecord>(e =>
         {

@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261203142305_TaskVotes")]
+    [Migration("20261203144533_TaskVotes")]
     partial class TaskVotes
     {
         /// <inheritdoc />
@@ -758,7 +758,6 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<string>("TallyJson")
-                        .HasMaxLength(4000)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("TenantId")

@@ -1,10 +1,9 @@
 ﻿using System;
 using Microsoft.EntityFrameworkCore.Migrations;
-using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
+namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class TaskVotes : Migration
@@ -15,24 +14,23 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
             migrationBuilder.AddColumn<string>(
                 name: "TallyJson",
                 table: "Tasks",
-                type: "character varying(4000)",
-                maxLength: 4000,
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.CreateTable(
                 name: "TaskVotes",
                 columns: table => new
                 {
-                    Id = table.Column<long>(type: "bigint", nullable: false)
-                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
-                    ResId = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    UserId = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    Name = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
-                    Decision = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    Comment = table.Column<string>(type: "character varying(4000)", maxLength: 4000, nullable: true),
-                    Channel = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    Groups = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
-                    At = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                    Id = table.Column<long>(type: "INTEGER", nullable: false)
+                        .Annotation("Sqlite:Autoincrement", true),
+                    ResId = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    UserId = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    Name = table.Column<string>(type: "TEXT", maxLength: 200, nullable: true),
+                    Decision = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    Comment = table.Column<string>(type: "TEXT", maxLength: 4000, nullable: true),
+                    Channel = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    Groups = table.Column<string>(type: "TEXT", maxLength: 2000, nullable: false),
+                    At = table.Column<DateTime>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
                 {

@@ -14,8 +14,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
             migrationBuilder.AddColumn<string>(
                 name: "TallyJson",
                 table: "Tasks",
-                type: "nvarchar(4000)",
-                maxLength: 4000,
+                type: "nvarchar(max)",
                 nullable: true);
 
             migrationBuilder.CreateTable(
