@@ -7,6 +7,7 @@ using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Workflows.Definitions;
 using ApprovalStudio.Workflows.Execution;
+using ApprovalStudio.Workflows.Resumption;
 using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Inbox;
@@ -68,6 +69,9 @@ public sealed record TaskView(
 
     /// <summary>An approval with a quorum: the votes cast so far, in order (issue 15); empty for any other task.</summary>
     public IReadOnlyList<TaskVoteRecord> Votes { get; init; } = [];
+
+    /// <summary>An approval with a quorum: where its vote stands, the people it waits for named as the directory names them.</summary>
+    public QuorumTally? Tally { get; init; }
 }
 
 /// <summary>What an earlier node of the run produced, headed by the node's title.</summary>
@@ -265,31 +269,29 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             .OrderBy(t => t.CreatedAt).Select(t => new { t.NodeId, t.Title }).ToListAsync(cancellationToken);
         var titles = NodeTitles.For(definition, taskTitles.Select(t => (t.NodeId, t.Title)));
         var names = await PeopleNames.LookupAsync(db, task.TenantId, [execution.CreatedBy, task.ResolvedBy], cancellationToken);
+        // An approval with a quorum: its votes, each voter named as the directory names them (else as they voted), and the tally.
+        var tally = Executions.Votes.Tally(task.TallyJson);
+        List<TaskVoteRecord> votes = tally is null ? [] : await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken);
+        var voterNames = tally is null ? names
+            : await PeopleNames.LookupAsync(db, task.TenantId, [.. votes.Select(v => v.UserId), .. tally.WaitingFor], cancellationToken);
+        foreach (var vote in votes)
+        {
+            vote.Name = voterNames.TryGetValue(vote.UserId, out var name) && !string.IsNullOrWhiteSpace(name) ? name : vote.Name;
+        }
+
         var answeredBy = task.ResolvedBy is null ? null
             : names.TryGetValue(task.ResolvedBy, out var known) && !string.IsNullOrWhiteSpace(known) ? known : task.ResolvedByName ?? task.ResolvedBy;
         return new TaskView(task, (WaitingNodeDefinition)definition.Node(task.NodeId), names.Name(execution.CreatedBy), JsonNode.Parse(execution.InputJson),
             [.. outputs.Select(o => new NodeOutput(o.NodeId, NodeTitles.Of(titles, o.NodeId), o.OutputJson is null ? null : JsonNode.Parse(o.OutputJson)))],
             execution.LastSequence, titles, answeredBy, string.IsNullOrWhiteSpace(definition.Name) ? task.WorkflowKey : definition.Name)
         {
-            Votes = task.TallyJson is null ? [] : await VotesAsync(db, task, cancellationToken),
+            Votes = votes,
+            Tally = tally is null ? null : tally with { WaitingFor = [.. tally.WaitingFor.Select(w => Named(voterNames, w))] },
         };
     }
 
-    /// <summary>The votes on an approval with a quorum, in order, each voter named as the directory names them (else as they voted).</summary>
-    private static async Task<List<TaskVoteRecord>> VotesAsync(AppDbContext db, TaskRecord task, CancellationToken cancellationToken)
-    {
-        var votes = await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken);
-        var names = await PeopleNames.LookupAsync(db, task.TenantId, [.. votes.Select(v => v.UserId)], cancellationToken);
-        foreach (var vote in votes)
-        {
-            if (names.TryGetValue(vote.UserId, out var known) && !string.IsNullOrWhiteSpace(known))
-            {
-                vote.Name = known;
-            }
-        }
-
-        return votes;
-    }
+    private static string Named(IReadOnlyDictionary<string, string> names, string userId) =>
+        names.TryGetValue(userId, out var known) && !string.IsNullOrWhiteSpace(known) ? known : userId;
 
     /// <summary>The newest pending task the actor may answer, other than <paramref name="exceptResId"/> (null when there is none).</summary>
     public async Task<string?> NextTaskAsync(Actor actor, string exceptResId, CancellationToken cancellationToken)

@@ -162,7 +162,7 @@ public sealed partial class TaskPage
         view.Task.Status == TaskStatuses.Pending && view.Votes.FirstOrDefault(v => v.UserId == userId) is { } vote
             ? new Outcome(Severity.Success,
                 $"You {VotesPanel.Verb(vote.Decision)}{(string.IsNullOrWhiteSpace(vote.Comment) ? "" : $" · “{vote.Comment}”")} · ", vote.At,
-                $" · {Votes.Describe(view.Task.TallyJson)}; the approval stays open until enough people vote.")
+                $" · {view.Tally?.Describe()}; the approval stays open until enough people vote.")
             : null;
 
     private static Outcome Already(string? who, DateTime? at, string? channel) =>
