@@ -268,7 +268,7 @@ public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : 
         await first.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
 
         var outcome = second.GetByRole(AriaRole.Status, new() { Name = "Outcome" });
-        await Assertions.Expect(outcome).ToContainTextAsync("Answered by Mia via inbox at");
+        await Assertions.Expect(outcome).ToContainTextAsync("Approved by Mia via inbox at");
         await Assertions.Expect(outcome).ToContainTextAsync(ClockTime());
         await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
         await Assertions.Expect(second.GetByTestId("deadline")).ToHaveCountAsync(0);
@@ -282,7 +282,7 @@ public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : 
             Assert.Equal(HttpStatusCode.Accepted, api.StatusCode);
         }
 
-        await Assertions.Expect(second.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Answered by Max via api at");
+        await Assertions.Expect(second.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Rejected by Max via api at");
         await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
     }
 
@@ -337,7 +337,7 @@ public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : 
         await Assertions.Expect(max.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("You approved ·");
         await host.WaitForAsync(run, s => (string?)s["status"] == "Completed", tenant: tenant);
 
-        await Assertions.Expect(receipt).ToContainTextAsync("Answered by Max via inbox at");
+        await Assertions.Expect(receipt).ToContainTextAsync("Approved by Max via inbox at");
         await Assertions.Expect(mia.GetByTestId("vote")).ToHaveCountAsync(3);
     }
 

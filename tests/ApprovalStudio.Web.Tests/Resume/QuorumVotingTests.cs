@@ -80,9 +80,11 @@ public sealed class QuorumVotingTests
         var done = await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");
         Assert.Equal("approved", (string?)done["output"]!["outcome"]);
 
+        // After it settled: 409 saying who decided what, through which channel and when.
         var late = await VoteAsync(host, "bob", resId, "Rejected");
         Assert.Equal(HttpStatusCode.Conflict, late.Status);
-        Assert.Equal("cy", (string?)late.Body!["resolvedBy"]);
+        Assert.Equal(("cy", "Approved", "api"), ((string?)late.Body!["resolvedBy"], (string?)late.Body["decision"], (string?)late.Body["channel"]));
+        Assert.StartsWith("Approved by cy at ", (string?)late.Body["detail"], StringComparison.Ordinal);
 
         await using var db = host.Database.OpenContext();
         var node = await db.NodeRuns.SingleAsync(r => r.ExecutionId == executionId && r.NodeId == "vote");

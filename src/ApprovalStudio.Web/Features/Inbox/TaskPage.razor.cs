@@ -132,7 +132,7 @@ public sealed partial class TaskPage
     /// <summary>What the page says about a task that cannot be answered here and now.</summary>
     internal static Outcome? Describe(TaskRecord task, Actor actor, bool assigneeChecked = true) => task.Status switch
     {
-        TaskStatuses.Resolved => Already(task.ResolvedByName ?? task.ResolvedBy, task.ResolvedAt, task.Channel),
+        TaskStatuses.Resolved => Already(task.ResolvedByName ?? task.ResolvedBy, task.ResolvedAt, task.Channel, TaskOutcomes.Decision(task)),
         TaskStatuses.Expired => new Outcome(Severity.Warning, "This task expired at ", task.ExpiresAt,
             Votes.Describe(task.TallyJson) is { } tally ? $" before its vote was settled ({tally})." : " before anyone answered it."),
         TaskStatuses.Cancelled => new Outcome(Severity.Info, "The run ended before this task was answered."),
@@ -144,7 +144,7 @@ public sealed partial class TaskPage
     internal static Outcome? Describe(ResumeOutcome outcome) => outcome switch
     {
         ResumeOutcome.Accepted => new Outcome(Severity.Info, "Resuming: your answer was accepted and the run continues."),
-        ResumeOutcome.AlreadyResolved r => Already(r.ResolvedByName ?? r.ResolvedBy, r.ResolvedAt, r.Channel),
+        ResumeOutcome.AlreadyResolved r => Already(r.ResolvedByName ?? r.ResolvedBy, r.ResolvedAt, r.Channel, r.Decision),
         ResumeOutcome.Gone g => g.ExpiredAt is { } at ? new Outcome(Severity.Warning, "This task expired at ", at, ".") : new Outcome(Severity.Warning, g.Reason),
         ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "This task is not yours: " + f.Reason),
         ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
@@ -165,8 +165,9 @@ public sealed partial class TaskPage
                 $" · {view.Tally?.Describe()}; the approval stays open until enough people vote.")
             : null;
 
-    private static Outcome Already(string? who, DateTime? at, string? channel) =>
-        new(Severity.Warning, $"{who} already answered this task via {channel} at ", at, ".");
+    /// <summary>"Max already approved this task via slack at …" (for an approval, what it decided; else "answered").</summary>
+    private static Outcome Already(string? who, DateTime? at, string? channel, string? decision) =>
+        new(Severity.Warning, $"{who} already {(decision is null ? "answered" : VotesPanel.Verb(decision))} this task via {channel} at ", at, ".");
 
     /// <summary>"You approved · “Looks right” · 14:02" in the tab that answered, else "Answered by Otto via api at 14:02".</summary>
     internal static Outcome Receipt(TaskView view, bool answeredHere)
@@ -174,7 +175,7 @@ public sealed partial class TaskPage
         var task = view.Task;
         if (!answeredHere)
         {
-            return new Outcome(Severity.Info, $"Answered by {view.AnsweredBy} via {task.Channel} at ", task.ResolvedAt);
+            return new Outcome(Severity.Info, $"{(view.Node is ApprovalNode ? TaskOutcomes.Verb(TaskOutcomes.Decision(task)) : "Answered")} by {view.AnsweredBy} via {task.Channel} at ", task.ResolvedAt);
         }
 
         var output = task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson);

@@ -75,25 +75,12 @@ public static class SlackMessages
     /// <summary>How a settled task ended, for the messages that asked about it.</summary>
     public static string Outcome(TaskRecord task) => task.Status switch
     {
-        TaskStatuses.Resolved => $"{Verb(task)} by {task.ResolvedByName ?? task.ResolvedBy} via {task.Channel} at {When(task.ResolvedAt)}.",
+        TaskStatuses.Resolved => $"{Executions.TaskOutcomes.Verb(task)} by {task.ResolvedByName ?? task.ResolvedBy} via {task.Channel} at {When(task.ResolvedAt)}.",
         TaskStatuses.Expired => Executions.Votes.Describe(task.TallyJson) is { } tally
             ? $"The task passed its deadline ({When(task.ExpiresAt)}) before its vote was settled: {tally}."
             : $"The task passed its deadline ({When(task.ExpiresAt)}) unanswered.",
         TaskStatuses.Cancelled => "The run ended before this task was answered.",
         _ => "Waiting for an answer.",
-    };
-
-    private static string Verb(TaskRecord task) => task.Kind switch
-    {
-        "Approval" => (string?)JsonNode.Parse(task.OutputJson ?? "{}")?["decision"] switch
-        {
-            "RequestChanges" => "Changes requested",
-            { } decision => decision,
-            null => "Answered",
-        },
-        "Review" => "Acknowledged",
-        "UserForm" => "Submitted",
-        _ => "Answered",
     };
 
     public static string When(DateTime? at) => at is { } time ? MessageTemplates.Format(time) : "an earlier time";

@@ -59,11 +59,11 @@ public static class ResumeFeature
             c.ExecutionId is null ? null : new Dictionary<string, object?> { ["executionId"] = c.ExecutionId }),
         ResumeOutcome.Forbidden f => Problems.Status(StatusCodes.Status403Forbidden, "You may not answer this task.", f.Reason),
         ResumeOutcome.AlreadyResolved r => Problems.Status(StatusCodes.Status409Conflict, "This task was already answered.",
-            $"Answered by {r.ResolvedByName ?? r.ResolvedBy} at {r.ResolvedAt:O} via {r.Channel}.",
+            $"{TaskOutcomes.Verb(r.Decision)} by {r.ResolvedByName ?? r.ResolvedBy} at {r.ResolvedAt:O} via {r.Channel}.",
             new Dictionary<string, object?>
             {
                 ["executionId"] = r.ExecutionId, ["resolvedBy"] = r.ResolvedBy, ["resolvedByName"] = r.ResolvedByName,
-                ["resolvedAt"] = r.ResolvedAt, ["channel"] = r.Channel,
+                ["resolvedAt"] = r.ResolvedAt, ["channel"] = r.Channel, ["decision"] = r.Decision,
             }),
         ResumeOutcome.Voted v => TypedResults.Accepted($"/api/executions/{v.ExecutionId}/status",
             new ExecutionAccepted(v.ExecutionId, Votes.Voting, Votes.TallyNode(v.Tally))),

@@ -53,7 +53,9 @@ public abstract record ResumeOutcome
 
     public sealed record Forbidden(string Reason) : ResumeOutcome;
 
-    public sealed record AlreadyResolved(string ExecutionId, string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel) : ResumeOutcome;
+    /// <summary><paramref name="Decision"/>: what an approval decided (Approved, Rejected, RequestChanges); null for other tasks.</summary>
+    public sealed record AlreadyResolved(
+        string ExecutionId, string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel, string? Decision = null) : ResumeOutcome;
 
     public sealed record Gone(string ExecutionId, DateTime? ExpiredAt, string Reason) : ResumeOutcome;
 
@@ -664,7 +666,8 @@ public sealed class ResumePipeline(
 
     private static ResumeOutcome? Closed(TaskRecord task, DateTime now) => task.Status switch
     {
-        TaskStatuses.Resolved => new ResumeOutcome.AlreadyResolved(task.ExecutionId, task.ResolvedBy, task.ResolvedByName, task.ResolvedAt, task.Channel),
+        TaskStatuses.Resolved => new ResumeOutcome.AlreadyResolved(task.ExecutionId, task.ResolvedBy, task.ResolvedByName, task.ResolvedAt, task.Channel,
+            TaskOutcomes.Decision(task)),
         TaskStatuses.Expired => new ResumeOutcome.Gone(task.ExecutionId, task.ExpiresAt, "The task passed its deadline."),
         TaskStatuses.Cancelled => new ResumeOutcome.Gone(task.ExecutionId, null, "The run ended before this task was answered."),
         _ when task.ExpiresAt <= now => new ResumeOutcome.Gone(task.ExecutionId, task.ExpiresAt, "The task passed its deadline."),
