@@ -188,6 +188,36 @@ public sealed partial class EmailNotificationTests
         Assert.DoesNotContain(channels.Smtp.Messages(), m => m.Subject == "Reminder: Approve 5 EUR for answered");
     }
 
+    /// <summary>
+    /// An approval two people must sign (issue 15): its emails say where the vote stands, and once someone has voted they get
+    /// no reminder — the others' reminders carry the new tally.
+    /// </summary>
+    [Fact]
+    public async Task Emails_of_an_approval_being_voted_on_carry_the_tally_and_nobody_who_voted_is_reminded()
+    {
+        await using var channels = await Channels.StartAsync(settings: new Dictionary<string, string?> { ["Notifications:ReminderBefore"] = "23:59:55" });
+        await channels.Host.CreateWorkflowAsync(Expense.Replace("\"expiresAfter\"", "\"quorum\":{\"approvals\":2},\"expiresAfter\"", StringComparison.Ordinal));
+        await channels.AddPersonAsync("mia", ["managers"], email: "mia@acme.test");
+        await channels.AddPersonAsync("max", ["managers"], email: "max@acme.test");
+        var run = await channels.Host.StartRunAsync("expense", """{"amount":6,"reason":"a vote"}""");
+        var resId = await channels.Host.WaitForTaskAsync(run);
+        var first = await channels.Smtp!.WaitForAsync("mia@acme.test");
+        Assert.Contains("Votes so far: 0 of 2 approvals.", first.TextBody, StringComparison.Ordinal);
+        Assert.Contains("<p>Votes so far: 0 of 2 approvals.</p>", first.HtmlBody, StringComparison.Ordinal);
+
+        using (var response = await channels.Host.Client(channels.Host.Token("max", ["managers"])).PostJsonAsync($"/api/executions/{resId}/resume", """{"decision":"Approved"}"""))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        var reminder = await channels.Smtp.WaitForAsync("mia@acme.test", m => m.Subject?.StartsWith("Reminder:", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(20));
+        Assert.Contains("Votes so far: 1 of 2 approvals.", reminder.TextBody, StringComparison.Ordinal);
+        var rows = await channels.WaitForNotificationsAsync(run, r => r.Count(n => n.Kind == NotificationKinds.Reminder && n.Status != NotificationStatuses.Pending && n.Status != NotificationStatuses.Leased) == 2);
+        var maxReminder = Assert.Single(rows, n => n.Kind == NotificationKinds.Reminder && n.RecipientUserId == "max");
+        Assert.Equal(NotificationStatuses.Skipped, maxReminder.Status);
+        Assert.Equal("The recipient has voted on this task.", maxReminder.LastError);
+    }
+
     [Fact]
     public async Task Two_instances_draining_one_outbox_send_each_message_once()
     {

@@ -46,7 +46,8 @@ public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogge
 
             {% if reminder %}This is still waiting for your answer{% else %}A workflow is waiting for your answer{% endif %}: {{ task.title }}
             Workflow {{ workflow.key }}, started by {{ run.startedBy }}.
-            {% if task.expiresAt %}Answer before {{ task.expiresAt }}.
+            {% if task.tally %}Votes so far: {{ task.tally }}.
+            {% endif %}{% if task.expiresAt %}Answer before {{ task.expiresAt }}.
             {% endif %}
             Open it to answer: {{ link }}
 
@@ -59,6 +60,7 @@ public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogge
             <p>{% if reminder %}This is still waiting for your answer{% else %}A workflow is waiting for your answer{% endif %}:</p>
             <p style="font-size: 1.2em"><strong>{{ task.title }}</strong></p>
             <p>Workflow {{ workflow.key }}, started by {{ run.startedBy }}.{% if task.expiresAt %} Answer before {{ task.expiresAt }}.{% endif %}</p>
+            {% if task.tally %}<p>Votes so far: {{ task.tally }}.</p>{% endif %}
             <p><a href="{{ link }}" style="display: inline-block; padding: 8px 16px; background: #3b5bdb; color: #fff; text-decoration: none; border-radius: 4px">Open the {{ task.kind }}</a></p>
             <p style="color: #666; font-size: 0.9em">This link is for you alone. Opening it decides nothing: you answer on the page.</p>
             </body></html>
@@ -254,6 +256,8 @@ public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogge
             ["nodeId"] = s.Task.NodeId,
             ["createdAt"] = Format(s.Task.CreatedAt),
             ["expiresAt"] = s.Task.ExpiresAt is { } expires ? Format(expires) : null,
+            // An approval being voted on (issue 15): "1 of 2 approvals; waiting for legal" (Slack's messages show it under their blocks).
+            ["tally"] = Executions.Votes.Describe(s.Task.TallyJson),
         },
         ["workflow"] = new Dictionary<string, object?> { ["key"] = s.Task.WorkflowKey, ["version"] = s.Task.WorkflowVersion },
         ["run"] = new Dictionary<string, object?>
@@ -299,6 +303,7 @@ public sealed class MessageTemplates(AppDbContext db, TimeProvider clock, ILogge
             ResId = "sample", ExecutionId = "sample-run", TenantId = "sample", WorkflowKey = "expense", WorkflowVersion = 1, NodeId = "manager",
             StackJson = "[]", StackKey = string.Empty, Kind = "Approval", Title = "Approve 1,250 EUR <for> \"Q1 offsite\" & travel",
             Status = TaskStatuses.Pending, CreatedAt = now, ExpiresAt = now.AddDays(1),
+            TallyJson = """{"approvals":1,"rejections":0,"required":2,"waitingFor":["legal"]}""",
         };
         var run = new ExecutionRecord
         {
