@@ -154,10 +154,15 @@ public sealed record Vote(Voter Voter, string Decision);
 /// </summary>
 public sealed record QuorumTally(int Approvals, int Rejections, int Required, IReadOnlyList<string> WaitingFor)
 {
-    /// <summary>"2 of 3 approvals; waiting for legal": what every channel shows while the vote is open.</summary>
+    /// <summary>
+    /// "2 of 3 approvals; waiting for legal": what every channel shows while the vote is open. Once there are approvals enough
+    /// but a group has not signed off, the count stands alone ("2 approvals; waiting for legal"), never "3 of 2".
+    /// </summary>
     public string Describe()
     {
-        var text = $"{Approvals} of {Required} approval{(Required == 1 ? string.Empty : "s")}";
+        var text = Approvals >= Required
+            ? $"{Approvals} approval{(Approvals == 1 ? string.Empty : "s")}"
+            : $"{Approvals} of {Required} approval{(Required == 1 ? string.Empty : "s")}";
         if (Rejections > 0)
         {
             text += $", {Rejections} rejection{(Rejections == 1 ? string.Empty : "s")}";
@@ -274,6 +279,12 @@ public static class QuorumParser
             default:
                 problems.Add(new($"{path}.rejectOn", "rejectOn is \"any\" (the first rejection ends the node) or \"unreachable\" (only once the approvals needed can no longer be had)."));
                 break;
+        }
+
+        if (quorum["approvals"] is System.Text.Json.Nodes.JsonValue given && given.TryGetValue<int>(out var asked) && asked < groups.Count)
+        {
+            problems.Add(new($"{path}.approvals",
+                $"{asked} approval(s) cannot cover {groups.Count} groups: each group signs off through a person of its own. Ask for at least {groups.Count}, or leave approvals out."));
         }
 
         if (problems.Count > before)

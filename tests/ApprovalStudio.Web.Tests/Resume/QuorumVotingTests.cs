@@ -85,6 +85,13 @@ public sealed class QuorumVotingTests
         Assert.Equal(HttpStatusCode.Conflict, late.Status);
         Assert.Equal(("cy", "Approved", "api"), ((string?)late.Body!["resolvedBy"], (string?)late.Body["decision"], (string?)late.Body["channel"]));
         Assert.StartsWith("Approved by cy at ", (string?)late.Body["detail"], StringComparison.Ordinal);
+        Assert.EndsWith(", settling the vote (3 approvals).", (string?)late.Body["detail"], StringComparison.Ordinal);
+        Assert.Equal(3, (int)late.Body["tally"]!["approvals"]!);
+
+        // GET /api/tasks/{resId} carries the tally and the votes too.
+        var (_, detail, _) = await AppHost.SendAsync(host.Client(host.Token("ann")), HttpMethod.Get, $"/api/tasks/{resId}");
+        Assert.Equal(3, (int)detail!["tally"]!["approvals"]!);
+        Assert.Equal(["ann", "bob", "cy"], detail["votes"]!.AsArray().Select(v => (string)v!["userId"]!));
 
         await using var db = host.Database.OpenContext();
         var node = await db.NodeRuns.SingleAsync(r => r.ExecutionId == executionId && r.NodeId == "vote");
@@ -213,6 +220,31 @@ public sealed class QuorumVotingTests
         Assert.Equal("Resuming", (string?)(await VoteAsync(host, "bob", board, "Rejected")).Body!["status"]);
         var done = await host.WaitForAsync(run, s => (string?)s["status"] == "Completed");
         Assert.Equal("Rejected", (string?)done["output"]!["decision"]);
+    }
+
+    /// <summary>A person's history lists the votes they cast as well as the answers that settled tasks, each at its own time.</summary>
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task History_lists_the_votes_a_person_cast_beside_the_answers_they_gave(Provider provider)
+    {
+        await using var host = await AppHost.StartAsync(provider);
+        await host.CreateWorkflowAsync(Flow("history", """{"approvals":2}""", """{"users":["ann","bob","cy"]}"""));
+        var settled = await host.WaitForTaskAsync(await host.StartRunAsync("history"));
+        var open = await host.WaitForTaskAsync(await host.StartRunAsync("history"));
+        await VoteAsync(host, "ann", settled, "Approved");
+        await VoteAsync(host, "bob", settled, "Approved");
+        await VoteAsync(host, "ann", open, "Approved");
+
+        var queries = host.Services.GetRequiredService<ApprovalStudio.Web.Features.Inbox.InboxQueries>();
+        static ApprovalStudio.Web.Infrastructure.Auth.Actor Person(string id) => new(AppHost.Tenant, id, id, new HashSet<string>(), new HashSet<string>());
+        var ann = await queries.HistoryAsync(Person("ann"), new(), 0, 25, default);
+        Assert.Equal(2, ann.Total);
+        Assert.Equal([(open, "Voted Approved: ann says Approved"), (settled, "Voted Approved: ann says Approved")], ann.Rows.Select(r => (r.ResId, r.Answer)));
+        Assert.All(ann.Rows, r => Assert.Equal("api", r.Channel));
+        var bob = await queries.HistoryAsync(Person("bob"), new(), 0, 25, default);
+        Assert.Equal((settled, "Approved: bob says Approved"), (Assert.Single(bob.Rows).ResId, bob.Rows[0].Answer));
+        Assert.Equal([open], (await queries.HistoryAsync(Person("ann"), new(Search: "says"), 0, 1, default)).Rows.Select(r => r.ResId));
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public static class Votes
     [
         .. votes.Select(v => new JsonObject
         {
-            ["userId"] = v.UserId, ["name"] = v.Name, ["decision"] = v.Decision, ["comment"] = v.Comment, ["channel"] = v.Channel, ["at"] = v.At,
+            ["userId"] = v.UserId, ["name"] = v.Name, ["decision"] = v.Decision, ["comment"] = v.Comment, ["channel"] = v.Channel, ["at"] = new DateTimeOffset(DateTime.SpecifyKind(v.At, DateTimeKind.Utc)),
         }),
     ];
 

@@ -321,16 +321,35 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var query = db.Tasks.AsNoTracking()
-            .Where(t => t.TenantId == actor.TenantId && t.Status == TaskStatuses.Resolved && t.ResolvedBy == actor.UserId);
+        // What the person answered, and (issue 15) the votes they cast that did not settle their approval — each once, at the
+        // time they answered or voted: one UNION ALL, filtered, counted and paged together.
+        var answered = db.Tasks.AsNoTracking()
+            .Where(t => t.TenantId == actor.TenantId && t.Status == TaskStatuses.Resolved && t.ResolvedBy == actor.UserId)
+            .Select(t => new HistoryEntry
+            {
+                ResId = t.ResId, ExecutionId = t.ExecutionId, WorkflowKey = t.WorkflowKey, WorkflowVersion = t.WorkflowVersion, NodeId = t.NodeId,
+                Kind = t.Kind, Title = t.Title, At = t.ResolvedAt, Channel = t.Channel, OutputJson = t.OutputJson, VoteDecision = null, VoteComment = null,
+                TallyJson = null,
+            });
+        var voted = db.TaskVotes.AsNoTracking()
+            .Where(v => v.UserId == actor.UserId)
+            .Join(db.Tasks.Where(t => t.TenantId == actor.TenantId), v => v.ResId, t => t.ResId, (v, t) => new { v, t })
+            .Where(x => !(x.t.Status == TaskStatuses.Resolved && x.t.ResolvedBy == actor.UserId))
+            .Select(x => new HistoryEntry
+            {
+                ResId = x.t.ResId, ExecutionId = x.t.ExecutionId, WorkflowKey = x.t.WorkflowKey, WorkflowVersion = x.t.WorkflowVersion, NodeId = x.t.NodeId,
+                Kind = x.t.Kind, Title = x.t.Title, At = x.v.At, Channel = x.v.Channel, OutputJson = null, VoteDecision = x.v.Decision,
+                VoteComment = x.v.Comment, TallyJson = x.t.TallyJson,
+            });
+        var query = answered.Concat(voted);
         if (filter.From is { } from)
         {
-            query = query.Where(t => t.ResolvedAt >= from);
+            query = query.Where(t => t.At >= from);
         }
 
         if (filter.To is { } to)
         {
-            query = query.Where(t => t.ResolvedAt < to);
+            query = query.Where(t => t.At < to);
         }
 
         if (!string.IsNullOrWhiteSpace(filter.Search))
@@ -339,11 +358,12 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             var comment = CommentPattern(text);
             var named = await WorkflowsNamedAsync(db, actor.TenantId, text, cancellationToken);
             query = query.Where(t => t.Title.ToLower().Contains(text) || t.WorkflowKey.ToLower().Contains(text) || named.Contains(t.WorkflowKey)
-                || (t.OutputJson != null && EF.Functions.Like(t.OutputJson.ToLower(), comment, Like.EscapeCharacter)));
+                || (t.OutputJson != null && EF.Functions.Like(t.OutputJson.ToLower(), comment, Like.EscapeCharacter))
+                || (t.VoteComment != null && t.VoteComment.ToLower().Contains(text)));
         }
 
         var total = await query.CountAsync(cancellationToken);
-        var rows = await query.OrderByDescending(t => t.ResolvedAt).ThenBy(t => t.ResId)
+        var rows = await query.OrderByDescending(t => t.At).ThenBy(t => t.ResId)
             .Skip(page * pageSize).Take(pageSize)
             .ToListAsync(cancellationToken);
         var workflows = await WorkflowNamesAsync(db, actor.TenantId, rows.Select(r => r.WorkflowKey), cancellationToken);
@@ -358,14 +378,35 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
 
         return new HistorySlice([.. rows.Select(t =>
         {
-            var response = t.OutputJson is null ? null : JsonNode.Parse(t.OutputJson);
+            var response = t.VoteDecision is not null
+                ? new JsonObject { ["decision"] = t.VoteDecision, ["comment"] = t.VoteComment }
+                : t.OutputJson is null ? null : JsonNode.Parse(t.OutputJson);
             var node = definitions.GetValueOrDefault((t.WorkflowKey, t.WorkflowVersion))?.Nodes.GetValueOrDefault(t.NodeId);
-            return new HistoryRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, t.ResolvedAt, t.Channel, response)
+            var answer = PlainWords.Answer(t.Kind, response, node);
+            return new HistoryRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, t.At, t.Channel, response)
             {
                 WorkflowName = workflows.GetValueOrDefault(t.WorkflowKey, t.WorkflowKey),
-                Answer = PlainWords.Answer(t.Kind, response, node),
+                Answer = t.VoteDecision is null ? answer : $"Voted {answer}",
             };
         })], total);
+    }
+
+    /// <summary>One row of a person's history before it is shaped: an answer of theirs, or a vote that did not settle its task.</summary>
+    private sealed class HistoryEntry
+    {
+        public required string ResId { get; init; }
+        public required string ExecutionId { get; init; }
+        public required string WorkflowKey { get; init; }
+        public int WorkflowVersion { get; init; }
+        public required string NodeId { get; init; }
+        public required string Kind { get; init; }
+        public required string Title { get; init; }
+        public DateTime? At { get; init; }
+        public string? Channel { get; init; }
+        public string? OutputJson { get; init; }
+        public string? VoteDecision { get; init; }
+        public string? VoteComment { get; init; }
+        public string? TallyJson { get; init; }
     }
 
     /// <summary>

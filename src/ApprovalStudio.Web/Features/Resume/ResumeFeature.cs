@@ -59,12 +59,9 @@ public static class ResumeFeature
             c.ExecutionId is null ? null : new Dictionary<string, object?> { ["executionId"] = c.ExecutionId }),
         ResumeOutcome.Forbidden f => Problems.Status(StatusCodes.Status403Forbidden, "You may not answer this task.", f.Reason),
         ResumeOutcome.AlreadyResolved r => Problems.Status(StatusCodes.Status409Conflict, "This task was already answered.",
-            $"{TaskOutcomes.Verb(r.Decision)} by {r.ResolvedByName ?? r.ResolvedBy} at {r.ResolvedAt:O} via {r.Channel}.",
-            new Dictionary<string, object?>
-            {
-                ["executionId"] = r.ExecutionId, ["resolvedBy"] = r.ResolvedBy, ["resolvedByName"] = r.ResolvedByName,
-                ["resolvedAt"] = r.ResolvedAt, ["channel"] = r.Channel, ["decision"] = r.Decision,
-            }),
+            $"{TaskOutcomes.Verb(r.Decision)} by {r.ResolvedByName ?? r.ResolvedBy} at {r.ResolvedAt:O} via {r.Channel}"
+                + (Votes.Describe(r.TallyJson) is { } tally ? $", settling the vote ({tally})." : "."),
+            Resolved(r)),
         ResumeOutcome.Voted v => TypedResults.Accepted($"/api/executions/{v.ExecutionId}/status",
             new ExecutionAccepted(v.ExecutionId, Votes.Voting, Votes.TallyNode(v.Tally))),
         ResumeOutcome.AlreadyVoted a => Problems.Status(StatusCodes.Status409Conflict, "You already voted on this task.",
@@ -74,4 +71,20 @@ public static class ResumeFeature
             new Dictionary<string, object?> { ["executionId"] = g.ExecutionId, ["expiredAt"] = g.ExpiredAt }),
         _ => throw new InvalidOperationException($"Unknown outcome {outcome.GetType().Name}."),
     };
+
+    /// <summary>The 409's extensions for an answered task: who, when, through which channel, what; and the tally of a vote.</summary>
+    private static Dictionary<string, object?> Resolved(ResumeOutcome.AlreadyResolved r)
+    {
+        var extensions = new Dictionary<string, object?>
+        {
+            ["executionId"] = r.ExecutionId, ["resolvedBy"] = r.ResolvedBy, ["resolvedByName"] = r.ResolvedByName,
+            ["resolvedAt"] = r.ResolvedAt, ["channel"] = r.Channel, ["decision"] = r.Decision,
+        };
+        if (r.TallyJson is not null)
+        {
+            extensions["tally"] = System.Text.Json.Nodes.JsonNode.Parse(r.TallyJson);
+        }
+
+        return extensions;
+    }
 }

@@ -55,7 +55,11 @@ public abstract record ResumeOutcome
 
     /// <summary><paramref name="Decision"/>: what an approval decided (Approved, Rejected, RequestChanges); null for other tasks.</summary>
     public sealed record AlreadyResolved(
-        string ExecutionId, string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel, string? Decision = null) : ResumeOutcome;
+        string ExecutionId, string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel, string? Decision = null) : ResumeOutcome
+    {
+        /// <summary>An approval settled by a vote: the tally it was settled with (<c>TallyJson</c>).</summary>
+        public string? TallyJson { get; init; }
+    }
 
     public sealed record Gone(string ExecutionId, DateTime? ExpiredAt, string Reason) : ResumeOutcome;
 
@@ -667,7 +671,7 @@ public sealed class ResumePipeline(
     private static ResumeOutcome? Closed(TaskRecord task, DateTime now) => task.Status switch
     {
         TaskStatuses.Resolved => new ResumeOutcome.AlreadyResolved(task.ExecutionId, task.ResolvedBy, task.ResolvedByName, task.ResolvedAt, task.Channel,
-            TaskOutcomes.Decision(task)),
+            TaskOutcomes.Decision(task)) { TallyJson = task.TallyJson },
         TaskStatuses.Expired => new ResumeOutcome.Gone(task.ExecutionId, task.ExpiresAt, "The task passed its deadline."),
         TaskStatuses.Cancelled => new ResumeOutcome.Gone(task.ExecutionId, null, "The run ended before this task was answered."),
         _ when task.ExpiresAt <= now => new ResumeOutcome.Gone(task.ExecutionId, task.ExpiresAt, "The task passed its deadline."),

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Resume;
 using ApprovalStudio.Web.Features.Workflows;
@@ -26,7 +27,16 @@ public sealed record TaskDetail(
     string ResId, string ExecutionId, string WorkflowKey, int WorkflowVersion, string NodeId, string Kind, string Title, string Status,
     DateTime CreatedAt, DateTime? ExpiresAt, IReadOnlyList<StackFrame> Stack, TaskAssignees Assignees,
     JsonNode? Schema, bool RequireCommentOnReject, JsonNode? ToolCalls,
-    string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel, JsonNode? Response);
+    string? ResolvedBy, string? ResolvedByName, DateTime? ResolvedAt, string? Channel, JsonNode? Response)
+{
+    /// <summary>An approval with a quorum (issue 15): where its vote stands; absent for other tasks.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonNode? Tally { get; init; }
+
+    /// <summary>An approval with a quorum: the votes cast so far, in order (<c>{userId, name, decision, comment, channel, at}</c>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonArray? Votes { get; init; }
+}
 
 /// <summary>The tasks an actor may answer, and one task with what is needed to answer it (its form schema…).</summary>
 public static class TasksFeature
@@ -94,6 +104,11 @@ public static class TasksFeature
             node is ApprovalNode { RequireCommentOnReject: true },
             task.ToolCallsJson is null ? null : JsonNode.Parse(task.ToolCallsJson),
             task.ResolvedBy, task.ResolvedByName, task.ResolvedAt, task.Channel,
-            task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson)));
+            task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson))
+        {
+            Tally = task.TallyJson is null ? null : JsonNode.Parse(task.TallyJson),
+            Votes = task.TallyJson is null ? null
+                : Executions.Votes.AsJson(await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken)),
+        });
     }
 }
