@@ -142,6 +142,23 @@ public sealed class TelemetryTests(TelemetryTests.TracedHosts hosts) : IClassFix
         Assert.Equal((ActivityKind.Server, "/api/workflows/{key}/executions"), (start.Kind, start.GetTagItem("http.route")));
     }
 
+    /// <summary>An instance whose gauges nobody reads (no exporter, no scrape) never polls the queue for them; the first read wakes it.</summary>
+    [Fact]
+    public async Task The_queue_is_sampled_only_while_something_reads_its_gauges()
+    {
+        await using var host = await AppHost.StartAsync(Provider.Sqlite, new Dictionary<string, string?> { ["Telemetry:QueueSampleInterval"] = "00:00:00.100" });
+        await host.CreateWorkflowAsync(Flows.Review);
+        await host.WaitForTaskAsync(await host.StartRunAsync("review-flow", """{"doc":"plan"}"""));
+        var gauges = host.Services.GetRequiredService<QueueGauges>();
+        await Task.Delay(TimeSpan.FromSeconds(1)); // ten intervals
+
+        Assert.Equal(0, gauges.Samples);
+
+        using var deadLettered = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), AppTelemetry.Name, "approvalstudio.queue.dead_lettered");
+        deadLettered.RecordObservableInstruments();
+        await Poll.UntilAsync(() => gauges.Samples >= 2 ? "sampling" : null, TimeSpan.FromSeconds(10), () => $"{gauges.Samples} samples after a read");
+    }
+
     [Fact]
     public async Task Resumes_continuations_the_queue_and_hub_connections_are_measured()
     {

@@ -26,29 +26,65 @@ public sealed record QueueStats(long Depth, DateTime? OldestCreatedAt, long Dead
 
 /// <summary>
 /// Samples the queue for the <c>approvalstudio.queue.*</c> gauges every <see cref="TelemetryOptions.QueueSampleInterval"/>:
-/// a gauge's callback runs on the exporter's thread and may not wait for a database, so it reads the last sample.
+/// a gauge's callback runs on the exporter's thread and may not wait for a database, so it reads the last sample. It samples
+/// only while something reads the gauges (an exporter, a scrape, a listener: read in the last <see cref="ReaderGone"/>), so
+/// an instance without metrics never polls the database for them; the first read after a quiet spell wakes it at once.
 /// </summary>
 public sealed class QueueGauges(IServiceScopeFactory scopes, IOptions<TelemetryOptions> options, TimeProvider clock, ILogger<QueueGauges> log)
     : BackgroundService
 {
+    /// <summary>How long after the last read of a gauge the sampling goes on (longer than any exporter's or scraper's interval).</summary>
+    public static readonly TimeSpan ReaderGone = TimeSpan.FromMinutes(5);
+
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private volatile QueueStats _last = new(0, null, 0);
+    private long _readAt = long.MinValue;
+    private int _samples;
 
-    public long Depth => _last.Depth;
+    public long Depth => Read()._last.Depth;
 
-    public double OldestAge => _last.OldestCreatedAt is { } oldest ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - oldest).TotalSeconds) : 0;
+    public double OldestAge => Read()._last.OldestCreatedAt is { } oldest ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - oldest).TotalSeconds) : 0;
 
-    public long DeadLettered => _last.DeadLettered;
+    public long DeadLettered => Read()._last.DeadLettered;
+
+    /// <summary>How many times the queue was read; for tests.</summary>
+    internal int Samples => Volatile.Read(ref _samples);
+
+    private QueueGauges Read()
+    {
+        var now = clock.GetTimestamp();
+        var before = Interlocked.Exchange(ref _readAt, now);
+        if (before == long.MinValue || clock.GetElapsedTime(before, now) > ReaderGone)
+        {
+            // The first read in a while: sample now rather than at the next tick (this read still gets the last sample).
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+
+        return this;
+    }
+
+    private bool BeingRead(long now) => Interlocked.Read(ref _readAt) is var at && at != long.MinValue && clock.GetElapsedTime(at, now) <= ReaderGone;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.QueueSampleInterval, clock);
         try
         {
-            do
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await SampleAsync(stoppingToken);
+                if (BeingRead(clock.GetTimestamp()))
+                {
+                    await SampleAsync(stoppingToken);
+                }
+
+                // The next tick, or sooner when a reader comes back after a quiet spell.
+                await _wake.WaitAsync(options.Value.QueueSampleInterval, stoppingToken);
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -61,11 +97,18 @@ public sealed class QueueGauges(IServiceScopeFactory scopes, IOptions<TelemetryO
         {
             await using var scope = scopes.CreateAsyncScope();
             _last = await QueueStats.ReadAsync(scope.ServiceProvider.GetRequiredService<AppDbContext>(), null, stoppingToken);
+            Interlocked.Increment(ref _samples);
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
             TelemetryLog.SampleFailed(log, ex);
         }
+    }
+
+    public override void Dispose()
+    {
+        _wake.Dispose();
+        base.Dispose();
     }
 }
 
