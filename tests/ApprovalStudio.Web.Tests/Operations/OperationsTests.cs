@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Net;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Features.Notifications;
@@ -73,6 +74,9 @@ public sealed class OperationsTests
         Assert.Equal(types.IndexOf(ExecutionEventTypes.Failed) + 1, types.IndexOf(ExecutionEventTypes.Retried));
         Assert.Equal(ExecutionEventTypes.Completed, types[^1]);
         Assert.Empty(await ListAsync(host, AppHost.Tenant));
+        var record = await check.Audit.SingleAsync(a => a.ExecutionId == executionId && a.Action == DeadLetters.RetriedAction);
+        Assert.Equal(("admin", "operations"), (record.Actor, record.Channel));
+        Assert.Equal(dead.Id, (long)JsonNode.Parse(record.PayloadJson!)!["queueItem"]!);
     }
 
     [Fact]
@@ -132,6 +136,9 @@ public sealed class OperationsTests
         Assert.False((await RetryAsync(host, AppHost.Tenant, dead.Id)).Retried);
         await using var db = host.Database.OpenContext();
         Assert.Equal(0, (await QueueStats.ReadAsync(db, AppHost.Tenant, CancellationToken.None)).DeadLettered);
+        var dismissal = await db.Audit.SingleAsync(a => a.Action == DeadLetters.DismissedAction && a.ExecutionId == executionId);
+        Assert.Equal(("admin", "operations"), (dismissal.Actor, dismissal.Channel));
+        Assert.Null((await db.Queue.SingleAsync(q => q.Id == dead.Id)).LeaseOwner); // no longer written into the lease's column
         Assert.Equal("Failed", (string?)(await host.StatusAsync(executionId))["status"]);
     }
 

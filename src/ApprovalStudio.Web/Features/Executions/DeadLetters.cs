@@ -83,6 +83,7 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
             return new RetryOutcome(false, "That item was retried already.");
         }
 
+        db.Audit.Add(OperatorRecord(run, item, RetriedAction, actor, now));
         run.Status = ExecutionStatuses.Running;
         run.Error = null;
         run.ErrorNodeId = null;
@@ -130,24 +131,47 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
 
     /// <summary>
     /// Sets a dead letter aside without retrying it: it leaves the list and the dead-letter gauge, and stays in the queue
-    /// table (as <see cref="QueueStatuses.Dismissed"/>, with who did it) for the record. The run stays as it is.
+    /// table (as <see cref="QueueStatuses.Dismissed"/>), with an audit record of who did it. The run stays as it is.
     /// </summary>
     public async Task<bool> DismissAsync(string tenantId, long itemId, string actor, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        var dismissed = await db.WriteAsync(ct => db.Queue
-            .Where(q => q.Id == itemId && q.Status == QueueStatuses.DeadLettered && db.Executions.Any(e => e.Id == q.ExecutionId && e.TenantId == tenantId))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(q => q.Status, QueueStatuses.Dismissed)
-                .SetProperty(q => q.CompletedAt, now)
-                .SetProperty(q => q.LeaseOwner, "dismissed by " + actor), ct), cancellationToken);
-        if (dismissed == 1)
+        await using var transaction = await db.BeginWriteAsync(cancellationToken);
+        var found = await (from q in db.Queue.AsNoTracking()
+                           join e in db.Executions.AsNoTracking() on q.ExecutionId equals e.Id
+                           where q.Id == itemId && q.Status == QueueStatuses.DeadLettered && e.TenantId == tenantId
+                           select new { Item = q, Run = e }).SingleOrDefaultAsync(cancellationToken);
+        if (found is null)
         {
-            ExecutionLog.DismissedDeadLetter(log, itemId, actor);
+            return false;
         }
 
-        return dismissed == 1;
+        var dismissed = await db.Queue.Where(q => q.Id == itemId && q.Status == QueueStatuses.DeadLettered).ExecuteUpdateAsync(s => s
+            .SetProperty(q => q.Status, QueueStatuses.Dismissed)
+            .SetProperty(q => q.CompletedAt, now), cancellationToken);
+        if (dismissed != 1)
+        {
+            return false;
+        }
+
+        db.Audit.Add(OperatorRecord(found.Run, found.Item, DismissedAction, actor, now));
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        ExecutionLog.DismissedDeadLetter(log, itemId, actor);
+        return true;
     }
+
+    /// <summary>The audit actions of an operator's hand on a dead letter (who retried or dismissed which step, and when).</summary>
+    public const string RetriedAction = "DeadLetterRetried";
+
+    public const string DismissedAction = "DeadLetterDismissed";
+
+    private static AuditRecord OperatorRecord(ExecutionRecord run, QueueItem item, string action, string actor, DateTime now) => new()
+    {
+        TenantId = run.TenantId, ExecutionId = run.Id, ResId = item.ResId ?? string.Empty, NodeId = run.ErrorNodeId ?? string.Empty,
+        Action = action, Actor = actor, Channel = "operations", Grant = "admin", At = now,
+        PayloadJson = new JsonObject { ["queueItem"] = item.Id, ["kind"] = item.Kind, ["lastError"] = item.LastError }.ToJsonString(),
+    };
 
     /// <summary>Why the run cannot simply go on from <paramref name="item"/>, or null.</summary>
     private async Task<string?> RefusalAsync(QueueItem item, ExecutionRecord run, CancellationToken cancellationToken)
@@ -170,7 +194,8 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
         // An answer or an expiry after the item was queued had its own step, skipped because the run had failed (its queue
         // row may be swept by retention since; its audit record is kept).
         if (await db.Queue.AnyAsync(q => q.ExecutionId == item.ExecutionId && q.Id > item.Id, cancellationToken)
-            || await db.Audit.AnyAsync(a => a.ExecutionId == run.Id && a.At > item.CreatedAt, cancellationToken))
+            || await db.Audit.AnyAsync(a => a.ExecutionId == run.Id && a.At > item.CreatedAt
+                && a.Action != RetriedAction && a.Action != DismissedAction, cancellationToken)) // an operator's hand is not the run's work
         {
             return "Work that came after this step was skipped because the run had failed; resume the run from a node instead.";
         }
