@@ -73,7 +73,17 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
             await db.Executions.Where(e => e.Id == executionId).ExecuteUpdateAsync(s => s.SetProperty(e => e.StateJson, state));
         }
 
-        await row.GetByRole(AriaRole.Button, new() { Name = $"Retry: Resume step of review-flow (run {executionId[..8]})" }).ClickAsync();
+        // Retry asks first: Cancel changes nothing, Retry in the dialog does it.
+        var retryButton = row.GetByRole(AriaRole.Button, new() { Name = $"Retry: Resume step of review-flow (run {executionId[..8]})" });
+        await retryButton.ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog);
+        await Assertions.Expect(dialog).ToContainTextAsync("runs again, and the run goes on from it");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "operations-retry-confirm.png") });
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+        await Assertions.Expect(dialog).ToHaveCountAsync(0);
+        Assert.Equal("Failed", (string?)(await host.StatusAsync(executionId))["status"]);
+        await retryButton.ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Retry", Exact = true }).ClickAsync();
         await Assertions.Expect(page.GetByTestId("ops-notice")).ToContainTextAsync("Queued again");
         await Assertions.Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Queued again" })).ToBeFocusedAsync();
         await host.WaitForAsync(executionId, s => (string?)s["status"] == "Completed");

@@ -35,6 +35,9 @@ public sealed partial class OperationsPage
     private PerCall<AppDbContext> Database { get; set; } = default!;
 
     [Inject]
+    private IDialogService Dialogs { get; set; } = default!;
+
+    [Inject]
     private PerCall<DeadLetters> DeadLetters { get; set; } = default!;
 
     [Inject]
@@ -71,8 +74,20 @@ public sealed partial class OperationsPage
         _readAt = Clock.GetUtcNow().UtcDateTime;
     }
 
+    /// <summary>Asks before an operator's hand changes a run: what will happen, in words, and a button named for it.</summary>
+    private async Task<bool> ConfirmAsync(string title, string message, string yes) =>
+        await Dialogs.ShowMessageBoxAsync(title, message, yesText: yes, cancelText: "Cancel",
+            options: new DialogOptions { CloseOnEscapeKey = true, MaxWidth = MaxWidth.Small }) == true;
+
     private async Task RetryAsync(DeadLetter item)
     {
+        if (!await ConfirmAsync("Retry this step?",
+                $"The {item.Kind} step of {item.WorkflowKey} (run {Short(item.ExecutionId)}) runs again, and the run goes on from it. Tasks its failure cancelled open again, and their people are told again. Retry once the cause is fixed.",
+                "Retry"))
+        {
+            return;
+        }
+
         await ActAsync(async () =>
         {
             var outcome = await DeadLetters.RunAsync(d => d.RetryAsync(_actor.TenantId, item.Id, _actor.UserId, CancellationToken.None));
@@ -82,6 +97,13 @@ public sealed partial class OperationsPage
 
     private async Task DismissAsync(DeadLetter item)
     {
+        if (!await ConfirmAsync("Dismiss this step?",
+                $"The {item.Kind} step of {item.WorkflowKey} (run {Short(item.ExecutionId)}) leaves this list and is not retried; the run stays failed. This cannot be undone.",
+                "Dismiss"))
+        {
+            return;
+        }
+
         await ActAsync(async () =>
         {
             var dismissed = await DeadLetters.RunAsync(d => d.DismissAsync(_actor.TenantId, item.Id, _actor.UserId, CancellationToken.None));
