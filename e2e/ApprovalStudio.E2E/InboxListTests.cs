@@ -151,6 +151,32 @@ public sealed class InboxListTests(Browser browser, SharedHost shared) : IClassF
         await Assertions.Expect(page.GetByText("No task matches")).ToHaveCountAsync(0);
     }
 
+    /// <summary>An approval being voted on that the viewer has voted on stays in their inbox, marked as waiting for the others (issue 15).</summary>
+    [Fact]
+    public async Task An_approval_you_voted_on_is_marked_as_waiting_for_the_others()
+    {
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync("""
+            {"key":"board","name":"Board","start":"sign","nodes":[{"id":"sign","type":"approval","title":"Sign {{input.n}}","assignees":{"users":["olga","otto"]},"quorum":{"approvals":2}}],"edges":[]}
+            """, tenant: tenant);
+        await Session.AddPersonAsync(host, "olga", "ops", tenant: tenant);
+        var voted = await host.WaitForTaskAsync(await host.StartRunAsync("board", """{"n":"one"}""", tenant: tenant), tenant: tenant);
+        await host.WaitForTaskAsync(await host.StartRunAsync("board", """{"n":"two"}""", tenant: tenant), tenant: tenant);
+        using (var vote = await host.Client(host.Token("olga", tenant: tenant)).PostAsync($"/api/executions/{voted}/resume", AppHost.Json("""{"decision":"Approved"}""")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, vote.StatusCode);
+        }
+
+        var page = await Viewer.SignInAsync(browser, host, $"olga@{tenant}");
+
+        var rows = page.GetByRole(AriaRole.Table, new() { Name = "Pending tasks" }).GetByRole(AriaRole.Row);
+        await Assertions.Expect(rows.Filter(new() { HasText = "Sign one" }).GetByTestId("inbox-voted")).ToHaveTextAsync("Voted");
+        await Assertions.Expect(rows.Filter(new() { HasText = "Sign two" }).GetByTestId("inbox-voted")).ToHaveCountAsync(0);
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "inbox with a voted approval");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "inbox-voted.png") });
+    }
+
     /// <summary>A clock that only knows whole seconds: every task of a step is made in the same instant.</summary>
     private sealed class WholeSeconds : TimeProvider
     {

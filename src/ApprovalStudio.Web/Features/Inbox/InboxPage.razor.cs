@@ -19,6 +19,7 @@ public sealed partial class InboxPage
     private InboxFilter _filter = new();
     private IReadOnlyList<WorkflowChoice> _workflows = [];
     private IReadOnlyList<InboxRow> _rows = [];
+    private IReadOnlySet<string> _voted = new HashSet<string>();
     private int _total;
     private int _page;
     private int _pageSize = PageSizes[0];
@@ -206,6 +207,7 @@ public sealed partial class InboxPage
 
         _reading = null;
         _rows = RowCache.Shared(slice.Rows);
+        _voted = slice.Voted ?? new HashSet<string>();
         _total = slice.Total;
         _newTasks.Clear();
         _loaded = true;
@@ -388,6 +390,9 @@ public sealed partial class InboxPage
     /// rows hold no handlers (their links navigate), so nothing is lost.
     /// </summary>
     private MarkupString Cells(InboxRow row, bool compact) => RowCache.Cells(row, compact, Now, BrowserTime);
+
+    /// <summary>An approval the viewer has voted on (issue 15): marked, beside the shared row, as waiting for the others.</summary>
+    private MarkupString Voted(InboxRow row) => row.Voting && _voted.Contains(row.ResId) ? InboxRowMarkup.Voted : default;
 
     public async ValueTask DisposeAsync()
     {

@@ -34,9 +34,13 @@ public sealed record InboxRow(string ResId, string ExecutionId, string WorkflowK
     /// <summary>The task page's address, made once per row rather than on every render of every open inbox.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string Href { get; } = "/tasks/" + ResId;
+
+    /// <summary>An approval with a quorum, being voted on (issue 15).</summary>
+    public bool Voting { get; init; }
 }
 
-public sealed record InboxSlice(IReadOnlyList<InboxRow> Rows, int Total);
+/// <param name="Voted">The rows' approvals the viewer has voted on already (they wait for the others).</param>
+public sealed record InboxSlice(IReadOnlyList<InboxRow> Rows, int Total, IReadOnlySet<string>? Voted = null);
 
 /// <summary>A workflow as the inbox's filter offers it: filtered on its key, shown by its name.</summary>
 public sealed record WorkflowChoice(string Key, string Name);
@@ -176,7 +180,11 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         var total = rows.Count < pageSize && (rows.Count > 0 || page == 0)
             ? (page * pageSize) + rows.Count
             : knownTotal ?? await filtered.CountAsync(cancellationToken);
-        return new InboxSlice(await NamedAsync(db, actor.TenantId, rows, cancellationToken), total);
+        // Approvals being voted on that this person has voted on: still theirs to see, no longer theirs to answer.
+        var voting = rows.Where(r => r.Voting).Select(r => r.ResId).ToList();
+        var voted = voting.Count == 0 ? null : (await db.TaskVotes.AsNoTracking()
+            .Where(v => v.UserId == actor.UserId && voting.Contains(v.ResId)).Select(v => v.ResId).ToListAsync(cancellationToken)).ToHashSet(StringComparer.Ordinal);
+        return new InboxSlice(await NamedAsync(db, actor.TenantId, rows, cancellationToken), total, voted);
     }
 
     /// <summary>The inbox rows of the given tasks that are still pending, by resId: what a live page adds when they appear.</summary>
@@ -200,7 +208,10 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
     }
 
     private static IQueryable<InboxRow> Rows(AppDbContext db, IQueryable<TaskRecord> tasks) =>
-        tasks.Join(db.Executions, t => t.ExecutionId, e => e.Id, (t, e) => new InboxRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, e.CreatedBy, t.CreatedAt, t.ExpiresAt));
+        tasks.Join(db.Executions, t => t.ExecutionId, e => e.Id, (t, e) => new InboxRow(t.ResId, t.ExecutionId, t.WorkflowKey, t.Kind, t.Title, e.CreatedBy, t.CreatedAt, t.ExpiresAt)
+        {
+            Voting = t.TallyJson != null,
+        });
 
     /// <summary>Requesters and workflows by the names the directory and the definitions give them.</summary>
     private static async Task<IReadOnlyList<InboxRow>> NamedAsync(AppDbContext db, string tenantId, IReadOnlyList<InboxRow> rows, CancellationToken cancellationToken)

@@ -29,6 +29,10 @@ public static class InboxRowMarkup
         return new MarkupString(html.ToString());
     });
 
+    /// <summary>The mark of an approval the viewer has voted on: it waits for the others (one string for the process).</summary>
+    public static readonly MarkupString Voted = new(
+        "<span class=\"inbox-voted\" data-testid=\"inbox-voted\" title=\"You voted; the approval waits for the others\">Voted</span>");
+
     /// <summary>The row's own markup: after the icon, the table's other five cells, or the phone list item's text.</summary>
     public static string Cells(InboxRow row, bool compact, DateTime now, BrowserClock clock)
     {
