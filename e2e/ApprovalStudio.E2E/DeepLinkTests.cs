@@ -63,6 +63,31 @@ public sealed class DeepLinkTests(Browser browser, SharedHost shared) : IClassFi
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "deep-link-approved.png"), FullPage = true });
     }
 
+    /// <summary>Separation of duties through a link (issue 15): the requester's own link is refused with the reason, 403.</summary>
+    [Fact]
+    public async Task The_requesters_own_link_says_someone_else_must_approve()
+    {
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync(Expense.Replace("\"key\":\"expense\"", "\"key\":\"own\"", StringComparison.Ordinal), tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        string run;
+        using (var started = await host.Client(host.Token("mia", ["managers"], tenant: tenant)).PostAsync("/api/workflows/own/executions", AppHost.Json("""{"input":{"amount":7}}""")))
+        {
+            run = (string)JsonNode.Parse(await started.Content.ReadAsStringAsync())!["executionId"]!;
+        }
+
+        var url = await LinkAsync(host, tenant, await host.WaitForTaskAsync(run, tenant: tenant), "mia");
+        using (var http = new HttpClient())
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await http.GetAsync(url)).StatusCode);
+        }
+
+        var page = await OpenAsync(url);
+        await Assertions.Expect(page.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("(separation of duties)");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+    }
+
     /// <summary>An approval two people must sign, answered from email links (issue 15): the first vote leaves the tally, the second settles it.</summary>
     [Fact]
     public async Task A_vote_from_a_link_shows_the_tally_and_a_second_visit_shows_the_vote_not_the_buttons()

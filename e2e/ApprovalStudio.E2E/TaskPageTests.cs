@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
@@ -284,6 +285,36 @@ public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : 
 
         await Assertions.Expect(second.GetByRole(AriaRole.Status, new() { Name = "Outcome" })).ToContainTextAsync("Rejected by Max via api at");
         await Assertions.Expect(second.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+    }
+
+    /// <summary>
+    /// Separation of duties in the inbox (issue 15): the person who started the run opens its approval and is told, before
+    /// answering, that someone else must approve it; the other assignee gets the buttons.
+    /// </summary>
+    [Fact]
+    public async Task The_requester_is_told_before_answering_that_someone_else_must_approve()
+    {
+        var host = shared.Host;
+        var tenant = shared.NewTenant();
+        await host.CreateWorkflowAsync("""
+            {"key":"trip","name":"Trip","start":"ok","nodes":[{"id":"ok","type":"approval","title":"Approve my trip","assignees":{"users":["mia","max"]}}],"edges":[]}
+            """, tenant: tenant);
+        await Session.AddPersonAsync(host, "mia", "managers", tenant: tenant);
+        await Session.AddPersonAsync(host, "max", "managers", tenant: tenant);
+        string run;
+        using (var started = await host.Client(host.Token("mia", tenant: tenant)).PostAsync("/api/workflows/trip/executions", AppHost.Json("""{"input":{}}""")))
+        {
+            run = (string)JsonNode.Parse(await started.Content.ReadAsStringAsync())!["executionId"]!;
+        }
+
+        var resId = await host.WaitForTaskAsync(run, tenant: tenant);
+        var mia = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}");
+        await Assertions.Expect(mia.GetByRole(AriaRole.Status, new() { Name = "Outcome" }))
+            .ToContainTextAsync("You may not answer this task: You started this run, so someone else must approve it (separation of duties).");
+        await Assertions.Expect(mia.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
+
+        var max = await Session.SignInAsync(browser, host, $"max@{tenant}", $"/tasks/{resId}");
+        await Assertions.Expect(max.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync();
     }
 
     /// <summary>

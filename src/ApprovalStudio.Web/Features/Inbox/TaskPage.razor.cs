@@ -126,6 +126,16 @@ public sealed partial class TaskPage
     {
         _view = _actor is null ? null : await Inbox.TaskAsync(_actor, ResId, CancellationToken.None);
         _refusal = _view is null || _actor is null ? null : Describe(_view.Task, _actor) ?? YourVote(_view, _actor.UserId);
+        if (_refusal is null && _view is { Task.Status: TaskStatuses.Pending, Node: ApprovalNode } && _actor is not null)
+        {
+            // Separation of duties is the pipeline's rule: the page says so before anyone answers, as a deep link's page does.
+            var (task, grant) = (_view.Task, new AnswerGrant.Assignee(_actor));
+            if (await Resume.RunAsync(pipeline => pipeline.RefusalAsync(task, grant, CancellationToken.None)) is { } refusal)
+            {
+                _refusal = Describe(new ResumeOutcome.Forbidden(refusal));
+            }
+        }
+
         _next = _actor is null ? null : await Inbox.NextTaskAsync(_actor, ResId, CancellationToken.None);
     }
 
@@ -146,7 +156,7 @@ public sealed partial class TaskPage
         ResumeOutcome.Accepted => new Outcome(Severity.Info, "Resuming: your answer was accepted and the run continues."),
         ResumeOutcome.AlreadyResolved r => Already(r.ResolvedByName ?? r.ResolvedBy, r.ResolvedAt, r.Channel, r.Decision),
         ResumeOutcome.Gone g => g.ExpiredAt is { } at ? new Outcome(Severity.Warning, "This task expired at ", at, ".") : new Outcome(Severity.Warning, g.Reason),
-        ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "This task is not yours: " + f.Reason),
+        ResumeOutcome.Forbidden f => new Outcome(Severity.Error, "You may not answer this task: " + f.Reason),
         ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
         ResumeOutcome.Conflict c => new Outcome(Severity.Warning, c.Reason),
         ResumeOutcome.Voted v => new Outcome(Severity.Success, $"Your vote counts: {v.Tally.Describe()}. The approval stays open until enough people vote."),
