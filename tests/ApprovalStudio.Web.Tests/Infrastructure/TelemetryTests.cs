@@ -156,7 +156,10 @@ public sealed class TelemetryTests(TelemetryTests.TracedHosts hosts) : IClassFix
 
         using var deadLettered = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), AppTelemetry.Name, "approvalstudio.queue.dead_lettered");
         deadLettered.RecordObservableInstruments();
+        Assert.Null(deadLettered.LastMeasurement); // no sample yet: nothing, rather than a made-up 0 or an old figure
         await Poll.UntilAsync(() => gauges.Samples >= 2 ? "sampling" : null, TimeSpan.FromSeconds(10), () => $"{gauges.Samples} samples after a read");
+        deadLettered.RecordObservableInstruments();
+        Assert.Equal(0, deadLettered.LastMeasurement?.Value);
     }
 
     [Fact]
@@ -284,8 +287,10 @@ public sealed class TelemetryTests(TelemetryTests.TracedHosts hosts) : IClassFix
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.MediaType);
             var body = await response.Content.ReadAsStringAsync();
-            return body.Contains("approvalstudio_continuations_total", StringComparison.Ordinal) ? body : null;
-        }, TimeSpan.FromSeconds(20), () => "/metrics never showed a continuation");
+            // The queue's gauges appear from the scrape after the first: that one wakes their sampler (none read them before).
+            return body.Contains("approvalstudio_continuations_total", StringComparison.Ordinal)
+                && body.Contains("approvalstudio_queue_depth", StringComparison.Ordinal) ? body : null;
+        }, TimeSpan.FromSeconds(20), () => "/metrics never showed a continuation and the queue's depth");
         Assert.Contains("approvalstudio_resumes_total{", text);
         Assert.Contains("channel=\"api\"", text);
         Assert.Contains("approvalstudio_resume_duration_seconds_bucket{", text);

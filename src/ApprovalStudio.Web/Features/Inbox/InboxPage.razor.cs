@@ -102,7 +102,7 @@ public sealed partial class InboxPage
             // The prerender: the rows are in the page's first HTML.
             _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
             await ReadAsync();
-            var shown = new InboxShown(_rows, _total);
+            var shown = new InboxShown(_rows, _total, [.. _voted]);
             _persisting = ApplicationState.RegisterOnPersisting(
                 () =>
                 {
@@ -120,6 +120,7 @@ public sealed partial class InboxPage
         if (ApplicationState.TryTakeFromJson<InboxShown>(ShownKey, out var prerendered) && prerendered is not null)
         {
             (_rows, _total, _loaded) = (RowCache.Shared(prerendered.Rows), prerendered.Total, true);
+            _voted = prerendered.Voted?.ToHashSet(StringComparer.Ordinal) ?? new HashSet<string>();
         }
 
         _workflows = await Inbox.WorkflowChoicesAsync(_actor, CancellationToken.None);
@@ -417,4 +418,4 @@ public sealed partial class InboxPage
 }
 
 /// <summary>What the prerendered inbox showed: its rows and how many there are.</summary>
-public sealed record InboxShown(IReadOnlyList<InboxRow> Rows, int Total);
+public sealed record InboxShown(IReadOnlyList<InboxRow> Rows, int Total, IReadOnlyCollection<string>? Voted = null);

@@ -75,9 +75,24 @@ public sealed partial class OperationsPage
     }
 
     /// <summary>Asks before an operator's hand changes a run: what will happen, in words, and a button named for it.</summary>
-    private async Task<bool> ConfirmAsync(string title, string message, string yes) =>
-        await Dialogs.ShowMessageBoxAsync(title, message, yesText: yes, cancelText: "Cancel",
-            options: new DialogOptions { CloseOnEscapeKey = true, MaxWidth = MaxWidth.Small }) == true;
+    private async Task<bool> ConfirmAsync(string title, string message, string yes)
+    {
+        if (_busy)
+        {
+            return false; // a second click while a dialog or an action is on its way
+        }
+
+        _busy = true;
+        try
+        {
+            return await Dialogs.ShowMessageBoxAsync(title, message, yesText: yes, cancelText: "Cancel",
+                options: new DialogOptions { CloseOnEscapeKey = true, MaxWidth = MaxWidth.Small }) == true;
+        }
+        finally
+        {
+            _busy = false;
+        }
+    }
 
     private async Task RetryAsync(DeadLetter item)
     {

@@ -150,6 +150,7 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.ToTable("TaskVotes");
             e.HasKey(x => x.Id);
             e.HasIndex(x => new { x.ResId, x.UserId }).IsUnique(); // a person votes once on a task, whatever the channel
+            e.HasIndex(x => new { x.UserId, x.At }); // a person's history
             e.HasOne<TaskRecord>().WithMany().HasForeignKey(x => x.ResId).OnDelete(DeleteBehavior.Cascade);
             e.Property(x => x.Comment).HasMaxLength(4000);
             e.Property(x => x.Groups).HasMaxLength(2000);
@@ -242,6 +243,8 @@ public abstract class AppDbContext(DbContextOptions options) : IdentityUserConte
             e.Property(x => x.PayloadJson).Unbounded();
             e.HasIndex(x => x.ResId);
             e.HasIndex(x => new { x.TenantId, x.At });
+            // Who answered which step of a run (distinctApprovers, on every approval page's load) and what came after a dead letter.
+            e.HasIndex(x => new { x.ExecutionId, x.Action });
         });
     }
 

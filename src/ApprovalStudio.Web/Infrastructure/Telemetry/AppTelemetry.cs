@@ -40,11 +40,11 @@ public sealed class AppTelemetry : IDisposable
             "Outbox rows handled by channel (email, slack) and status (sent, skipped, retrying, failed).");
         _hubConnections = _meter.CreateUpDownCounter<long>("approvalstudio.hub.connections", "{connection}",
             "Open connections to the execution hub (/hubs/executions) on this instance.");
-        _meter.CreateObservableGauge("approvalstudio.queue.depth", () => queue.Depth, "{item}",
+        _meter.CreateObservableGauge("approvalstudio.queue.depth", queue.Depth, "{item}",
             "Queue items waiting for or held by a worker (pending or leased), cluster-wide (every instance reports the same: max() them), as last sampled.");
-        _meter.CreateObservableGauge("approvalstudio.queue.age", () => queue.OldestAge, "s",
+        _meter.CreateObservableGauge("approvalstudio.queue.age", queue.OldestAge, "s",
             "Age of the oldest queue item still waiting for or held by a worker, cluster-wide, as last sampled (0 when none).");
-        _meter.CreateObservableGauge("approvalstudio.queue.dead_lettered", () => queue.DeadLettered, "{item}",
+        _meter.CreateObservableGauge("approvalstudio.queue.dead_lettered", queue.DeadLettered, "{item}",
             "Queue items the worker gave up on, cluster-wide, until retried or dismissed on the Operations page (retention keeps them).");
     }
 

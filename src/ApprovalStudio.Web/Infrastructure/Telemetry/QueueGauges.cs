@@ -1,5 +1,6 @@
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Infrastructure.Telemetry;
@@ -34,29 +35,39 @@ public sealed class QueueGauges(IServiceScopeFactory scopes, IOptions<TelemetryO
     : BackgroundService
 {
     /// <summary>How long after the last read of a gauge the sampling goes on (longer than any exporter's or scraper's interval).</summary>
-    public static readonly TimeSpan ReaderGone = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan ReaderGone = TimeSpan.FromMinutes(15);
 
     private readonly SemaphoreSlim _wake = new(0, 1);
-    private volatile QueueStats _last = new(0, null, 0);
+    private volatile Sample? _last;
     private long _readAt = long.MinValue;
     private int _samples;
 
-    public long Depth => Read()._last.Depth;
+    private sealed record Sample(QueueStats Stats, long At);
 
-    public double OldestAge => Read()._last.OldestCreatedAt is { } oldest ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - oldest).TotalSeconds) : 0;
+    /// <summary>Queue items waiting or held; no measurement while the last sample is stale (the first read after a quiet spell).</summary>
+    public IEnumerable<Measurement<long>> Depth() => Read() is { } s ? [new(s.Depth)] : [];
 
-    public long DeadLettered => Read()._last.DeadLettered;
+    /// <summary>Age of the oldest item waiting or held, in seconds (0 when none); no measurement while the last sample is stale.</summary>
+    public IEnumerable<Measurement<double>> OldestAge() => Read() is { } s
+        ? [new(s.OldestCreatedAt is { } oldest ? Math.Max(0, (clock.GetUtcNow().UtcDateTime - oldest).TotalSeconds) : 0)]
+        : [];
+
+    /// <summary>Items dead-lettered; no measurement while the last sample is stale.</summary>
+    public IEnumerable<Measurement<long>> DeadLettered() => Read() is { } s ? [new(s.DeadLettered)] : [];
 
     /// <summary>How many times the queue was read; for tests.</summary>
     internal int Samples => Volatile.Read(ref _samples);
 
-    private QueueGauges Read()
+    /// <summary>
+    /// The last sample, if it is recent (three intervals); null otherwise, so that a gauge reports nothing rather than an old
+    /// depth, or an age reckoned from an item long gone. The first read in a while wakes the sampler.
+    /// </summary>
+    private QueueStats? Read()
     {
         var now = clock.GetTimestamp();
         var before = Interlocked.Exchange(ref _readAt, now);
         if (before == long.MinValue || clock.GetElapsedTime(before, now) > ReaderGone)
         {
-            // The first read in a while: sample now rather than at the next tick (this read still gets the last sample).
             try
             {
                 _wake.Release();
@@ -64,9 +75,13 @@ public sealed class QueueGauges(IServiceScopeFactory scopes, IOptions<TelemetryO
             catch (SemaphoreFullException)
             {
             }
+            catch (ObjectDisposedException)
+            {
+                // Read while the host stops.
+            }
         }
 
-        return this;
+        return _last is { } last && clock.GetElapsedTime(last.At, now) <= 3 * options.Value.QueueSampleInterval ? last.Stats : null;
     }
 
     private bool BeingRead(long now) => Interlocked.Read(ref _readAt) is var at && at != long.MinValue && clock.GetElapsedTime(at, now) <= ReaderGone;
@@ -96,7 +111,7 @@ public sealed class QueueGauges(IServiceScopeFactory scopes, IOptions<TelemetryO
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            _last = await QueueStats.ReadAsync(scope.ServiceProvider.GetRequiredService<AppDbContext>(), null, stoppingToken);
+            _last = new Sample(await QueueStats.ReadAsync(scope.ServiceProvider.GetRequiredService<AppDbContext>(), null, stoppingToken), clock.GetTimestamp());
             Interlocked.Increment(ref _samples);
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)

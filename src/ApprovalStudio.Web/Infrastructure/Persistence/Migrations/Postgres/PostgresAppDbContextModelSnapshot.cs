@@ -226,6 +226,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 
                     b.HasIndex("ResId");
 
+                    b.HasIndex("ExecutionId", "Action");
+
                     b.HasIndex("TenantId", "At");
 
                     b.ToTable("Audit", (string)null);
@@ -853,6 +855,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 
                     b.HasIndex("ResId", "UserId")
                         .IsUnique();
+
+                    b.HasIndex("UserId", "At");
 
                     b.ToTable("TaskVotes", (string)null);
                 });

@@ -227,6 +227,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.HasIndex("ResId");
 
+                    b.HasIndex("ExecutionId", "Action");
+
                     b.HasIndex("TenantId", "At");
 
                     b.ToTable("Audit", (string)null);
@@ -854,6 +856,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.HasIndex("ResId", "UserId")
                         .IsUnique();
+
+                    b.HasIndex("UserId", "At");
 
                     b.ToTable("TaskVotes", (string)null);
                 });

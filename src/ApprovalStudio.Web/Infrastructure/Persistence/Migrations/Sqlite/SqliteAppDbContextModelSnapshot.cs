@@ -219,6 +219,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasIndex("ResId");
 
+                    b.HasIndex("ExecutionId", "Action");
+
                     b.HasIndex("TenantId", "At");
 
                     b.ToTable("Audit", (string)null);
@@ -838,6 +840,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasIndex("ResId", "UserId")
                         .IsUnique();
+
+                    b.HasIndex("UserId", "At");
 
                     b.ToTable("TaskVotes", (string)null);
                 });

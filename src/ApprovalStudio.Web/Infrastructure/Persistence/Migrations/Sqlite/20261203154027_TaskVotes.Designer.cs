@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261203144533_TaskVotes")]
+    [Migration("20261203154027_TaskVotes")]
     partial class TaskVotes
     {
         /// <inheritdoc />
@@ -221,6 +221,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.HasKey("Id");
 
                     b.HasIndex("ResId");
+
+                    b.HasIndex("ExecutionId", "Action");
 
                     b.HasIndex("TenantId", "At");
 
@@ -841,6 +843,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 
                     b.HasIndex("ResId", "UserId")
                         .IsUnique();
+
+                    b.HasIndex("UserId", "At");
 
                     b.ToTable("TaskVotes", (string)null);
                 });

@@ -12,7 +12,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 {
     [DbContext(typeof(SqlServerAppDbContext))]
-    [Migration("20261203144538_TaskVotes")]
+    [Migration("20261203154037_TaskVotes")]
     partial class TaskVotes
     {
         /// <inheritdoc />
@@ -229,6 +229,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                     b.HasKey("Id");
 
                     b.HasIndex("ResId");
+
+                    b.HasIndex("ExecutionId", "Action");
 
                     b.HasIndex("TenantId", "At");
 
@@ -857,6 +859,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 
                     b.HasIndex("ResId", "UserId")
                         .IsUnique();
+
+                    b.HasIndex("UserId", "At");
 
                     b.ToTable("TaskVotes", (string)null);
                 });

@@ -44,10 +44,20 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateIndex(
+                name: "IX_Audit_ExecutionId_Action",
+                table: "Audit",
+                columns: new[] { "ExecutionId", "Action" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_TaskVotes_ResId_UserId",
                 table: "TaskVotes",
                 columns: new[] { "ResId", "UserId" },
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_TaskVotes_UserId_At",
+                table: "TaskVotes",
+                columns: new[] { "UserId", "At" });
         }
 
         /// <inheritdoc />
@@ -55,6 +65,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
         {
             migrationBuilder.DropTable(
                 name: "TaskVotes");
+
+            migrationBuilder.DropIndex(
+                name: "IX_Audit_ExecutionId_Action",
+                table: "Audit");
 
             migrationBuilder.DropColumn(
                 name: "TallyJson",

@@ -1,10 +1,9 @@
 ﻿using System;
 using Microsoft.EntityFrameworkCore.Migrations;
-using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
+namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
 {
     /// <inheritdoc />
     public partial class TaskVotes : Migration
@@ -15,7 +14,7 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
             migrationBuilder.AddColumn<string>(
                 name: "TallyJson",
                 table: "Tasks",
-                type: "text",
+                type: "nvarchar(max)",
                 nullable: true);
 
             migrationBuilder.CreateTable(
@@ -23,15 +22,15 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                 columns: table => new
                 {
                     Id = table.Column<long>(type: "bigint", nullable: false)
-                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
-                    ResId = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    UserId = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    Name = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
-                    Decision = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    Comment = table.Column<string>(type: "character varying(4000)", maxLength: 4000, nullable: true),
-                    Channel = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    Groups = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
-                    At = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                        .Annotation("SqlServer:Identity", "1, 1"),
+                    ResId = table.Column<string>(type: "nvarchar(200)", maxLength: 200, nullable: false),
+                    UserId = table.Column<string>(type: "nvarchar(200)", maxLength: 200, nullable: false),
+                    Name = table.Column<string>(type: "nvarchar(200)", maxLength: 200, nullable: true),
+                    Decision = table.Column<string>(type: "nvarchar(200)", maxLength: 200, nullable: false),
+                    Comment = table.Column<string>(type: "nvarchar(4000)", maxLength: 4000, nullable: true),
+                    Channel = table.Column<string>(type: "nvarchar(200)", maxLength: 200, nullable: false),
+                    Groups = table.Column<string>(type: "nvarchar(2000)", maxLength: 2000, nullable: false),
+                    At = table.Column<DateTime>(type: "datetime2", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -45,10 +44,20 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                 });
 
             migrationBuilder.CreateIndex(
+                name: "IX_Audit_ExecutionId_Action",
+                table: "Audit",
+                columns: new[] { "ExecutionId", "Action" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_TaskVotes_ResId_UserId",
                 table: "TaskVotes",
                 columns: new[] { "ResId", "UserId" },
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_TaskVotes_UserId_At",
+                table: "TaskVotes",
+                columns: new[] { "UserId", "At" });
         }
 
         /// <inheritdoc />
@@ -56,6 +65,10 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
         {
             migrationBuilder.DropTable(
                 name: "TaskVotes");
+
+            migrationBuilder.DropIndex(
+                name: "IX_Audit_ExecutionId_Action",
+                table: "Audit");
 
             migrationBuilder.DropColumn(
                 name: "TallyJson",

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 {
     [DbContext(typeof(PostgresAppDbContext))]
-    [Migration("20261203144536_TaskVotes")]
+    [Migration("20261203154033_TaskVotes")]
     partial class TaskVotes
     {
         /// <inheritdoc />
@@ -228,6 +228,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.HasKey("Id");
 
                     b.HasIndex("ResId");
+
+                    b.HasIndex("ExecutionId", "Action");
 
                     b.HasIndex("TenantId", "At");
 
@@ -856,6 +858,8 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Postgres
 
                     b.HasIndex("ResId", "UserId")
                         .IsUnique();
+
+                    b.HasIndex("UserId", "At");
 
                     b.ToTable("TaskVotes", (string)null);
                 });
