@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using ApprovalStudio.Workflows.Definitions;
 
 namespace ApprovalStudio.Workflows.Resumption;
@@ -181,14 +182,14 @@ public sealed record QuorumResult(string? Decision, QuorumTally Tally, Vote? Dec
 public static class QuorumParser
 {
     /// <returns>Null when the node is settled by its first answer (no quorum, or one that says just that).</returns>
-    public static QuorumPolicy? Parse(System.Text.Json.Nodes.JsonNode? node, Assignees assignees, string path, List<DefinitionProblem> problems)
+    public static QuorumPolicy? Parse(JsonNode? node, Assignees assignees, string path, List<DefinitionProblem> problems)
     {
         if (node is null)
         {
             return null;
         }
 
-        if (node is not System.Text.Json.Nodes.JsonObject quorum)
+        if (node is not JsonObject quorum)
         {
             problems.Add(new(path, "quorum is an object: {\"approvals\": \"first\" | \"all\" | N, \"groups\": [...], \"rejectOn\": \"any\" | \"unreachable\"}."));
             return null;
@@ -209,9 +210,9 @@ public static class QuorumParser
         {
             case null:
                 break;
-            case System.Text.Json.Nodes.JsonValue v when v.TryGetValue<string>(out var word) && word == "first":
+            case JsonValue v when v.TryGetValue<string>(out var word) && word == "first":
                 break;
-            case System.Text.Json.Nodes.JsonValue v when v.TryGetValue<string>(out var word) && word == "all":
+            case JsonValue v when v.TryGetValue<string>(out var word) && word == "all":
                 if (assignees.Users.Count == 0 || assignees.Groups.Count > 0)
                 {
                     problems.Add(new($"{path}.approvals",
@@ -221,7 +222,7 @@ public static class QuorumParser
                 allOf = [.. assignees.Users.Distinct(StringComparer.Ordinal)];
                 required = allOf.Count;
                 break;
-            case System.Text.Json.Nodes.JsonValue v when v.TryGetValue<int>(out var n) && n >= 1 && n <= 1000:
+            case JsonValue v when v.TryGetValue<int>(out var n) && n >= 1 && n <= 1000:
                 required = n;
                 if (assignees.Groups.Count == 0 && assignees.Users.Count > 0 && n > assignees.Users.Distinct(StringComparer.Ordinal).Count())
                 {
@@ -239,10 +240,10 @@ public static class QuorumParser
         {
             case null:
                 break;
-            case System.Text.Json.Nodes.JsonArray array:
+            case JsonArray array:
                 foreach (var item in array)
                 {
-                    if (item is System.Text.Json.Nodes.JsonValue g && g.TryGetValue<string>(out var group) && !string.IsNullOrWhiteSpace(group))
+                    if (item is JsonValue g && g.TryGetValue<string>(out var group) && !string.IsNullOrWhiteSpace(group))
                     {
                         if (groups.Contains(group, StringComparer.Ordinal))
                         {
@@ -273,7 +274,7 @@ public static class QuorumParser
         {
             case null:
                 break;
-            case System.Text.Json.Nodes.JsonValue v when v.TryGetValue<string>(out var word) && word is "any" or "unreachable":
+            case JsonValue v when v.TryGetValue<string>(out var word) && word is "any" or "unreachable":
                 rejectOn = word == "any" ? RejectOn.Any : RejectOn.Unreachable;
                 break;
             default:
@@ -281,7 +282,7 @@ public static class QuorumParser
                 break;
         }
 
-        if (quorum["approvals"] is System.Text.Json.Nodes.JsonValue given && given.TryGetValue<int>(out var asked) && asked < groups.Count)
+        if (quorum["approvals"] is JsonValue given && given.TryGetValue<int>(out var asked) && asked < groups.Count)
         {
             problems.Add(new($"{path}.approvals",
                 $"{asked} approval(s) cannot cover {groups.Count} groups: each group signs off through a person of its own. Ask for at least {groups.Count}, or leave approvals out."));

@@ -224,7 +224,7 @@ public sealed class ExecutionProcessor(
         }
 
         var cast = await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken);
-        return (Votes.AsJson(cast), JsonNode.Parse(task.TallyJson!)!, tally.Describe());
+        return (Votes.AsJson(cast), Votes.TallyNode(tally)!, tally.Describe());
     }
 
     /// <summary>A tool-call answer is <c>{toolOutputs, messages}</c>: the outputs become the node's output, the messages join the transcript.</summary>

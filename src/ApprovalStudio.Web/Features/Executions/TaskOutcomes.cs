@@ -26,7 +26,17 @@ public static class TaskOutcomes
     public static string Verb(string? decision) => decision switch
     {
         "RequestChanges" => "Changes requested",
-        null => "Answered",
+        null or "" => "Answered",
+        _ => decision,
+    };
+
+    /// <summary>An approval's decision as a person did it, in lower case: "approved", "rejected", "requested changes".</summary>
+    public static string Did(string? decision) => decision switch
+    {
+        "Approved" => "approved",
+        "Rejected" => "rejected",
+        "RequestChanges" => "requested changes",
+        null or "" => "answered",
         _ => decision,
     };
 }

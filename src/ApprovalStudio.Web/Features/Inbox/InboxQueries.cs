@@ -279,15 +279,14 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         var taskTitles = await db.Tasks.AsNoTracking().Where(t => t.ExecutionId == task.ExecutionId && t.StackKey == string.Empty)
             .OrderBy(t => t.CreatedAt).Select(t => new { t.NodeId, t.Title }).ToListAsync(cancellationToken);
         var titles = NodeTitles.For(definition, taskTitles.Select(t => (t.NodeId, t.Title)));
-        var names = await PeopleNames.LookupAsync(db, task.TenantId, [execution.CreatedBy, task.ResolvedBy], cancellationToken);
         // An approval with a quorum: its votes, each voter named as the directory names them (else as they voted), and the tally.
         var tally = Executions.Votes.Tally(task.TallyJson);
         List<TaskVoteRecord> votes = tally is null ? [] : await db.TaskVotes.AsNoTracking().Where(v => v.ResId == task.ResId).OrderBy(v => v.Id).ToListAsync(cancellationToken);
-        var voterNames = tally is null ? names
-            : await PeopleNames.LookupAsync(db, task.TenantId, [.. votes.Select(v => v.UserId), .. tally.WaitingFor], cancellationToken);
+        var names = await PeopleNames.LookupAsync(db, task.TenantId,
+            [execution.CreatedBy, task.ResolvedBy, .. votes.Select(v => v.UserId), .. tally?.WaitingFor ?? []], cancellationToken);
         foreach (var vote in votes)
         {
-            vote.Name = voterNames.TryGetValue(vote.UserId, out var name) && !string.IsNullOrWhiteSpace(name) ? name : vote.Name;
+            vote.Name = names.TryGetValue(vote.UserId, out var name) && !string.IsNullOrWhiteSpace(name) ? name : vote.Name;
         }
 
         var answeredBy = task.ResolvedBy is null ? null
@@ -297,12 +296,9 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             execution.LastSequence, titles, answeredBy, string.IsNullOrWhiteSpace(definition.Name) ? task.WorkflowKey : definition.Name)
         {
             Votes = votes,
-            Tally = tally is null ? null : tally with { WaitingFor = [.. tally.WaitingFor.Select(w => Named(voterNames, w))] },
+            Tally = tally is null ? null : tally with { WaitingFor = [.. tally.WaitingFor.Select(w => names.Name(w))] },
         };
     }
-
-    private static string Named(IReadOnlyDictionary<string, string> names, string userId) =>
-        names.TryGetValue(userId, out var known) && !string.IsNullOrWhiteSpace(known) ? known : userId;
 
     /// <summary>The newest pending task the actor may answer, other than <paramref name="exceptResId"/> (null when there is none).</summary>
     public async Task<string?> NextTaskAsync(Actor actor, string exceptResId, CancellationToken cancellationToken)
@@ -340,7 +336,6 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             {
                 ResId = t.ResId, ExecutionId = t.ExecutionId, WorkflowKey = t.WorkflowKey, WorkflowVersion = t.WorkflowVersion, NodeId = t.NodeId,
                 Kind = t.Kind, Title = t.Title, At = t.ResolvedAt, Channel = t.Channel, OutputJson = t.OutputJson, VoteDecision = null, VoteComment = null,
-                TallyJson = null,
             });
         var voted = db.TaskVotes.AsNoTracking()
             .Where(v => v.UserId == actor.UserId)
@@ -350,7 +345,7 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
             {
                 ResId = x.t.ResId, ExecutionId = x.t.ExecutionId, WorkflowKey = x.t.WorkflowKey, WorkflowVersion = x.t.WorkflowVersion, NodeId = x.t.NodeId,
                 Kind = x.t.Kind, Title = x.t.Title, At = x.v.At, Channel = x.v.Channel, OutputJson = null, VoteDecision = x.v.Decision,
-                VoteComment = x.v.Comment, TallyJson = x.t.TallyJson,
+                VoteComment = x.v.Comment,
             });
         var query = answered.Concat(voted);
         if (filter.From is { } from)
@@ -417,7 +412,6 @@ public sealed class InboxQueries(IServiceScopeFactory scopes, TimeProvider clock
         public string? OutputJson { get; init; }
         public string? VoteDecision { get; init; }
         public string? VoteComment { get; init; }
-        public string? TallyJson { get; init; }
     }
 
     /// <summary>

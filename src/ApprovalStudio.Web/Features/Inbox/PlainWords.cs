@@ -151,12 +151,7 @@ public static class PlainWords
         switch (kind)
         {
             case "Approval":
-                return withComment(Text(response?["decision"]) switch
-                {
-                    "RequestChanges" => "Changes requested",
-                    { Length: > 0 } decision => decision,
-                    _ => "Answered",
-                });
+                return withComment(Executions.TaskOutcomes.Verb(Text(response?["decision"])));
             case "Review":
                 return withComment("Acknowledged");
             case "ToolCall":

@@ -160,7 +160,7 @@ public sealed partial class TaskPage
         ResumeOutcome.NotFound => new Outcome(Severity.Error, "This task no longer exists."),
         ResumeOutcome.Conflict c => new Outcome(Severity.Warning, c.Reason),
         ResumeOutcome.Voted v => new Outcome(Severity.Success, $"Your vote counts: {v.Tally.Describe()}. The approval stays open until enough people vote."),
-        ResumeOutcome.AlreadyVoted a => new Outcome(Severity.Warning, $"You already voted on this task ({VotesPanel.Verb(a.Decision)} via {a.Channel} at ", a.At, "); a vote counts once."),
+        ResumeOutcome.AlreadyVoted a => new Outcome(Severity.Warning, $"You already voted on this task ({TaskOutcomes.Did(a.Decision)} via {a.Channel} at ", a.At, "); a vote counts once."),
         _ => null,
     };
 
@@ -171,13 +171,13 @@ public sealed partial class TaskPage
     internal static Outcome? YourVote(TaskView view, string userId) =>
         view.Task.Status == TaskStatuses.Pending && view.Votes.FirstOrDefault(v => v.UserId == userId) is { } vote
             ? new Outcome(Severity.Success,
-                $"You {VotesPanel.Verb(vote.Decision)}{(string.IsNullOrWhiteSpace(vote.Comment) ? "" : $" · “{vote.Comment}”")} · ", vote.At,
+                $"You {TaskOutcomes.Did(vote.Decision)}{(string.IsNullOrWhiteSpace(vote.Comment) ? "" : $" · “{vote.Comment}”")} · ", vote.At,
                 $" · {view.Tally?.Describe()}; the approval stays open until enough people vote.")
             : null;
 
     /// <summary>"Max already approved this task via slack at …" (for an approval, what it decided; else "answered").</summary>
     private static Outcome Already(string? who, DateTime? at, string? channel, string? decision) =>
-        new(Severity.Warning, $"{who} already {(decision is null ? "answered" : VotesPanel.Verb(decision))} this task via {channel} at ", at, ".");
+        new(Severity.Warning, $"{who} already {TaskOutcomes.Did(decision)} this task via {channel} at ", at, ".");
 
     /// <summary>"You approved · “Looks right” · 14:02" in the tab that answered, else "Answered by Otto via api at 14:02".</summary>
     internal static Outcome Receipt(TaskView view, bool answeredHere)
@@ -191,12 +191,7 @@ public sealed partial class TaskPage
         var output = task.OutputJson is null ? null : JsonNode.Parse(task.OutputJson);
         var verb = view.Node switch
         {
-            ApprovalNode => output?["decision"]?.ToString() switch
-            {
-                ApprovalDecisions.Rejected => "rejected",
-                ApprovalDecisions.RequestChanges => "requested changes",
-                _ => "approved",
-            },
+            ApprovalNode => TaskOutcomes.Did(output?["decision"]?.ToString() ?? ApprovalDecisions.Approved),
             ReviewNode => "acknowledged",
             FormNode => "submitted",
             _ => "answered",

@@ -76,15 +76,16 @@ public sealed class NotificationDelivery(
             return new DeliveryResult(true);
         }
 
-        var message = await SlackMessageAsync(task, subject, cancellationToken);
+        // Someone who has voted was skipped above: this message goes to someone who has not.
+        var message = await SlackMessageAsync(task, subject, mine: null, cancellationToken);
         return new DeliveryResult(true, await slack.PostMessageAsync(row.Address, message, cancellationToken));
     }
 
     /// <summary>
     /// A pending task's Slack message for one recipient: the tenant's blocks, the tally of an approval that is being voted on,
-    /// and the buttons — which a recipient who has voted no longer gets (their vote is said instead).
+    /// and the buttons — which a recipient who has voted (<paramref name="mine"/>) no longer gets (their vote is said instead).
     /// </summary>
-    private async Task<SlackMessage> SlackMessageAsync(TaskRecord task, MessageSubject subject, CancellationToken cancellationToken)
+    private async Task<SlackMessage> SlackMessageAsync(TaskRecord task, MessageSubject subject, TaskVoteRecord? mine, CancellationToken cancellationToken)
     {
         var definition = await catalog.GetAsync(task.TenantId, task.WorkflowKey, task.WorkflowVersion, cancellationToken);
         var rejectNeedsComment = definition.Node(task.NodeId) is ApprovalNode { RequireCommentOnReject: true };
@@ -94,7 +95,6 @@ public sealed class NotificationDelivery(
             return SlackMessages.WithActions(message, task, rejectNeedsComment, subject.Link);
         }
 
-        var mine = await db.TaskVotes.AsNoTracking().SingleOrDefaultAsync(v => v.ResId == task.ResId && v.UserId == subject.RecipientUserId, cancellationToken);
         return mine is null
             ? SlackMessages.WithActions(SlackMessages.WithTally(message, tally), task, rejectNeedsComment, subject.Link)
             : SlackMessages.WithTally(message, $"You voted {mine.Decision} via {mine.Channel} at {SlackMessages.When(mine.At)}. {tally}.");
@@ -133,7 +133,9 @@ public sealed class NotificationDelivery(
                 return DeliveryResult.Skip(person is null ? "The recipient is no longer in the directory." : "App:PublicBaseUrl is not set: the message's link cannot be made.");
             }
 
-            var voting = await SlackMessageAsync(task, await SubjectAsync(task, person, baseUrl, NotificationChannels.Slack, reminder: false, cancellationToken), cancellationToken);
+            var mine = await db.TaskVotes.AsNoTracking().SingleOrDefaultAsync(v => v.ResId == task.ResId && v.UserId == person.UserId, cancellationToken);
+            var subject = await SubjectAsync(task, person, baseUrl, NotificationChannels.Slack, reminder: false, cancellationToken);
+            var voting = await SlackMessageAsync(task, subject, mine, cancellationToken);
             await slack.UpdateMessageAsync(message.ExternalId, new JsonObject { ["text"] = voting.Text, ["blocks"] = voting.Blocks.DeepClone() }, cancellationToken);
             return new DeliveryResult(true, message.ExternalId);
         }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Features.Executions;
+using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -108,19 +109,8 @@ public sealed class NotificationPlanner(IOptions<SmtpOptions> smtp, IOptions<Sla
     private static readonly TimeSpan InFlightMargin = TimeSpan.FromMinutes(1);
 
     /// <summary>The task's assignees as people of the directory, each once; names the directory does not know are skipped.</summary>
-    private static async Task<List<AppUser>> RecipientsAsync(AppDbContext db, TaskRecord task, CancellationToken cancellationToken)
-    {
-        var users = task.Assignees.Where(a => a.Kind == AssigneeKinds.User).Select(a => a.Value).ToList();
-        var groups = task.Assignees.Where(a => a.Kind == AssigneeKinds.Group).Select(a => a.Value).ToList();
-        var people = users.Count == 0 ? [] : await db.Users.AsNoTracking()
-            .Where(u => u.TenantId == task.TenantId && users.Contains(u.UserId)).ToListAsync(cancellationToken);
-        foreach (var group in groups)
-        {
-            // Groups is a comma-separated column: narrow in SQL, then match whole names.
-            var members = await db.Users.AsNoTracking().Where(u => u.TenantId == task.TenantId && u.Groups.Contains(group)).ToListAsync(cancellationToken);
-            people.AddRange(members.Where(m => m.GroupList.Contains(group)));
-        }
-
-        return [.. people.DistinctBy(p => p.UserId).OrderBy(p => p.UserId, StringComparer.Ordinal)];
-    }
+    private static Task<List<AppUser>> RecipientsAsync(AppDbContext db, TaskRecord task, CancellationToken cancellationToken) =>
+        PeopleDirectory.AssignedAsync(db, task.TenantId,
+            [.. task.Assignees.Where(a => a.Kind == AssigneeKinds.User).Select(a => a.Value)],
+            [.. task.Assignees.Where(a => a.Kind == AssigneeKinds.Group).Select(a => a.Value)], cancellationToken);
 }

@@ -77,6 +77,25 @@ public sealed class PeopleDirectory(UserManager<AppUser> users, AppDbContext db)
             : (null, false, new() { ["$"] = [.. result.Errors.Select(e => e.Description)] });
     }
 
+    /// <summary>
+    /// The people a task's assignees name, as the directory knows them, each once (by user id): the named users, and the
+    /// members of the named groups. Names the directory does not know are left out.
+    /// </summary>
+    public static async Task<List<AppUser>> AssignedAsync(
+        AppDbContext db, string tenantId, IReadOnlyCollection<string> users, IReadOnlyCollection<string> groups, CancellationToken cancellationToken)
+    {
+        var people = users.Count == 0 ? [] : await db.Users.AsNoTracking()
+            .Where(u => u.TenantId == tenantId && users.Contains(u.UserId)).ToListAsync(cancellationToken);
+        foreach (var group in groups)
+        {
+            // Groups is a comma-separated column: narrow in SQL, then match whole names.
+            var members = await db.Users.AsNoTracking().Where(u => u.TenantId == tenantId && u.Groups.Contains(group)).ToListAsync(cancellationToken);
+            people.AddRange(members.Where(m => m.GroupList.Contains(group)));
+        }
+
+        return [.. people.DistinctBy(p => p.UserId).OrderBy(p => p.UserId, StringComparer.Ordinal)];
+    }
+
     /// <summary>A person of the directory as the actor answering their own tasks (by user and by group, never as an admin).</summary>
     public static Actor AsAssignee(string tenant, string userId, AppUser? person) =>
         new(tenant, userId, person?.DisplayName ?? userId, new HashSet<string>(person?.GroupList ?? []), new HashSet<string>());

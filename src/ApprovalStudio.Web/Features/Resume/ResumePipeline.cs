@@ -501,29 +501,12 @@ public sealed class ResumePipeline(
     /// </summary>
     private async Task<List<Voter>> ElectorateAsync(TaskRecord task, ApprovalNode node, QuorumPolicy quorum, CancellationToken cancellationToken)
     {
-        var electorate = new Dictionary<string, Voter>(StringComparer.Ordinal);
         Voter Voter(string userId, IEnumerable<string> groups) => new(userId, [.. quorum.Groups.Where(groups.Contains)]);
-        var users = node.Assignees.Users;
-        foreach (var person in users.Count == 0 ? [] : await db.Users.AsNoTracking()
-                     .Where(u => u.TenantId == task.TenantId && users.Contains(u.UserId)).ToListAsync(cancellationToken))
-        {
-            electorate[person.UserId] = Voter(person.UserId, person.GroupList);
-        }
-
-        foreach (var group in node.Assignees.Groups)
-        {
-            // Groups is a comma-separated column: narrow in SQL, then match whole names.
-            foreach (var member in await db.Users.AsNoTracking().Where(u => u.TenantId == task.TenantId && u.Groups.Contains(group)).ToListAsync(cancellationToken))
-            {
-                if (member.GroupList.Contains(group))
-                {
-                    electorate[member.UserId] = Voter(member.UserId, member.GroupList);
-                }
-            }
-        }
+        var people = await PeopleDirectory.AssignedAsync(db, task.TenantId, node.Assignees.Users, node.Assignees.Groups, cancellationToken);
+        var electorate = people.ToDictionary(p => p.UserId, p => Voter(p.UserId, p.GroupList), StringComparer.Ordinal);
 
         // A user the node names may vote whether the directory knows them or not (a token names its own groups).
-        foreach (var user in users)
+        foreach (var user in node.Assignees.Users)
         {
             electorate.TryAdd(user, Voter(user, []));
         }
