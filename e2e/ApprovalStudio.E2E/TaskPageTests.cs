@@ -359,6 +359,14 @@ public sealed partial class TaskPageTests(Browser browser, SharedHost shared) : 
         await Assertions.Expect(mia.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
         await Assertions.Expect(mia.GetByTestId("vote")).ToHaveCountAsync(2);
         await mia.ScreenshotAsync(new() { Path = Shot("task-page-voted"), FullPage = true });
+        foreach (var look in Looks.Where(l => l.Name != "desktop"))
+        {
+            // The votes and the receipt on a phone and in the dark theme, read by axe too.
+            var shot = await Session.SignInAsync(browser, host, $"mia@{tenant}", $"/tasks/{resId}", look.Width, look.Height, look.Scheme);
+            await Assertions.Expect(shot.GetByTestId("tally")).ToHaveTextAsync("2 of 3 approvals; waiting for Max");
+            await Accessibility.AssertNoSeriousViolationsAsync(shot, $"voted approval ({look.Name})");
+            await shot.ScreenshotAsync(new() { Path = Shot($"task-page-voted-{look.Name}"), FullPage = true });
+        }
 
         // Max's page hears the vote: the tally moves, and his buttons stay.
         await Assertions.Expect(max.GetByTestId("tally")).ToHaveTextAsync("2 of 3 approvals; waiting for Max");

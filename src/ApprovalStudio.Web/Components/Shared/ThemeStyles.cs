@@ -16,7 +16,8 @@ public sealed class ThemeStyles(IServiceScopeFactory scopes, ILoggerFactory logg
     public static readonly MudTheme Theme = new()
     {
         PaletteLight = new PaletteLight { Primary = "#2f5bea", AppbarBackground = "#1f3b99" },
-        PaletteDark = new PaletteDark { Primary = "#8aa8ff" },
+        // A light primary on a dark page: text on it is dark, or a filled button's label fails contrast (white on #8aa8ff: 2.3:1).
+        PaletteDark = new PaletteDark { Primary = "#8aa8ff", PrimaryContrastText = "#0d1733" },
     };
 
     private const string ProviderStyle = "<style class='mud-theme-provider'>";
