@@ -175,6 +175,12 @@ public sealed class InboxListTests(Browser browser, SharedHost shared) : IClassF
         await Assertions.Expect(rows.Filter(new() { HasText = "Sign two" }).GetByTestId("inbox-voted")).ToHaveCountAsync(0);
         await Accessibility.AssertNoSeriousViolationsAsync(page, "inbox with a voted approval");
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "inbox-voted.png") });
+
+        // On a phone, the compact list carries the mark too.
+        await page.SetViewportSizeAsync(390, 844);
+        var items = page.GetByTestId("inbox-compact").GetByRole(AriaRole.Listitem);
+        await Assertions.Expect(items.Filter(new() { HasText = "Sign one" }).GetByTestId("inbox-voted")).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "inbox-voted-phone.png") });
     }
 
     /// <summary>A clock that only knows whole seconds: every task of a step is made in the same instant.</summary>
