@@ -13,6 +13,18 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
          "edges":[{"from":"ask","to":"after"}]}
         """;
 
+    /// <summary>Every node of chromium's accessibility tree for the page as (role, name), over the DevTools protocol.</summary>
+    private static async Task<List<(string Role, string Name)>> AccessibilityTreeAsync(IPage page)
+    {
+        var session = await page.Context.NewCDPSessionAsync(page);
+        var tree = await session.SendAsync("Accessibility.getFullAXTree");
+        return [.. tree!.Value.GetProperty("nodes").EnumerateArray()
+            .Where(n => !n.TryGetProperty("ignored", out var ignored) || !ignored.GetBoolean())
+            .Select(n => (
+                n.TryGetProperty("role", out var role) ? role.GetProperty("value").GetString() ?? "" : "",
+                n.TryGetProperty("name", out var name) && name.TryGetProperty("value", out var value) ? value.GetString() ?? "" : ""))];
+    }
+
     [Fact]
     public async Task An_admin_sees_the_step_the_worker_gave_up_on_retries_it_and_the_run_completes()
     {
@@ -50,6 +62,7 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
         await Assertions.Expect(row).ToHaveCountAsync(1);
         await Assertions.Expect(row).ToContainTextAsync("review-flow");
         await Assertions.Expect(row).ToContainTextAsync("Resume");
+        await Assertions.Expect(row.GetByTestId("dead-node")).ToHaveTextAsync("ask"); // the node its answer was for
         await Assertions.Expect(page.GetByTestId("failed-empty")).ToBeVisibleAsync();
         var instance = page.GetByTestId("instance").Filter(new() { HasText = "(serving this page)" });
         await Assertions.Expect(instance).ToContainTextAsync("Alive");
@@ -64,6 +77,13 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
         await Assertions.Expect(retry).ToBeInViewportAsync();
         var box = await retry.BoundingBoxAsync();
         Assert.True(box!.X + box.Width <= 390, $"the Retry button ends at {box.X + box.Width} px on a 390 px screen");
+        // Stacked into cards, the tables are still tables to a screen reader: chromium's own accessibility tree (not a selector
+        // engine's guess from tag names) has the table, its rows and its cells with their text.
+        var tree = await AccessibilityTreeAsync(page);
+        Assert.Contains(("table", "Dead-lettered steps"), tree);
+        Assert.Contains(("table", "Instances"), tree);
+        Assert.Contains(("cell", "Node ask"), tree); // a cell says its column (the CSS content before it), then its value
+        Assert.Equal(2, tree.Count(n => n.Role == "row")); // the dead letter and this instance (the hidden header rows are not read)
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "operations-page-phone.png"), FullPage = true });
         await page.SetViewportSizeAsync(1280, 900);
 

@@ -252,6 +252,12 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
                 Record(node, stack, NodeRunStatus.Failed, null, ex.Message, started);
                 Fail(node.Id, stack, ex.Message);
             }
+            catch (Exception ex) when (ex is not (OperationCanceledException or NodeStepException or NotWaitingException))
+            {
+                // Not the node's own failure (those fail the run above and in the runners) but something that was not foreseen:
+                // the step is tried again, and if it never succeeds its dead letter names this node.
+                throw new NodeStepException(node.Id, node.Type, ex);
+            }
         }
 
         private async Task RunHttpAsync(HttpNode node, Scope scope, IReadOnlyList<StackFrame> stack, DateTimeOffset started)
@@ -508,6 +514,17 @@ public sealed class WorkflowEngine(ExpressionEvaluator expressions, IHttpNodeInv
 
         private static string NewToolCallId() => "call_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
     }
+}
+
+/// <summary>
+/// Something unforeseen went wrong while a node ran (not the node's own failure, which fails the run): the host's worker
+/// tries the step again, and names <see cref="NodeId"/> when it gives up.
+/// </summary>
+public sealed class NodeStepException(string nodeId, string nodeType, Exception inner)
+    : Exception($"Node '{nodeId}' ({nodeType}): {inner.GetType().Name}: {inner.Message}", inner)
+{
+    public string NodeId { get; } = nodeId;
+    public string NodeType { get; } = nodeType;
 }
 
 /// <summary>The addressed node is not waiting at that stack (already resumed, not reached, or the run is over).</summary>

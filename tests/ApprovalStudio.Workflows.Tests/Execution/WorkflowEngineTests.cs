@@ -406,6 +406,22 @@ public sealed class WorkflowEngineTests
         Assert.Contains("String.prototype.repeat would build a string of 268,435,456 characters; the limit is 1,000,000", result.Error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unforeseen_error_inside_a_node_escapes_the_step_naming_the_node_even_inside_a_loop()
+    {
+        _http.Answer = _ => throw new InvalidOperationException("the client broke");
+        var definition = Define("""
+            {"key":"k","start":"each","nodes":[{"id":"each","type":"forEach","items":"input.ids","body":"call"},
+              {"id":"call","type":"http","method":"POST","url":"http://svc.test/items/{{item}}"}]}
+            """);
+
+        var error = await Assert.ThrowsAsync<NodeStepException>(() => _engine.StartAsync(definition, JsonNode.Parse("""{"ids":[1,2]}"""), default));
+
+        Assert.Equal(("call", "http"), (error.NodeId, error.NodeType));
+        Assert.IsType<InvalidOperationException>(error.InnerException);
+        Assert.Equal("Node 'call' (http): InvalidOperationException: the client broke", error.Message);
+    }
+
     private sealed class FakeHttp : IHttpNodeInvoker
     {
         public List<HttpNodeRequest> Requests { get; } = [];

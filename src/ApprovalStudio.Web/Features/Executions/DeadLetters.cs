@@ -5,8 +5,9 @@ using Microsoft.EntityFrameworkCore;
 
 namespace ApprovalStudio.Web.Features.Executions;
 
-/// <summary>A queue item the worker gave up on, as the Operations page lists it.</summary>
-public sealed record DeadLetter(long Id, string ExecutionId, string WorkflowKey, string Kind, int Attempts, string? LastError, DateTime CreatedAt, DateTime? GaveUpAt);
+/// <summary>A queue item the worker gave up on, as the Operations page lists it; <paramref name="FailedNodeId"/>: where it failed, when known.</summary>
+public sealed record DeadLetter(
+    long Id, string ExecutionId, string WorkflowKey, string Kind, string? FailedNodeId, int Attempts, string? LastError, DateTime CreatedAt, DateTime? GaveUpAt);
 
 /// <summary>What became of a retry, and in words why when it was not done.</summary>
 public sealed record RetryOutcome(bool Retried, string Message);
@@ -29,7 +30,7 @@ public sealed class DeadLetters(AppDbContext db, ITaskOutbox outbox, ExecutionNo
          join e in db.Executions.AsNoTracking() on q.ExecutionId equals e.Id
          where q.Status == QueueStatuses.DeadLettered && e.TenantId == tenantId
          orderby q.Id descending
-         select new DeadLetter(q.Id, q.ExecutionId, e.WorkflowKey, q.Kind, q.Attempts, q.LastError, q.CreatedAt, q.CompletedAt))
+         select new DeadLetter(q.Id, q.ExecutionId, e.WorkflowKey, q.Kind, q.FailedNodeId, q.Attempts, q.LastError, q.CreatedAt, q.CompletedAt))
         .Take(take)
         .ToListAsync(cancellationToken);
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ApprovalStudio.Web.Infrastructure.Faults;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Telemetry;
+using ApprovalStudio.Workflows.Execution;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -114,24 +115,30 @@ public sealed class ExecutionWorker(
         }
 
         ExecutionLog.DeadLettered(log, id, item.ExecutionId, item.Attempts, error!);
+        // Where it failed: the node the error came out of, or else the node the step continues (an answer's or expiry's task).
+        var node = error is NodeStepException inNode ? inNode.NodeId
+            : item.ResId is { } resId ? await db.Tasks.AsNoTracking().Where(t => t.ResId == resId).Select(t => t.NodeId).FirstOrDefaultAsync(cancellationToken)
+            : null;
         var message = $"{DeadLetters.GaveUpPrefix}{item.Attempts} attempts: {item.LastError}";
         message = message.Length > 4000 ? message[..4000] : message;
         await using var transaction = await db.BeginWriteAsync(cancellationToken);
         item.Status = QueueStatuses.DeadLettered;
         item.CompletedAt = now;
+        item.FailedNodeId = node;
         var execution = await db.Executions.SingleAsync(e => e.Id == item.ExecutionId, cancellationToken);
         ExecutionEventRecord? failed = null;
         if (!ExecutionStatuses.IsTerminal(execution.Status))
         {
             execution.Status = ExecutionStatuses.Failed;
             execution.Error = message;
+            execution.ErrorNodeId = node;
             execution.CompletedAt = now;
             execution.UpdatedAt = now;
             execution.Revision++;
             failed = new ExecutionEventRecord
             {
                 ExecutionId = execution.Id, Sequence = ++execution.LastSequence, TenantId = execution.TenantId,
-                Type = ExecutionEventTypes.Failed, Status = ExecutionStatuses.Failed, At = now,
+                Type = ExecutionEventTypes.Failed, Status = ExecutionStatuses.Failed, At = now, NodeId = node,
                 DataJson = new JsonObject { ["error"] = message, ["deadLettered"] = true, ["queueItem"] = item.Id }.ToJsonString(),
             };
             db.ExecutionEvents.Add(failed);

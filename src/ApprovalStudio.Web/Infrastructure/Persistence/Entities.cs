@@ -202,6 +202,12 @@ public sealed class QueueItem : ILeasedRow
 
     /// <summary>The W3C <c>traceparent</c> of the request that queued it: its step's span continues that trace.</summary>
     public string? TraceParent { get; set; }
+
+    /// <summary>
+    /// Of a dead letter: the node its last attempt failed in (an unforeseen error while the node ran), or else the node the
+    /// step was to continue (the answered task's); null when neither is known (a start that failed before any node ran).
+    /// </summary>
+    public string? FailedNodeId { get; set; }
 }
 
 /// <summary>Who resolved what, when, through which channel, with what answer. Written with the consume.</summary>
