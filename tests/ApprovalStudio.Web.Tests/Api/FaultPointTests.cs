@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using ApprovalStudio.Web.Infrastructure.Faults;
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
@@ -119,6 +120,90 @@ public sealed class FaultPointTests
         Assert.Single(target.Calls.Select(c => c.Key).Distinct());
         Assert.Matches("^[0-9a-f]{32}$", target.Calls.First().Key);
         Assert.All(target.Calls, c => Assert.Equal("""{"by":"bob"}""", c.Body));
+    }
+
+    /// <summary>
+    /// A start (and a resume-from, which starts a run too) with an <c>Idempotency-Key</c>, killed after the new run's commit and
+    /// before its answer: the caller never heard back, so it asks again with the same key once an instance is up. The key's
+    /// row says which run the first request started (written in the same commit), so the retry answers for that run rather
+    /// than starting another: one run, and every answer names it.
+    /// </summary>
+    [Theory]
+    [InlineData(Provider.Sqlite, "start")]
+    [InlineData(Provider.Sqlite, "resume-from")]
+    [InlineData(Provider.Postgres, "start")]
+    [InlineData(Provider.Postgres, "resume-from")]
+    public async Task A_keyed_start_killed_after_its_commit_and_retried_after_a_restart_starts_exactly_one_run(Provider provider, string route)
+    {
+        await using var database = TestDatabase.Create(provider);
+        var key = AppHost.NewSigningKey();
+        var settings = new Dictionary<string, string?> { ["Idempotency:InFlightFor"] = "00:00:01" }; // a dead holder's key is taken over after 1 s
+        string path;
+        string? failedRun = null;
+        await using (var setup = await AppProcess.StartAsync(database, key, settings))
+        {
+            using var admin = AppHost.BearerClient(setup.Address, AppHost.IssueToken(key, "admin", roles: ["admin"]));
+            using (var created = await admin.PostJsonAsync("/api/workflows", """
+                {"key":"fails","start":"prep","nodes":[{"id":"prep","type":"set","values":{"n":"input.n"}},{"id":"stop","type":"fail","message":"n was {{prep.n}}"}],
+                 "edges":[{"from":"prep","to":"stop"}]}
+                """))
+            {
+                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            }
+
+            if (route == "resume-from")
+            {
+                using var started = await admin.PostJsonAsync("/api/workflows/fails/executions", """{"input":{"n":1}}""");
+                failedRun = (string)(await started.ReadJsonAsync())!["executionId"]!;
+                await AppHost.WaitForAsync(setup.Address, AppHost.IssueToken(key, "reader"), failedRun, s => (string?)s["status"] == "Failed");
+            }
+        }
+
+        path = route == "start" ? "/api/workflows/fails/executions" : $"/workflows/runs/{failedRun}/resume-from/prep";
+        const string Body = """{"input":{"n":2}}""";
+        await using (var armed = await AppProcess.StartAsync(database, key, new Dictionary<string, string?>(settings) { ["Faults:KillAt"] = FaultPoints.StartAfterCommit }))
+        {
+            using var admin = AppHost.BearerClient(armed.Address, AppHost.IssueToken(key, "admin", roles: ["admin"]));
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => PostKeyedAsync(admin, path, Body));
+            Assert.True(await armed.WaitForExitAsync(TimeSpan.FromSeconds(30)), $"the process did not die after the start's commit:\n{armed.Output}");
+        }
+
+        await using (var restarted = await AppProcess.StartAsync(database, key, settings))
+        {
+            using var admin = AppHost.BearerClient(restarted.Address, AppHost.IssueToken(key, "admin", roles: ["admin"]));
+            // Within the dead holder's hold the key is in flight (409, Retry-After); after it, the retry takes the key over.
+            var retried = await Poll.UntilAsync(async () =>
+            {
+                using var response = await PostKeyedAsync(admin, path, Body);
+                return response.StatusCode == HttpStatusCode.Conflict ? null : new Answer(response.StatusCode, await response.Content.ReadAsStringAsync());
+            }, TimeSpan.FromSeconds(30), () => "the retry was still told the key is in flight");
+            Assert.True(retried.StatusCode is HttpStatusCode.Accepted or HttpStatusCode.OK, $"{retried.StatusCode}: {retried.Body}");
+
+            await using var db = database.OpenContext();
+            var runs = await db.Executions.AsNoTracking().Where(e => e.Id != failedRun).Select(e => e.Id).ToListAsync();
+            var run = Assert.Single(runs); // the run the killed request committed, and no other
+            var answered = System.Text.Json.Nodes.JsonNode.Parse(retried.Body)!;
+            Assert.Equal(run, (string?)(route == "start" ? answered["executionId"] : answered["new_run"]!["id"]));
+            if (route == "resume-from")
+            {
+                Assert.Equal(failedRun, await db.Executions.Where(e => e.Id == run).Select(e => e.ResumedFromExecutionId).SingleAsync());
+            }
+
+            // Once more: the kept answer, replayed.
+            using var replay = await PostKeyedAsync(admin, path, Body);
+            Assert.Equal("true", replay.Headers.GetValues(IdempotencyKeys.ReplayedHeader).Single());
+            Assert.Equal(retried.Body, await replay.Content.ReadAsStringAsync());
+            Assert.Equal(run, Assert.Single(await db.Executions.AsNoTracking().Where(e => e.Id != failedRun).Select(e => e.Id).ToListAsync()));
+        }
+    }
+
+    private sealed record Answer(HttpStatusCode StatusCode, string Body);
+
+    private static Task<HttpResponseMessage> PostKeyedAsync(HttpClient client, string path, string body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = AppHost.Json(body) };
+        request.Headers.Add(IdempotencyKeys.Header, "\"start-5d1c\"");
+        return client.SendAsync(request);
     }
 
     /// <summary>A service that pays once per Idempotency-Key (a repeat gets the first answer), and records every call.</summary>

@@ -5,6 +5,7 @@ using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
+using ApprovalStudio.Web.Infrastructure.Faults;
 using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Security;
@@ -125,8 +126,15 @@ public static class ExecutionsFeature
 
     private static async Task<Results<Accepted<ExecutionAccepted>, ProblemHttpResult>> Start(
         string key, HttpRequest request, Actor actor, GroupCommit commits, WorkflowCatalog catalog, QueueSignal signal, TimeProvider clock,
-        CancellationToken cancellationToken)
+        FaultPoints faults, CancellationToken cancellationToken)
     {
+        var held = request.HttpContext.Features.Get<IdempotencyHold>();
+        if (held?.Started is { } earlier)
+        {
+            // A retry of a start whose instance died after committing the run: that run is this request's, as the first answer said.
+            return TypedResults.Accepted($"/api/executions/{earlier}/status", new ExecutionAccepted(earlier, ExecutionStatuses.Running));
+        }
+
         var (body, problem) = await Problems.ReadBodyAsync<StartRunRequest>(request, "{input?}", cancellationToken);
         if (problem is not null)
         {
@@ -143,12 +151,18 @@ public static class ExecutionsFeature
 
         var now = clock.GetUtcNow().UtcDateTime;
         var id = RunStarts.NewId();
-        await RunStarts.StartAsync(commits, new ExecutionRecord
+        var started = await RunStarts.StartAsync(commits, new ExecutionRecord
         {
             Id = id, TenantId = actor.TenantId, WorkflowKey = key, WorkflowVersion = latest.Value.Version,
             Status = ExecutionStatuses.Running, InputJson = input.ToJsonString(), CreatedBy = actor.UserId, CreatedAt = now, UpdatedAt = now,
-        }, QueueKinds.Start, cancellationToken);
+        }, QueueKinds.Start, cancellationToken, held);
+        if (started is null)
+        {
+            return IdempotencyHold.Lost();
+        }
+
         signal.Notify();
+        faults.Hit(FaultPoints.StartAfterCommit);
         return TypedResults.Accepted($"/api/executions/{id}/status", new ExecutionAccepted(id, ExecutionStatuses.Running));
     }
 

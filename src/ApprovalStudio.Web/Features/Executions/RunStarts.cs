@@ -1,3 +1,4 @@
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Telemetry;
 
@@ -11,22 +12,29 @@ public static class RunStarts
 {
     /// <summary>
     /// Commits the new run with the queue item that starts it, in a commit shared with the answers, starts and steps
-    /// that arrive meanwhile (<see cref="GroupCommit"/>): on disk when this returns.
+    /// that arrive meanwhile (<see cref="GroupCommit"/>): on disk when this returns. With the request's
+    /// <c>Idempotency-Key</c> (<paramref name="key"/>), the same commit writes the run's id on the key; null when the request
+    /// lost its key to a retry meanwhile, and then nothing was committed.
     /// </summary>
-    public static async Task<ExecutionRecord> StartAsync(GroupCommit commits, ExecutionRecord run, string kind, CancellationToken cancellationToken)
+    public static async Task<ExecutionRecord?> StartAsync(
+        GroupCommit commits, ExecutionRecord run, string kind, CancellationToken cancellationToken, IdempotencyHold? key = null)
     {
         // The request's trace, continued by the run's first step. Read here: the group commit may run the unit on another flow.
         var traceParent = AppTelemetry.TraceParent();
-        await commits.RunAsync(async (db, ct) =>
+        return await commits.RunAsync(async (db, ct) =>
         {
+            if (key is not null && !await key.RecordStartAsync(db, run.Id, ct))
+            {
+                return ((ExecutionRecord?)null, false);
+            }
+
             // Plain statements in the writer's turn (kept prepared: AppDbContext.ExecuteAsync), not EF's SaveChanges.
             await db.ExecuteAsync(InsertRunSql, ct, run.Id, run.TenantId, run.WorkflowKey, run.WorkflowVersion, run.Status, run.InputJson, run.StateJson,
                 run.OutputJson, run.Error, run.ErrorNodeId, run.CreatedBy, run.CreatedAt, run.UpdatedAt, run.CompletedAt, run.Revision, run.LastSequence,
                 run.ResumedFromExecutionId, run.ResumedFromNodeId);
             await db.ExecuteAsync(InsertQueueSql, ct, run.Id, kind, QueueStatuses.Pending, run.CreatedAt, run.CreatedAt, traceParent);
-            return (true, true);
+            return ((ExecutionRecord?)run, true);
         }, cancellationToken);
-        return run;
     }
 
     // Every column of ExecutionRecord; RunStartsTests reads the row back through EF.

@@ -6,6 +6,7 @@ using ApprovalStudio.Web.Features.People;
 using ApprovalStudio.Web.Features.Workflows;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Faults;
+using ApprovalStudio.Web.Infrastructure.Idempotency;
 using ApprovalStudio.Web.Infrastructure.Persistence;
 using ApprovalStudio.Web.Infrastructure.Telemetry;
 using ApprovalStudio.Workflows.Definitions;
@@ -202,11 +203,19 @@ public sealed class ResumePipeline(
     /// Resume-from (CONTRACT §4.3): a failed run is left as it is; a new run, linked to it, inherits its input and the
     /// outputs of the nodes completed up to <paramref name="nodeId"/> and goes on from there.
     /// </summary>
-    public Task<ResumeOutcome> ResumeFromAsync(Actor actor, string runId, string nodeId, CancellationToken cancellationToken, string channel = ResumeFromChannel) =>
-        ObserveAsync("resume from", channel, () => ResumeFromCoreAsync(actor, runId, nodeId, cancellationToken));
+    /// <param name="key">The request's <c>Idempotency-Key</c>: the new run's id is written on it in the start's commit.</param>
+    public Task<ResumeOutcome> ResumeFromAsync(
+        Actor actor, string runId, string nodeId, CancellationToken cancellationToken, string channel = ResumeFromChannel, IdempotencyHold? key = null) =>
+        ObserveAsync("resume from", channel, () => ResumeFromCoreAsync(actor, runId, nodeId, key, cancellationToken));
 
-    private async Task<ResumeOutcome> ResumeFromCoreAsync(Actor actor, string runId, string nodeId, CancellationToken cancellationToken)
+    private async Task<ResumeOutcome> ResumeFromCoreAsync(Actor actor, string runId, string nodeId, IdempotencyHold? key, CancellationToken cancellationToken)
     {
+        if (key?.Started is { } earlier)
+        {
+            // A retry of a resume-from whose instance died after committing the new run: that run is this request's.
+            return new ResumeOutcome.Accepted(earlier);
+        }
+
         var run = await db.Executions.AsNoTracking().SingleOrDefaultAsync(e => e.Id == runId && e.TenantId == actor.TenantId, cancellationToken);
         if (run is null)
         {
@@ -239,8 +248,14 @@ public sealed class ResumePipeline(
             Id = RunStarts.NewId(), TenantId = run.TenantId, WorkflowKey = run.WorkflowKey, WorkflowVersion = run.WorkflowVersion,
             Status = ExecutionStatuses.Running, InputJson = run.InputJson, CreatedBy = actor.UserId, CreatedAt = now, UpdatedAt = now,
             ResumedFromExecutionId = run.Id, ResumedFromNodeId = nodeId,
-        }, QueueKinds.StartFrom, cancellationToken);
+        }, QueueKinds.StartFrom, cancellationToken, key);
+        if (started is null)
+        {
+            return new ResumeOutcome.Conflict(IdempotencyHold.LostTitle, IdempotencyHold.LostDetail);
+        }
+
         signal.Notify();
+        faults.Hit(FaultPoints.StartAfterCommit);
         ResumeLog.ResumedFrom(log, run.Id, nodeId, started.Id, actor.UserId);
         return new ResumeOutcome.Accepted(started.Id);
     }

@@ -50,9 +50,10 @@ public static class ResumeFromFeature
 
     private static async Task<Results<Ok<ResumeFromResponse>, ProblemHttpResult>> ResumeFrom(
         string runId, string nodeId, Actor actor, ResumePipeline pipeline, AppDbContext db, ExecutionEvents events, TimeProvider clock,
-        CancellationToken cancellationToken)
+        HttpContext http, CancellationToken cancellationToken)
     {
-        var outcome = await pipeline.ResumeFromAsync(actor, runId, nodeId, cancellationToken);
+        var outcome = await pipeline.ResumeFromAsync(actor, runId, nodeId, cancellationToken,
+            key: http.Features.Get<IdempotencyHold>());
         if (outcome is not ResumeOutcome.Accepted { ExecutionId: var id })
         {
             return (ProblemHttpResult)ResumeFeature.ToResult(outcome).Result;

@@ -26,6 +26,9 @@ public sealed class FaultPoints(IOptions<FaultOptions> options, ILogger<FaultPoi
     /// <summary>The answer is committed; its 202 is not written yet.</summary>
     public const string ResumeAfterCommit = "resume.after-commit";
 
+    /// <summary>A new run (a start, a resume-from) is committed; its answer is not written yet.</summary>
+    public const string StartAfterCommit = "start.after-commit";
+
     /// <summary>The worker found due items and is about to lease them: after the 202, before any worker took the item.</summary>
     public const string WorkerBeforeLease = "worker.before-lease";
 

@@ -4,6 +4,7 @@ using System.Text;
 using ApprovalStudio.Web.Infrastructure.Auth;
 using ApprovalStudio.Web.Infrastructure.Errors;
 using ApprovalStudio.Web.Infrastructure.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -33,7 +34,9 @@ public sealed class IdempotencyOptions
 /// <para>
 /// The key is recorded before the request runs and its answer after, in commits of their own: if the instance dies
 /// between the two, a retry after <see cref="IdempotencyOptions.InFlightFor"/> runs the request again. The pipeline's
-/// guard still answers an answer once (a 409 naming who gave it); a run start retried that way starts a second run.
+/// guard still answers an answer once (a 409 naming who gave it). A route that starts a run writes the run's id on the
+/// key in the start's own commit (<see cref="IdempotencyHold"/>), so a retry that takes the key over answers for that run
+/// instead of starting a second one.
 /// </para>
 /// </summary>
 public static class IdempotencyKeys
@@ -84,11 +87,13 @@ public static class IdempotencyKeys
         // The hold's end is this request's mark on the row: only a row still bearing it is answered or let go by it (a
         // request that outlived its hold may have been taken over). Microseconds: what PostgreSQL keeps.
         var hold = new DateTime((now + options.InFlightFor).Ticks / 10 * 10, DateTimeKind.Utc);
-        var claim = await ClaimAsync(db, scope, key, fingerprint, now, hold, now + options.KeepFor, cancellationToken);
+        var (claim, started) = await ClaimAsync(db, scope, key, fingerprint, now, hold, now + options.KeepFor, cancellationToken);
         if (claim is not null)
         {
             return claim;
         }
+
+        http.Features.Set(new IdempotencyHold(scope, key, hold, started));
 
         // Ours: run the route, write its answer to a buffer, keep it (unless the server failed), then send it.
         var original = http.Response.Body;
@@ -159,8 +164,11 @@ public static class IdempotencyKeys
         return result?.GetType() is { IsGenericType: true } type && type.GetGenericTypeDefinition() == typeof(Microsoft.AspNetCore.Http.HttpResults.ServerSentEventsResult<>);
     }
 
-    /// <summary>Takes the key for this request, or answers instead of it: a replay, a 422 or a 409.</summary>
-    private static async Task<IResult?> ClaimAsync(
+    /// <summary>
+    /// Takes the key for this request (with the run an earlier holder started, if it did), or answers instead of it: a
+    /// replay, a 422 or a 409.
+    /// </summary>
+    private static async Task<(IResult? Answer, string? Started)> ClaimAsync(
         AppDbContext db, string scope, string key, string fingerprint, DateTime now, DateTime hold, DateTime expires, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < 3; attempt++)
@@ -170,7 +178,7 @@ public static class IdempotencyKeys
             {
                 if (await InsertAsync(db, scope, key, fingerprint, now, hold, expires, existing, cancellationToken))
                 {
-                    return null;
+                    return (null, null);
                 }
 
                 continue; // another request took it meanwhile: look again
@@ -178,19 +186,19 @@ public static class IdempotencyKeys
 
             if (existing.Fingerprint != fingerprint)
             {
-                return Problems.Status(StatusCodes.Status422UnprocessableEntity, $"This {Header} was used for another request.",
+                return (Problems.Status(StatusCodes.Status422UnprocessableEntity, $"This {Header} was used for another request.",
                     $"A request with {Header} '{key}' was made to another route or with another body; a key names one request. Use a new key for a new request.",
-                    new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [Header] = ["The key was used for another request."] } });
+                    new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [Header] = ["The key was used for another request."] } }), null);
             }
 
             if (existing.Status == IdempotencyStatuses.Done)
             {
-                return new Replay(existing);
+                return (new Replay(existing), null);
             }
 
             if (existing.LockedUntil > now)
             {
-                return new InFlight(existing.LockedUntil.Value - now);
+                return (new InFlight(existing.LockedUntil.Value - now), null);
             }
 
             // In flight on an instance that stopped answering it: take it over.
@@ -199,11 +207,11 @@ public static class IdempotencyKeys
                 .ExecuteUpdateAsync(s => s.SetProperty(k => k.LockedUntil, hold), ct), cancellationToken);
             if (taken == 1)
             {
-                return null;
+                return (null, existing.ExecutionId);
             }
         }
 
-        return new InFlight(TimeSpan.FromSeconds(1));
+        return (new InFlight(TimeSpan.FromSeconds(1)), null);
     }
 
     private static async Task<bool> InsertAsync(
@@ -298,6 +306,29 @@ public static class IdempotencyKeys
                 "Retry after the time in Retry-After: you will get its answer.").ExecuteAsync(context);
         }
     }
+}
+
+/// <summary>
+/// The key this request holds (in <c>HttpContext.Features</c> while a keyed request runs). <paramref name="Started"/>: the run
+/// an earlier holder of the key started before its instance died (then this request answers for that run).
+/// </summary>
+public sealed record IdempotencyHold(string Scope, string Key, DateTime Hold, string? Started)
+{
+    /// <summary>
+    /// Writes <paramref name="executionId"/> on the key, in the caller's transaction (the start's commit); false when this
+    /// request no longer holds the key (it outlived its hold and a retry took the key over): then the start must not commit.
+    /// </summary>
+    public async Task<bool> RecordStartAsync(AppDbContext db, string executionId, CancellationToken cancellationToken) =>
+        await db.IdempotencyKeys
+            .Where(k => k.Scope == Scope && k.Key == Key && k.Status == IdempotencyStatuses.InFlight && k.LockedUntil == Hold)
+            .ExecuteUpdateAsync(s => s.SetProperty(k => k.ExecutionId, executionId), cancellationToken) == 1;
+
+    /// <summary>The 409 of a request that lost its key to a retry while it ran: its title and detail.</summary>
+    public const string LostTitle = $"A request with this {IdempotencyKeys.Header} is still being answered.";
+
+    public const string LostDetail = "This request took too long and a retry with the same key took over; that retry's answer is the one that counts.";
+
+    public static ProblemHttpResult Lost() => Problems.Status(StatusCodes.Status409Conflict, LostTitle, LostDetail);
 }
 
 /// <summary>Marks a route that takes <c>Idempotency-Key</c> (for the OpenAPI document).</summary>

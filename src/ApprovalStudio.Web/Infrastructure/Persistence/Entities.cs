@@ -382,6 +382,12 @@ public sealed class IdempotencyRecord
     /// <summary>While in flight: until when the instance handling it holds it (after that, a retry may take it over).</summary>
     public DateTime? LockedUntil { get; set; }
 
+    /// <summary>
+    /// The run this request started, written in the start's own commit: a retry that takes the key over from an instance that
+    /// died after that commit answers for this run instead of starting another.
+    /// </summary>
+    public string? ExecutionId { get; set; }
+
     public int? ResponseStatus { get; set; }
     public string? ResponseContentType { get; set; }
     public string? ResponseLocation { get; set; }
