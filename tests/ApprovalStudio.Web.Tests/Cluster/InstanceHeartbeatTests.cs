@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ApprovalStudio.Web.Features.Cluster;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -59,6 +60,47 @@ public sealed class InstanceHeartbeatTests
             Assert.Null(alive.EndedAt);
             Assert.InRange(alive.LastSeenAt, now.AddSeconds(-5), DateTime.UtcNow.AddSeconds(1));
         }
+    }
+
+    [Fact]
+    public async Task An_instance_whose_clock_runs_a_minute_behind_is_alive_while_it_beats_and_taken_over_once_it_stops()
+    {
+        await using var host = await AppHost.StartAsync(Provider.Sqlite, Fast);
+        var skew = TimeSpan.FromMinutes(-1);
+        await using (var db = host.Database.OpenContext())
+        {
+            var then = DateTime.UtcNow + skew;
+            db.Instances.Add(new InstanceRecord { Id = "behind", Host = "elsewhere", ProcessId = 7, StartedAt = then, LastSeenAt = then });
+            await db.SaveChangesAsync();
+        }
+
+        // It beats every 200 ms, by its own clock, which says a minute ago. Its last heartbeat is always "a minute old" to
+        // the survivor's clock, far past DeadAfter (1 s), yet it is alive: for 3 s (15 of the survivor's looks) nobody takes it.
+        var beating = Stopwatch.StartNew();
+        while (beating.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            await using var db = host.Database.OpenContext();
+            var beat = DateTime.UtcNow + skew;
+            await db.Instances.Where(i => i.Id == "behind").ExecuteUpdateAsync(s => s.SetProperty(i => i.LastSeenAt, beat));
+            await Task.Delay(200);
+        }
+
+        await using (var db = host.Database.OpenContext())
+        {
+            var alive = await db.Instances.AsNoTracking().SingleAsync(i => i.Id == "behind");
+            Assert.Null(alive.EndedBy);
+        }
+
+        // It stops beating: taken over once it has been silent for DeadAfter on the survivor's clock.
+        var stopped = Stopwatch.StartNew();
+        var survivor = host.Services.GetRequiredService<InstanceHeartbeat>().InstanceId;
+        var taken = await Poll.UntilAsync(async () =>
+        {
+            await using var db = host.Database.OpenContext();
+            return await db.Instances.AsNoTracking().SingleAsync(i => i.Id == "behind") is { EndedBy: not null } ended ? ended : null;
+        }, TimeSpan.FromSeconds(10), () => "the silent instance was never taken over");
+        Assert.Equal(survivor, taken.EndedBy);
+        Assert.True(stopped.Elapsed >= TimeSpan.FromSeconds(0.9), $"taken over {stopped.Elapsed} after its last beat, before DeadAfter (1 s)");
     }
 
     [Fact]

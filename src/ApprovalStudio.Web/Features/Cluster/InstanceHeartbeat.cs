@@ -15,7 +15,10 @@ public sealed class ClusterOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>An instance silent this long is taken for dead. Several heartbeats: a long GC pause is not a death.</summary>
+    /// <summary>
+    /// An instance silent this long (its heartbeat unchanged, timed on the watching instance's own clock) is taken for dead.
+    /// Several heartbeats: a long GC pause is not a death.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan DeadAfter { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -54,16 +57,38 @@ public sealed class InstanceHeartbeat(
 
     public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // Only the watching loop touches it: each other instance's last heartbeat as read, and when (this process's clock) it was first read so.
+    private readonly Dictionary<string, (DateTime LastSeenAt, long ReadAt)> _watched = [];
+
+    /// <summary>
+    /// Two loops: beating, and watching the others. A takeover (pushing again up to <see cref="MaxRuns"/> runs' events) takes
+    /// its time in the watching loop, so it never holds up this instance's own heartbeat and gets it taken for dead.
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        using var timer = new PeriodicTimer(settings.HeartbeatInterval, clock);
         var registered = false;
+        return Task.WhenAll(
+            EveryAsync(settings.HeartbeatInterval, async () => registered = await BeatAsync(registered, stoppingToken), stoppingToken),
+            EveryAsync(settings.HeartbeatInterval, () => WatchAsync(settings, stoppingToken), stoppingToken));
+    }
+
+    private async Task EveryAsync(TimeSpan interval, Func<Task> work, CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        using var timer = new PeriodicTimer(interval, clock);
         try
         {
             do
             {
-                registered = await BeatAsync(settings, registered, stoppingToken);
+                try
+                {
+                    await work();
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    ClusterLog.HeartbeatFailed(log, ex);
+                }
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
@@ -72,8 +97,8 @@ public sealed class InstanceHeartbeat(
         }
     }
 
-    /// <summary>One beat: says this instance is alive, then takes over for any that stopped; true once this one is registered.</summary>
-    private async Task<bool> BeatAsync(ClusterOptions settings, bool registered, CancellationToken stoppingToken)
+    /// <summary>One beat: says this instance is alive; true once this one is registered.</summary>
+    private async Task<bool> BeatAsync(bool registered, CancellationToken stoppingToken)
     {
         try
         {
@@ -95,8 +120,6 @@ public sealed class InstanceHeartbeat(
                 await db.WriteAsync(ct => db.Instances.Where(i => i.Id == InstanceId).ExecuteUpdateAsync(s => s
                     .SetProperty(i => i.LastSeenAt, now).SetProperty(i => i.EndedAt, (DateTime?)null).SetProperty(i => i.EndedBy, (string?)null), ct), stoppingToken);
             }
-
-            await RecoverAsync(db, settings, now, stoppingToken);
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
@@ -104,6 +127,42 @@ public sealed class InstanceHeartbeat(
         }
 
         return registered;
+    }
+
+    /// <summary>
+    /// Looks at the other instances' heartbeats and takes over for any that stopped. Silence is judged on this process's own
+    /// clock: an instance is dead when its <c>LastSeenAt</c> has not changed for <see cref="ClusterOptions.DeadAfter"/> since
+    /// this one first read it so. Comparing its value to this machine's time instead would take a live instance whose clock
+    /// runs behind for dead (and miss a dead one whose clock ran ahead).
+    /// </summary>
+    private async Task WatchAsync(ClusterOptions settings, CancellationToken stoppingToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var others = await db.Instances.AsNoTracking().Where(i => i.EndedAt == null && i.Id != InstanceId).ToListAsync(stoppingToken);
+        var readAt = clock.GetTimestamp();
+        var dead = new List<InstanceRecord>();
+        foreach (var instance in others)
+        {
+            if (_watched.TryGetValue(instance.Id, out var watched) && watched.LastSeenAt == instance.LastSeenAt)
+            {
+                if (clock.GetElapsedTime(watched.ReadAt, readAt) >= settings.DeadAfter)
+                {
+                    dead.Add(instance);
+                }
+            }
+            else
+            {
+                _watched[instance.Id] = (instance.LastSeenAt, readAt);
+            }
+        }
+
+        foreach (var gone in _watched.Keys.Except(others.Select(i => i.Id)).ToList())
+        {
+            _watched.Remove(gone); // ended: stopped cleanly, or taken over
+        }
+
+        await RecoverAsync(db, dead, settings, stoppingToken);
     }
 
     /// <summary>The instances that beat lately (newest first), each with what its heartbeats say of it now.</summary>
@@ -140,20 +199,20 @@ public sealed class InstanceHeartbeat(
         }
     }
 
-    private async Task RecoverAsync(AppDbContext db, ClusterOptions settings, DateTime now, CancellationToken cancellationToken)
+    private async Task RecoverAsync(AppDbContext db, List<InstanceRecord> dead, ClusterOptions settings, CancellationToken cancellationToken)
     {
-        var silentSince = now - settings.DeadAfter;
-        var dead = await db.Instances.AsNoTracking()
-            .Where(i => i.EndedAt == null && i.LastSeenAt < silentSince && i.Id != InstanceId)
-            .ToListAsync(cancellationToken);
         foreach (var instance in dead)
         {
-            var claimed = await db.WriteAsync(ct => db.Instances.Where(i => i.Id == instance.Id && i.EndedAt == null)
+            // Only as still silent as we saw it: a beat since (a long pause, not a death) keeps it alive; another survivor may have taken it.
+            var now = clock.GetUtcNow().UtcDateTime;
+            var claimed = await db.WriteAsync(ct => db.Instances.Where(i => i.Id == instance.Id && i.EndedAt == null && i.LastSeenAt == instance.LastSeenAt)
                 .ExecuteUpdateAsync(s => s.SetProperty(i => i.EndedAt, now).SetProperty(i => i.EndedBy, InstanceId), ct), cancellationToken);
             if (claimed != 1)
             {
-                continue; // another survivor took it
+                continue;
             }
+
+            _watched.Remove(instance.Id);
 
             // By the runs it could have touched (their UpdatedAt is set in the writer's turn, next to the commit), not by the
             // events' own times, which may be older than the commit (a step's node events carry when the node started).
