@@ -35,6 +35,9 @@ public sealed class SlackStandIn : IAsyncDisposable
     /// <summary>When above zero, chat.postMessage answers 503 and counts down (Slack is down).</summary>
     public int FailNextPosts;
 
+    /// <summary>How many times the app opened a DM to look for a message it may have posted (conversations.open).</summary>
+    public int Lookups;
+
     /// <summary>A post to this channel is held — a message still on its way — until <see cref="ReleaseHeldPost"/> completes.</summary>
     public string? HoldPostsTo { get; set; }
 
@@ -75,6 +78,24 @@ public sealed class SlackStandIn : IAsyncDisposable
                 body["ts"] = ts; // What Slack answered, kept beside what it received.
                 standIn.Posted.Enqueue(body);
                 return Results.Json(new { ok = true, channel = (string?)body["channel"], ts });
+            });
+            // A user's DM is "D" + their id here; its history is what was posted to them, newest first, metadata and all.
+            api.MapPost("/conversations.open", async (HttpRequest request) =>
+            {
+                var form = await request.ReadFormAsync();
+                Interlocked.Increment(ref standIn!.Lookups);
+                return Results.Json(new { ok = true, channel = new { id = $"D{form["users"]}" } });
+            });
+            api.MapPost("/conversations.history", async (HttpRequest request) =>
+            {
+                var form = await request.ReadFormAsync();
+                var channel = form["channel"].ToString();
+                var user = channel.StartsWith('D') ? channel[1..] : channel;
+                var oldest = double.Parse(form["oldest"].ToString() is { Length: > 0 } o ? o : "0", System.Globalization.CultureInfo.InvariantCulture);
+                var messages = new JsonArray([.. standIn!.Posted.Where(p => (string?)p["channel"] == user)
+                    .Where(p => double.Parse((string)p["ts"]!, System.Globalization.CultureInfo.InvariantCulture) >= oldest).Reverse()
+                    .Select(p => new JsonObject { ["type"] = "message", ["ts"] = (string?)p["ts"], ["text"] = (string?)p["text"], ["metadata"] = p["metadata"]?.DeepClone() })]);
+                return Results.Json(new JsonObject { ["ok"] = true, ["messages"] = messages, ["has_more"] = false });
             });
             api.MapPost("/chat.update", async (HttpRequest request) =>
             {

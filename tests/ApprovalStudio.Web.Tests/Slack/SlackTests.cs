@@ -142,6 +142,75 @@ public sealed class SlackTests
         Assert.Equal(("mia", "slack"), (audit.Actor, audit.Channel));
     }
 
+    /// <summary>
+    /// What an instance killed in the middle of sending leaves: rows still leased past their lease, one whose message Slack had
+    /// already taken (the instance died before recording it) and one it never got. The next sender looks each up (by the
+    /// row in the message's metadata) before posting: the first is recorded as sent, not posted twice; the second is posted.
+    /// </summary>
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task A_message_in_doubt_after_a_crash_is_looked_for_and_posted_only_if_slack_never_got_it(Provider provider)
+    {
+        // The first instance does not send (as if it died while sending); the second one does.
+        await using var channels = await Channels.StartAsync(provider, settings: new Dictionary<string, string?> { ["Notifications:Enabled"] = "false" });
+        await channels.Host.CreateWorkflowAsync(Strict);
+        await channels.AddPersonAsync("mia", ["managers"], slackUserId: "U0MIA");
+        var runs = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            runs.Add(await channels.Host.StartRunAsync("strict"));
+            await channels.Host.WaitForTaskAsync(runs[^1]);
+        }
+
+        var rows = new List<NotificationRecord>();
+        foreach (var run in runs)
+        {
+            rows.Add((await channels.WaitForNotificationsAsync(run, r => r.Count == 1)).Single());
+        }
+
+        // The dead sender got the first message to Slack (as the app posts it: the row in its metadata) and no further.
+        using (var post = new HttpRequestMessage(HttpMethod.Post, new Uri(channels.Slack.ApiBaseUrl, "chat.postMessage"))
+        {
+            Content = AppHost.Json(new JsonObject
+            {
+                ["channel"] = "U0MIA", ["text"] = "Strict approval",
+                ["metadata"] = new JsonObject { ["event_type"] = "approval_studio_notification", ["event_payload"] = new JsonObject { ["notification"] = $"{rows[0].Id}" } },
+            }.ToJsonString()),
+        })
+        {
+            post.Headers.Authorization = new("Bearer", SlackStandIn.BotToken);
+            using var http = new HttpClient();
+            using var posted = await http.SendAsync(post);
+            Assert.True(posted.IsSuccessStatusCode);
+        }
+
+        var first = Assert.Single(channels.Slack.Posted);
+        await using (var db = channels.Host.Database.OpenContext())
+        {
+            var ids = rows.Select(r => r.Id).ToList();
+            await db.Notifications.Where(n => ids.Contains(n.Id)).ExecuteUpdateAsync(s => s
+                .SetProperty(n => n.Status, NotificationStatuses.Leased)
+                .SetProperty(n => n.LeaseOwner, "vm:4242:dead")
+                .SetProperty(n => n.LeasedUntil, DateTime.UtcNow.AddSeconds(-1)));
+        }
+
+        await using var sender = await channels.StartAnotherInstanceAsync(new Dictionary<string, string?> { ["Notifications:Enabled"] = "true" });
+        var sent = new List<NotificationRecord>();
+        foreach (var run in runs)
+        {
+            sent.Add((await channels.WaitForNotificationsAsync(run, r => r.Single().Status == NotificationStatuses.Sent)).Single());
+        }
+
+        // The first was found, not posted again; the second was posted once. Both were looked up first.
+        Assert.Equal($"DU0MIA/{(string?)first["ts"]}", sent[0].ExternalId);
+        Assert.Equal(2, channels.Slack.Posted.Count);
+        var second = channels.Slack.Posted.Last();
+        Assert.Equal(rows[1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)second["metadata"]!["event_payload"]!["notification"]);
+        Assert.Equal($"U0MIA/{(string?)second["ts"]}", sent[1].ExternalId);
+        Assert.Equal(2, Volatile.Read(ref channels.Slack.Lookups));
+    }
+
     [Theory]
     [InlineData(Provider.Sqlite)]
     [InlineData(Provider.Postgres)]

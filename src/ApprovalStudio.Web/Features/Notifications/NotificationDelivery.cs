@@ -28,9 +28,14 @@ public sealed record DeliveryResult(bool Sent, string? ExternalId = null, string
 /// </summary>
 public sealed class NotificationDelivery(
     AppDbContext db, WorkflowCatalog catalog, MessageTemplates templates, DeepLinkTokens links, EmailSender email, SlackClient slack,
-    IOptions<AppOptions> app, TimeProvider clock)
+    IOptions<AppOptions> app, TimeProvider clock, ILogger<NotificationDelivery> log)
 {
-    public async Task<DeliveryResult> DeliverAsync(NotificationRecord row, CancellationToken cancellationToken)
+    /// <param name="inDoubt">
+    /// An earlier send of this row began and never recorded its result (its instance died, or outlived its lease): it may have
+    /// reached the channel. A Slack message is looked for first and not posted twice; an email goes again with the same
+    /// Message-ID (SMTP cannot be asked).
+    /// </param>
+    public async Task<DeliveryResult> DeliverAsync(NotificationRecord row, CancellationToken cancellationToken, bool inDoubt = false)
     {
         if (row.Kind == NotificationKinds.SlackResponse)
         {
@@ -76,9 +81,29 @@ public sealed class NotificationDelivery(
             return new DeliveryResult(true);
         }
 
+        if (inDoubt && await FoundAsync(row, cancellationToken) is { } posted)
+        {
+            return new DeliveryResult(true, posted); // it went before the crash: recorded, not posted again
+        }
+
         // Someone who has voted was skipped above: this message goes to someone who has not.
         var message = await SlackMessageAsync(task, subject, mine: null, cancellationToken);
-        return new DeliveryResult(true, await slack.PostMessageAsync(row.Address, message, cancellationToken));
+        return new DeliveryResult(true, await slack.PostMessageAsync(row.Address, message, cancellationToken, row.Id));
+    }
+
+    /// <summary>The message an earlier send of <paramref name="row"/> posted, if it did; null (post it) when Slack cannot be asked.</summary>
+    private async Task<string?> FoundAsync(NotificationRecord row, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await slack.FindPostedAsync(row.Address, row.Id, row.CreatedAt, cancellationToken);
+        }
+        catch (SlackException ex)
+        {
+            // Most likely the app lacks im:history or im:write: then a message is posted again rather than never.
+            NotificationLog.LookupFailed(log, row.Id, ex);
+            return null;
+        }
     }
 
     /// <summary>

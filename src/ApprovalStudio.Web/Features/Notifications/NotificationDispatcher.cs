@@ -14,8 +14,9 @@ public sealed class NotificationSignal : QueueSignal;
 /// Drains the notifications outbox, apart from the workflow worker: leases due rows (a guarded update, so one
 /// instance sends each) as long as it has free send slots, delivers each in a fresh scope without waiting for the
 /// others (a Slack call that takes its full timeout holds up nothing else), retries failures with backoff and gives
-/// up after MaxAttempts (status Failed, last error kept). Sending is at least once: a crash between the channel's
-/// answer and the row's update sends that message again after the lease runs out.
+/// up after MaxAttempts (status Failed, last error kept). A crash between the channel's answer and the row's update
+/// leaves the row in doubt once its lease runs out: a Slack message is then looked for before it is posted again (not
+/// twice), an email is sent again with the same Message-ID (at least once).
 /// </summary>
 public sealed class NotificationDispatcher(
     IServiceScopeFactory scopes, NotificationSignal signal, IOptions<NotificationOptions> options, AppTelemetry telemetry, TimeProvider clock,
@@ -43,9 +44,9 @@ public sealed class NotificationDispatcher(
             }
 
             var leased = await LeaseAsync(free, token);
-            foreach (var id in leased)
+            foreach (var (id, inDoubt) in leased)
             {
-                _sending.Add(SendInBackgroundAsync(id, settings, token));
+                _sending.Add(SendInBackgroundAsync(id, inDoubt, settings, token));
             }
 
             return leased.Count > 0;
@@ -53,12 +54,12 @@ public sealed class NotificationDispatcher(
         await Task.WhenAll(_sending);
     }
 
-    private async Task SendInBackgroundAsync(long id, NotificationOptions settings, CancellationToken cancellationToken)
+    private async Task SendInBackgroundAsync(long id, bool inDoubt, NotificationOptions settings, CancellationToken cancellationToken)
     {
         await Task.Yield();
         try
         {
-            await SendOneAsync(id, settings, cancellationToken);
+            await SendOneAsync(id, inDoubt, settings, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -74,7 +75,11 @@ public sealed class NotificationDispatcher(
         }
     }
 
-    private async Task<List<long>> LeaseAsync(int count, CancellationToken cancellationToken)
+    /// <summary>
+    /// Leases due rows. One still leased past its lease is in doubt: a send of it began and never recorded its result (its
+    /// instance died, or took longer than the lease), so it may have reached the channel.
+    /// </summary>
+    private async Task<List<(long Id, bool InDoubt)>> LeaseAsync(int count, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -82,13 +87,14 @@ public sealed class NotificationDispatcher(
         var candidates = await db.Notifications.AsNoTracking()
             .Where(Leases.Free<NotificationRecord>(now))
             .OrderBy(n => n.AvailableAt).ThenBy(n => n.Id)
-            .Select(n => n.Id)
+            .Select(n => new { n.Id, InDoubt = n.Status == NotificationStatuses.Leased })
             .Take(count)
             .ToListAsync(cancellationToken);
-        return await Leases.TakeAsync<NotificationRecord>(db, candidates, _owner, now, options.Value.LeaseDuration, cancellationToken);
+        var taken = await Leases.TakeAsync<NotificationRecord>(db, [.. candidates.Select(c => c.Id)], _owner, now, options.Value.LeaseDuration, cancellationToken);
+        return [.. candidates.Where(c => taken.Contains(c.Id)).Select(c => (c.Id, c.InDoubt))];
     }
 
-    private async Task SendOneAsync(long id, NotificationOptions settings, CancellationToken cancellationToken)
+    private async Task SendOneAsync(long id, bool inDoubt, NotificationOptions settings, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -107,7 +113,7 @@ public sealed class NotificationDispatcher(
         string outcome; // For the notifications metric: sent, skipped, deferred, retrying, failed.
         try
         {
-            var result = await scope.ServiceProvider.GetRequiredService<NotificationDelivery>().DeliverAsync(row, cancellationToken);
+            var result = await scope.ServiceProvider.GetRequiredService<NotificationDelivery>().DeliverAsync(row, cancellationToken, inDoubt);
             outcome = result.Sent ? "sent" : result.Later is null ? "skipped" : "deferred";
             row.Status = result.Sent ? NotificationStatuses.Sent : result.Later is null ? NotificationStatuses.Skipped : NotificationStatuses.Pending;
             row.AvailableAt = result.Later is { } later ? now + later : row.AvailableAt;
@@ -158,6 +164,9 @@ public sealed class NotificationDispatcher(
 internal static partial class NotificationLog
 {
     // The address (an email, a Slack id, a response_url) is never logged: the row's id finds it.
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Notification {Id} was being sent when its instance stopped, and Slack could not be asked whether it arrived (the app needs the im:write and im:history scopes); it is posted again")]
+    public static partial void LookupFailed(ILogger logger, long id, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId}: {Status}")]
     public static partial void Delivered(ILogger logger, long id, string kind, string channel, string executionId, string status);
 

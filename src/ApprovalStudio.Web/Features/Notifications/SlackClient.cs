@@ -13,22 +13,61 @@ public sealed class SlackException(string message, TimeSpan? retryAfter = null) 
     public TimeSpan? RetryAfter { get; } = retryAfter;
 }
 
-/// <summary>The two Slack calls the app makes: chat.postMessage (bot token) and a post to an interaction's response_url.</summary>
+/// <summary>
+/// The Slack calls the app makes: chat.postMessage and chat.update (bot token), finding a message it posted again
+/// (conversations.open and .history), and a post to an interaction's response_url.
+/// </summary>
 public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
 {
     public const string HttpClientName = "slack";
 
+    /// <summary>The metadata event type that marks a message as one outbox row's (<see cref="FindPostedAsync"/>).</summary>
+    public const string NotificationEvent = "approval_studio_notification";
+
+    /// <param name="notificationId">The outbox row, carried in the message's metadata so the message can be found again.</param>
     /// <returns>Slack's <c>channel/ts</c> of the new message.</returns>
-    public async Task<string> PostMessageAsync(string channel, SlackMessage message, CancellationToken cancellationToken)
+    public async Task<string> PostMessageAsync(string channel, SlackMessage message, CancellationToken cancellationToken, long? notificationId = null)
     {
-        var body = await CallAsync("chat.postMessage",
-            new JsonObject { ["channel"] = channel, ["text"] = message.Text, ["blocks"] = message.Blocks.DeepClone(), ["unfurl_links"] = false }, cancellationToken);
+        var post = new JsonObject { ["channel"] = channel, ["text"] = message.Text, ["blocks"] = message.Blocks.DeepClone(), ["unfurl_links"] = false };
+        if (notificationId is { } id)
+        {
+            post["metadata"] = new JsonObject
+            {
+                ["event_type"] = NotificationEvent,
+                ["event_payload"] = new JsonObject { ["notification"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            };
+        }
+
+        var body = await CallAsync("chat.postMessage", post, cancellationToken);
         if (body?["ok"]?.GetValue<bool>() != true)
         {
             throw new SlackException($"chat.postMessage answered ok=false: {(string?)body?["error"] ?? "no error given"}.");
         }
 
         return $"{(string?)body["channel"]}/{(string?)body["ts"]}";
+    }
+
+    /// <summary>
+    /// The message the bot posted for outbox row <paramref name="notificationId"/> to <paramref name="to"/> (a user's DM or a
+    /// channel) since <paramref name="since"/>, by its metadata: <c>channel/ts</c>, or null when there is none. Needs the
+    /// bot scopes <c>im:write</c> (to open the DM) and <c>im:history</c>.
+    /// </summary>
+    public async Task<string?> FindPostedAsync(string to, long notificationId, DateTime since, CancellationToken cancellationToken)
+    {
+        var channel = to;
+        if (to.Length > 0 && to[0] is 'U' or 'W')
+        {
+            var opened = await CallFormAsync("conversations.open", [new("users", to), new("return_im", "false")], cancellationToken);
+            channel = (string?)opened["channel"]?["id"] ?? throw new SlackException("conversations.open answered no channel.");
+        }
+
+        var oldest = (since.AddSeconds(-5) - DateTime.UnixEpoch).TotalSeconds.ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture);
+        var history = await CallFormAsync("conversations.history",
+            [new("channel", channel), new("oldest", oldest), new("limit", "200"), new("include_all_metadata", "true")], cancellationToken);
+        var wanted = notificationId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var found = history["messages"]?.AsArray().FirstOrDefault(m =>
+            (string?)m?["metadata"]?["event_type"] == NotificationEvent && (string?)m?["metadata"]?["event_payload"]?["notification"] == wanted);
+        return found is null ? null : $"{channel}/{(string?)found["ts"]}";
     }
 
     /// <summary>Replaces a message the bot posted (<paramref name="channelAndTs"/> as <see cref="PostMessageAsync"/> returned it).</summary>
@@ -61,6 +100,20 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.BotToken);
         using var response = await http.SendAsync(request, cancellationToken);
         return await ReadAsync(response, method, cancellationToken);
+    }
+
+    /// <summary>A Web API read method with the bot token and form arguments (Slack takes JSON bodies only for its write methods).</summary>
+    private async Task<JsonNode> CallFormAsync(string method, KeyValuePair<string, string>[] arguments, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(EnsureSlash(settings.ApiBaseUrl)), method))
+        {
+            Content = new FormUrlEncodedContent(arguments),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.BotToken);
+        using var response = await http.SendAsync(request, cancellationToken);
+        var body = await ReadAsync(response, method, cancellationToken);
+        return body?["ok"]?.GetValue<bool>() == true ? body : throw new SlackException($"{method} answered ok=false: {(string?)body?["error"] ?? "no error given"}.");
     }
 
     private static async Task<JsonNode?> ReadAsync(HttpResponseMessage response, string call, CancellationToken cancellationToken)
