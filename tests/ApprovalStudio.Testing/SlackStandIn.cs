@@ -38,6 +38,9 @@ public sealed class SlackStandIn : IAsyncDisposable
     /// <summary>How many times the app opened a DM to look for a message it may have posted (conversations.open).</summary>
     public int Lookups;
 
+    /// <summary>conversations.history answers 503 this many more times.</summary>
+    public int FailNextLookups;
+
     /// <summary>A post to this channel is held — a message still on its way — until <see cref="ReleaseHeldPost"/> completes.</summary>
     public string? HoldPostsTo { get; set; }
 
@@ -88,14 +91,30 @@ public sealed class SlackStandIn : IAsyncDisposable
             });
             api.MapPost("/conversations.history", async (HttpRequest request) =>
             {
+                if (Interlocked.Decrement(ref standIn!.FailNextLookups) >= 0)
+                {
+                    return Results.StatusCode(503);
+                }
+
                 var form = await request.ReadFormAsync();
                 var channel = form["channel"].ToString();
                 var user = channel.StartsWith('D') ? channel[1..] : channel;
                 var oldest = double.Parse(form["oldest"].ToString() is { Length: > 0 } o ? o : "0", System.Globalization.CultureInfo.InvariantCulture);
-                var messages = new JsonArray([.. standIn!.Posted.Where(p => (string?)p["channel"] == user)
-                    .Where(p => double.Parse((string)p["ts"]!, System.Globalization.CultureInfo.InvariantCulture) >= oldest).Reverse()
-                    .Select(p => new JsonObject { ["type"] = "message", ["ts"] = (string?)p["ts"], ["text"] = (string?)p["text"], ["metadata"] = p["metadata"]?.DeepClone() })]);
-                return Results.Json(new JsonObject { ["ok"] = true, ["messages"] = messages, ["has_more"] = false });
+                var limit = int.TryParse(form["limit"], out var l) ? Math.Clamp(l, 1, 999) : 100;
+                var from = int.TryParse(form["cursor"], out var c) ? c : 0; // the cursor is an offset here
+                var metadata = form["include_all_metadata"] == "true";
+                var all = standIn.Posted.Where(p => (string?)p["channel"] == user)
+                    .Where(p => double.Parse((string)p["ts"]!, System.Globalization.CultureInfo.InvariantCulture) >= oldest).Reverse().ToList();
+                var page = new JsonArray([.. all.Skip(from).Take(limit).Select(p => new JsonObject
+                {
+                    ["type"] = "message", ["ts"] = (string?)p["ts"], ["text"] = (string?)p["text"], ["metadata"] = metadata ? p["metadata"]?.DeepClone() : null,
+                })]);
+                var more = from + limit < all.Count;
+                return Results.Json(new JsonObject
+                {
+                    ["ok"] = true, ["messages"] = page, ["has_more"] = more,
+                    ["response_metadata"] = new JsonObject { ["next_cursor"] = more ? (from + limit).ToString(System.Globalization.CultureInfo.InvariantCulture) : "" },
+                });
             });
             api.MapPost("/chat.update", async (HttpRequest request) =>
             {

@@ -108,6 +108,16 @@ public sealed class ClusterTests
         List<long> leasedByTheDead = [];
         var servedBy = await AnswerEveryAsync(balancer.Address, AppHost.IssueToken(key, "bob"), "bob", tasks, 150, async () =>
         {
+            // Slack holds its answer to posts to carol until after the kill, so the instance dies with at least one of them in
+            // flight: Slack gets the message, the sender never hears back.
+            slack.HoldPostsTo = "UCAROL";
+            await Poll.UntilAsync(async () =>
+            {
+                await using var db = database.OpenContext();
+                var pid = $":{doomed.ProcessId}:";
+                return await db.Notifications.AnyAsync(n => n.Channel == NotificationChannels.Slack && n.RecipientUserId == "carol"
+                    && n.Status == NotificationStatuses.Leased && n.LeaseOwner!.Contains(pid)) ? "held" : null;
+            }, TimeSpan.FromSeconds(30), () => "the instance to be killed never sent carol a Slack message");
             await doomed.KillAsync();
             killed.SetResult(DateTime.UtcNow);
             // What the dead instance held of the outbox: each may have reached its server before the kill and is sent again
@@ -116,6 +126,7 @@ public sealed class ClusterTests
             var owner = $":{doomed.ProcessId}:";
             leasedByTheDead = await db.Notifications.AsNoTracking().Where(n => n.Status == NotificationStatuses.Leased && n.LeaseOwner!.Contains(owner))
                 .Select(n => n.Id).ToListAsync();
+            slack.ReleaseHeldPost.SetResult();
         });
         var killedAt = await killed.Task;
         Assert.Contains(servedBy.Keys, k => k.Contains($":{doomed.Address.Port}", StringComparison.Ordinal)); // both served answers
@@ -210,7 +221,10 @@ public sealed class ClusterTests
             Assert.True(allowed.Contains(row), $"email of row {row} ({byId[row].Kind} to {byId[row].RecipientUserId}) sent {twice.Count()} times, though the dead instance did not hold it");
         }
 
-        // Slack: one post per Slack row, exactly (found again rather than posted twice), and one update of each post.
+        // Slack: one post per Slack row, exactly (found again rather than posted twice), and one update of each post. The dead
+        // instance held at least one post to carol, which the survivor looked for before sending.
+        Assert.Contains(leasedByTheDead, id => byId[id] is { Channel: NotificationChannels.Slack, Kind: NotificationKinds.TaskCreated });
+        Assert.True(Volatile.Read(ref slack.Lookups) >= 1, "the survivor never looked for a message the dead instance may have posted");
         var posts = slack.Posted.Select(p => (Row: long.Parse((string)p["metadata"]!["event_payload"]!["notification"]!, System.Globalization.CultureInfo.InvariantCulture), Ts: (string)p["ts"]!)).ToList();
         var postRows = rows.Where(n => n.Channel == NotificationChannels.Slack && n.Kind == NotificationKinds.TaskCreated).Select(n => n.Id).Order().ToList();
         Assert.Equal(postRows, posts.Select(p => p.Row).Order().ToList());

@@ -145,7 +145,9 @@ public sealed class SlackTests
     /// <summary>
     /// What an instance killed in the middle of sending leaves: rows still leased past their lease, one whose message Slack had
     /// already taken (the instance died before recording it) and one it never got. The next sender looks each up (by the
-    /// row in the message's metadata) before posting: the first is recorded as sent, not posted twice; the second is posted.
+    /// row in the message's metadata) before posting: the first is recorded as sent, not posted twice — though its task was
+    /// answered meanwhile, so that its buttons are then replaced with the outcome — and the second is posted. A lookup that
+    /// fails (Slack down) leaves the row in doubt, and the next attempt looks again rather than posting blind.
     /// </summary>
     [Theory]
     [InlineData(Provider.Sqlite)]
@@ -166,7 +168,7 @@ public sealed class SlackTests
         var rows = new List<NotificationRecord>();
         foreach (var run in runs)
         {
-            rows.Add((await channels.WaitForNotificationsAsync(run, r => r.Count == 1)).Single());
+            rows.Add((await channels.WaitForNotificationsAsync(run, r => r.Count == 1)).Single()); // its Slack message
         }
 
         // The dead sender got the first message to Slack (as the app posts it: the row in its metadata) and no further.
@@ -195,20 +197,37 @@ public sealed class SlackTests
                 .SetProperty(n => n.LeasedUntil, DateTime.UtcNow.AddSeconds(-1)));
         }
 
-        await using var sender = await channels.StartAnotherInstanceAsync(new Dictionary<string, string?> { ["Notifications:Enabled"] = "true" });
+        // The first task is answered before anyone sends again.
+        var firstTask = await channels.Host.WaitForTaskAsync(runs[0]);
+        var (status, _, _) = await AppHost.SendAsync(channels.Host.Client(channels.Host.Token("mia", ["managers"])), HttpMethod.Post,
+            $"/api/executions/{firstTask}/resume", """{"decision":"Approved"}""");
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        await channels.Host.WaitForAsync(runs[0], s => (string?)s["status"] == "Completed");
+
+        channels.Slack.FailNextLookups = 1;
+        await using var sender = await channels.StartAnotherInstanceAsync(new Dictionary<string, string?>
+        {
+            ["Notifications:Enabled"] = "true", ["Notifications:BaseBackoff"] = "00:00:00.200",
+        });
         var sent = new List<NotificationRecord>();
         foreach (var run in runs)
         {
-            sent.Add((await channels.WaitForNotificationsAsync(run, r => r.Single().Status == NotificationStatuses.Sent)).Single());
+            sent.Add((await channels.WaitForNotificationsAsync(run, r => r.Single(n => n.Kind == NotificationKinds.TaskCreated).Status == NotificationStatuses.Sent))
+                .Single(n => n.Kind == NotificationKinds.TaskCreated));
         }
 
-        // The first was found, not posted again; the second was posted once. Both were looked up first.
+        // The first was found, not posted again, and replaced with its outcome; the second was posted once. Both were looked
+        // up first, one of them twice (its first lookup met Slack down), and neither is in doubt any more.
         Assert.Equal($"DU0MIA/{(string?)first["ts"]}", sent[0].ExternalId);
+        var update = await channels.Slack.WaitForUpdateAsync(u => (string?)u["ts"] == (string?)first["ts"]);
+        Assert.StartsWith("Approved by mia via api at ", update["blocks"]![1]!["elements"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(2, channels.Slack.Posted.Count);
         var second = channels.Slack.Posted.Last();
         Assert.Equal(rows[1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)second["metadata"]!["event_payload"]!["notification"]);
         Assert.Equal($"U0MIA/{(string?)second["ts"]}", sent[1].ExternalId);
-        Assert.Equal(2, Volatile.Read(ref channels.Slack.Lookups));
+        Assert.Equal(3, Volatile.Read(ref channels.Slack.Lookups));
+        Assert.All(sent, n => Assert.Null(n.InDoubtSince));
+        Assert.Equal(1, sent.Sum(n => n.Attempts)); // the failed lookup
     }
 
     [Theory]

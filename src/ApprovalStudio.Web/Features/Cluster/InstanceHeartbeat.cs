@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using ApprovalStudio.Web.Features.Executions;
 using ApprovalStudio.Web.Infrastructure.Persistence;
@@ -57,8 +58,9 @@ public sealed class InstanceHeartbeat(
 
     public string InstanceId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
 
-    // Only the watching loop touches it: each other instance's last heartbeat as read, and when (this process's clock) it was first read so.
-    private readonly Dictionary<string, (DateTime LastSeenAt, long ReadAt)> _watched = [];
+    // Each other instance's last heartbeat as read, and when (this process's clock) it was first read so. Written by the watching
+    // loop; the Operations page reads it.
+    private readonly ConcurrentDictionary<string, (DateTime LastSeenAt, long ReadAt)> _watched = [];
 
     /// <summary>
     /// Two loops: beating, and watching the others. A takeover (pushing again up to <see cref="MaxRuns"/> runs' events) takes
@@ -159,7 +161,7 @@ public sealed class InstanceHeartbeat(
 
         foreach (var gone in _watched.Keys.Except(others.Select(i => i.Id)).ToList())
         {
-            _watched.Remove(gone); // ended: stopped cleanly, or taken over
+            _watched.TryRemove(gone, out _); // ended: stopped cleanly, or taken over
         }
 
         await RecoverAsync(db, dead, settings, stoppingToken);
@@ -171,12 +173,15 @@ public sealed class InstanceHeartbeat(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var rows = await db.Instances.AsNoTracking().OrderByDescending(i => i.LastSeenAt).Take(take).ToListAsync(cancellationToken);
-        var silentSince = clock.GetUtcNow().UtcDateTime - options.Value.DeadAfter;
+        var now = clock.GetTimestamp();
+        // Silent as the watching loop times it (this process's clock), not by comparing another machine's clock with ours.
+        bool Silent(InstanceRecord i) => _watched.TryGetValue(i.Id, out var watched) && watched.LastSeenAt == i.LastSeenAt
+            && clock.GetElapsedTime(watched.ReadAt, now) >= options.Value.DeadAfter;
         return [.. rows.Select(i => new InstanceView(i.Id, i.Host, i.ProcessId, i.StartedAt, i.LastSeenAt, i.Id == InstanceId, i switch
         {
             { EndedBy: Stopped } => InstanceState.Stopped,
             { EndedBy: not null } => InstanceState.TakenOver,
-            _ when i.LastSeenAt < silentSince => InstanceState.Silent,
+            _ when Silent(i) => InstanceState.Silent,
             _ => InstanceState.Alive,
         }, i.EndedBy is Stopped ? null : i.EndedBy, i.EndedAt))];
     }
@@ -212,7 +217,7 @@ public sealed class InstanceHeartbeat(
                 continue;
             }
 
-            _watched.Remove(instance.Id);
+            _watched.TryRemove(instance.Id, out _);
 
             // By the runs it could have touched (their UpdatedAt is set in the writer's turn, next to the commit), not by the
             // events' own times, which may be older than the commit (a step's node events carry when the node started).

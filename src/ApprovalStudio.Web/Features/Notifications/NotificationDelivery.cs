@@ -30,13 +30,20 @@ public sealed class NotificationDelivery(
     AppDbContext db, WorkflowCatalog catalog, MessageTemplates templates, DeepLinkTokens links, EmailSender email, SlackClient slack,
     IOptions<AppOptions> app, TimeProvider clock, ILogger<NotificationDelivery> log)
 {
-    /// <param name="inDoubt">
-    /// An earlier send of this row began and never recorded its result (its instance died, or outlived its lease): it may have
-    /// reached the channel. A Slack message is looked for first and not posted twice; an email goes again with the same
-    /// Message-ID (SMTP cannot be asked).
-    /// </param>
-    public async Task<DeliveryResult> DeliverAsync(NotificationRecord row, CancellationToken cancellationToken, bool inDoubt = false)
+    /// <remarks>
+    /// A row in doubt (<see cref="NotificationRecord.InDoubtSince"/>: an earlier send began and never recorded its result) may
+    /// have reached its channel. Its Slack message is looked for first — before anything else, so one that went out is
+    /// recorded (and replaced once its task is settled) rather than skipped — and not posted twice; an email goes again with
+    /// the same Message-ID (SMTP cannot be asked).
+    /// </remarks>
+    public async Task<DeliveryResult> DeliverAsync(NotificationRecord row, CancellationToken cancellationToken)
     {
+        if (row is { InDoubtSince: { } since, Channel: NotificationChannels.Slack, Kind: NotificationKinds.TaskCreated or NotificationKinds.Reminder }
+            && await FoundAsync(row, since, cancellationToken) is { } posted)
+        {
+            return new DeliveryResult(true, posted); // it went before the crash: recorded, not posted again
+        }
+
         if (row.Kind == NotificationKinds.SlackResponse)
         {
             await slack.RespondAsync(row.Address, JsonNode.Parse(row.PayloadJson ?? "{}")!.AsObject(), cancellationToken);
@@ -81,26 +88,24 @@ public sealed class NotificationDelivery(
             return new DeliveryResult(true);
         }
 
-        if (inDoubt && await FoundAsync(row, cancellationToken) is { } posted)
-        {
-            return new DeliveryResult(true, posted); // it went before the crash: recorded, not posted again
-        }
-
         // Someone who has voted was skipped above: this message goes to someone who has not.
         var message = await SlackMessageAsync(task, subject, mine: null, cancellationToken);
         return new DeliveryResult(true, await slack.PostMessageAsync(row.Address, message, cancellationToken, row.Id));
     }
 
-    /// <summary>The message an earlier send of <paramref name="row"/> posted, if it did; null (post it) when Slack cannot be asked.</summary>
-    private async Task<string?> FoundAsync(NotificationRecord row, CancellationToken cancellationToken)
+    /// <summary>
+    /// The message an earlier send of <paramref name="row"/> posted, if it did. Null (post it) also when Slack will never tell:
+    /// the app lacks the scopes, or the conversation is too busy to look through. Anything else (Slack down, rate limited)
+    /// throws: the row stays in doubt and is looked for again at its next attempt.
+    /// </summary>
+    private async Task<string?> FoundAsync(NotificationRecord row, DateTime since, CancellationToken cancellationToken)
     {
         try
         {
-            return await slack.FindPostedAsync(row.Address, row.Id, row.CreatedAt, cancellationToken);
+            return await slack.FindPostedAsync(row.Address, row.Id, since, cancellationToken);
         }
-        catch (SlackException ex)
+        catch (SlackException ex) when (ex.Error is "missing_scope" or "not_allowed_token_type" or "no_permission" or SlackClient.TooMuchHistory)
         {
-            // Most likely the app lacks im:history or im:write: then a message is posted again rather than never.
             NotificationLog.LookupFailed(log, row.Id, ex);
             return null;
         }

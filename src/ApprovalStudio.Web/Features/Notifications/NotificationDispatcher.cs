@@ -44,9 +44,9 @@ public sealed class NotificationDispatcher(
             }
 
             var leased = await LeaseAsync(free, token);
-            foreach (var (id, inDoubt) in leased)
+            foreach (var (id, inDoubtSince) in leased)
             {
-                _sending.Add(SendInBackgroundAsync(id, inDoubt, settings, token));
+                _sending.Add(SendInBackgroundAsync(id, inDoubtSince, settings, token));
             }
 
             return leased.Count > 0;
@@ -54,12 +54,12 @@ public sealed class NotificationDispatcher(
         await Task.WhenAll(_sending);
     }
 
-    private async Task SendInBackgroundAsync(long id, bool inDoubt, NotificationOptions settings, CancellationToken cancellationToken)
+    private async Task SendInBackgroundAsync(long id, DateTime? inDoubtSince, NotificationOptions settings, CancellationToken cancellationToken)
     {
         await Task.Yield();
         try
         {
-            await SendOneAsync(id, inDoubt, settings, cancellationToken);
+            await SendOneAsync(id, inDoubtSince, settings, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -76,10 +76,10 @@ public sealed class NotificationDispatcher(
     }
 
     /// <summary>
-    /// Leases due rows. One still leased past its lease is in doubt: a send of it began and never recorded its result (its
-    /// instance died, or took longer than the lease), so it may have reached the channel.
+    /// Leases due rows. One still leased past its lease is in doubt: a send of it began (when its lease did) and never
+    /// recorded its result — its instance died, or took longer than the lease — so it may have reached the channel.
     /// </summary>
-    private async Task<List<(long Id, bool InDoubt)>> LeaseAsync(int count, CancellationToken cancellationToken)
+    private async Task<List<(long Id, DateTime? InDoubtSince)>> LeaseAsync(int count, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -87,14 +87,16 @@ public sealed class NotificationDispatcher(
         var candidates = await db.Notifications.AsNoTracking()
             .Where(Leases.Free<NotificationRecord>(now))
             .OrderBy(n => n.AvailableAt).ThenBy(n => n.Id)
-            .Select(n => new { n.Id, InDoubt = n.Status == NotificationStatuses.Leased })
+            .Select(n => new { n.Id, n.Status, n.LeasedUntil })
             .Take(count)
             .ToListAsync(cancellationToken);
-        var taken = await Leases.TakeAsync<NotificationRecord>(db, [.. candidates.Select(c => c.Id)], _owner, now, options.Value.LeaseDuration, cancellationToken);
-        return [.. candidates.Where(c => taken.Contains(c.Id)).Select(c => (c.Id, c.InDoubt))];
+        var lease = options.Value.LeaseDuration;
+        var taken = await Leases.TakeAsync<NotificationRecord>(db, [.. candidates.Select(c => c.Id)], _owner, now, lease, cancellationToken);
+        return [.. candidates.Where(c => taken.Contains(c.Id))
+            .Select(c => (c.Id, c.Status == NotificationStatuses.Leased ? c.LeasedUntil - lease : (DateTime?)null))];
     }
 
-    private async Task SendOneAsync(long id, bool inDoubt, NotificationOptions settings, CancellationToken cancellationToken)
+    private async Task SendOneAsync(long id, DateTime? inDoubtSince, NotificationOptions settings, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -103,6 +105,9 @@ public sealed class NotificationDispatcher(
         {
             return;
         }
+
+        // In doubt since the earliest send that may have reached the channel; kept across attempts until a result is recorded.
+        row.InDoubtSince ??= inDoubtSince;
 
         // A span of its own: the channel's HTTP call sits under it, not alone at the root of a trace.
         using var activity = AppTelemetry.Source.StartActivity($"notify {row.Channel}", ActivityKind.Producer);
@@ -113,13 +118,14 @@ public sealed class NotificationDispatcher(
         string outcome; // For the notifications metric: sent, skipped, deferred, retrying, failed.
         try
         {
-            var result = await scope.ServiceProvider.GetRequiredService<NotificationDelivery>().DeliverAsync(row, cancellationToken, inDoubt);
+            var result = await scope.ServiceProvider.GetRequiredService<NotificationDelivery>().DeliverAsync(row, cancellationToken);
             outcome = result.Sent ? "sent" : result.Later is null ? "skipped" : "deferred";
             row.Status = result.Sent ? NotificationStatuses.Sent : result.Later is null ? NotificationStatuses.Skipped : NotificationStatuses.Pending;
             row.AvailableAt = result.Later is { } later ? now + later : row.AvailableAt;
             row.SentAt = result.Sent ? clock.GetUtcNow().UtcDateTime : null;
             row.ExternalId = result.ExternalId;
             row.LastError = result.SkipReason;
+            row.InDoubtSince = result.Later is null ? null : row.InDoubtSince; // recorded: no longer in doubt
             NotificationLog.Delivered(log, row.Id, row.Kind, row.Channel, row.ExecutionId, row.Status);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -164,7 +170,7 @@ public sealed class NotificationDispatcher(
 internal static partial class NotificationLog
 {
     // The address (an email, a Slack id, a response_url) is never logged: the row's id finds it.
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Notification {Id} was being sent when its instance stopped, and Slack could not be asked whether it arrived (the app needs the im:write and im:history scopes); it is posted again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Notification {Id} was being sent when its instance stopped, and Slack will not say whether it arrived (the app needs the im:write and im:history scopes, or channels:history for a channel); it is posted again")]
     public static partial void LookupFailed(ILogger logger, long id, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Notification {Id} ({Kind} by {Channel}) of run {ExecutionId}: {Status}")]

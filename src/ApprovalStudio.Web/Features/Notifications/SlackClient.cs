@@ -7,10 +7,13 @@ using Microsoft.Extensions.Options;
 
 namespace ApprovalStudio.Web.Features.Notifications;
 
-/// <summary>Slack refused or failed a call; <see cref="RetryAfter"/> when it asked us to slow down.</summary>
-public sealed class SlackException(string message, TimeSpan? retryAfter = null) : Exception(message)
+/// <summary>Slack refused or failed a call; <see cref="RetryAfter"/> when it asked us to slow down, <see cref="Error"/> its ok=false code.</summary>
+public sealed class SlackException(string message, TimeSpan? retryAfter = null, string? error = null) : Exception(message)
 {
     public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>Slack's error code of an ok=false answer (as "missing_scope").</summary>
+    public string? Error { get; } = error;
 }
 
 /// <summary>
@@ -50,7 +53,7 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
     /// <summary>
     /// The message the bot posted for outbox row <paramref name="notificationId"/> to <paramref name="to"/> (a user's DM or a
     /// channel) since <paramref name="since"/>, by its metadata: <c>channel/ts</c>, or null when there is none. Needs the
-    /// bot scopes <c>im:write</c> (to open the DM) and <c>im:history</c>.
+    /// bot scopes <c>im:write</c> (to open the DM) and <c>im:history</c> (<c>channels:history</c> for a channel).
     /// </summary>
     public async Task<string?> FindPostedAsync(string to, long notificationId, DateTime since, CancellationToken cancellationToken)
     {
@@ -62,13 +65,37 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
         }
 
         var oldest = (since.AddSeconds(-5) - DateTime.UnixEpoch).TotalSeconds.ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture);
-        var history = await CallFormAsync("conversations.history",
-            [new("channel", channel), new("oldest", oldest), new("limit", "200"), new("include_all_metadata", "true")], cancellationToken);
         var wanted = notificationId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var found = history["messages"]?.AsArray().FirstOrDefault(m =>
-            (string?)m?["metadata"]?["event_type"] == NotificationEvent && (string?)m?["metadata"]?["event_payload"]?["notification"] == wanted);
-        return found is null ? null : $"{channel}/{(string?)found["ts"]}";
+        string? cursor = null;
+        for (var page = 0; page < MaxHistoryPages; page++)
+        {
+            KeyValuePair<string, string>[] arguments = cursor is null
+                ? [new("channel", channel), new("oldest", oldest), new("limit", "100"), new("include_all_metadata", "true")]
+                : [new("channel", channel), new("oldest", oldest), new("limit", "100"), new("include_all_metadata", "true"), new("cursor", cursor)];
+            var history = await CallFormAsync("conversations.history", arguments, cancellationToken);
+            var found = history["messages"]?.AsArray().FirstOrDefault(m =>
+                (string?)m?["metadata"]?["event_type"] == NotificationEvent && (string?)m?["metadata"]?["event_payload"]?["notification"] == wanted);
+            if (found is not null)
+            {
+                return $"{channel}/{(string?)found["ts"]}";
+            }
+
+            cursor = (string?)history["response_metadata"]?["next_cursor"];
+            if (history["has_more"]?.GetValue<bool>() != true || string.IsNullOrEmpty(cursor))
+            {
+                return null;
+            }
+        }
+
+        throw new SlackException($"The conversation has more than {MaxHistoryPages * 100} messages since the send began; not looked through.",
+            error: TooMuchHistory);
     }
+
+    /// <summary>The error of a lookup that gave up on a conversation too busy to look through.</summary>
+    public const string TooMuchHistory = "too_much_history";
+
+    /// <summary>How many pages of a conversation's history are read looking for one message.</summary>
+    private const int MaxHistoryPages = 10;
 
     /// <summary>Replaces a message the bot posted (<paramref name="channelAndTs"/> as <see cref="PostMessageAsync"/> returned it).</summary>
     public async Task UpdateMessageAsync(string channelAndTs, JsonObject message, CancellationToken cancellationToken)
@@ -113,7 +140,9 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.BotToken);
         using var response = await http.SendAsync(request, cancellationToken);
         var body = await ReadAsync(response, method, cancellationToken);
-        return body?["ok"]?.GetValue<bool>() == true ? body : throw new SlackException($"{method} answered ok=false: {(string?)body?["error"] ?? "no error given"}.");
+        return body?["ok"]?.GetValue<bool>() == true
+            ? body
+            : throw new SlackException($"{method} answered ok=false: {(string?)body?["error"] ?? "no error given"}.", error: (string?)body?["error"]);
     }
 
     private static async Task<JsonNode?> ReadAsync(HttpResponseMessage response, string call, CancellationToken cancellationToken)

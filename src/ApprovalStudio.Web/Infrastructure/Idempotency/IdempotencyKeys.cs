@@ -201,9 +201,11 @@ public static class IdempotencyKeys
                 return (new InFlight(existing.LockedUntil.Value - now), null);
             }
 
-            // In flight on an instance that stopped answering it: take it over.
+            // In flight on an instance that stopped answering it: take it over — only as read, so a holder that was slow, not
+            // dead, and committed its run meanwhile is seen on the next look (and answered for) rather than started again.
             var taken = await db.WriteAsync(ct => db.IdempotencyKeys
-                .Where(k => k.Scope == scope && k.Key == key && k.Status == IdempotencyStatuses.InFlight && k.LockedUntil == existing.LockedUntil)
+                .Where(k => k.Scope == scope && k.Key == key && k.Status == IdempotencyStatuses.InFlight && k.LockedUntil == existing.LockedUntil
+                    && k.ExecutionId == existing.ExecutionId)
                 .ExecuteUpdateAsync(s => s.SetProperty(k => k.LockedUntil, hold), ct), cancellationToken);
             if (taken == 1)
             {

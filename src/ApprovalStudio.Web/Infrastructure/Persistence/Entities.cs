@@ -339,6 +339,13 @@ public sealed class NotificationRecord : ILeasedRow
 
     /// <summary>What the channel calls the message it made (Slack's <c>channel/ts</c>).</summary>
     public string? ExternalId { get; set; }
+
+    /// <summary>
+    /// Set when the row was taken over from a sender whose lease ran out before it recorded a result (its instance died): from
+    /// when that send may have reached the channel. A Slack message is looked for from then on before it is posted again.
+    /// Cleared once the row's result is recorded.
+    /// </summary>
+    public DateTime? InDoubtSince { get; set; }
 }
 
 /// <summary>A tenant's own version of one message template (Liquid, rendered with Fluid).</summary>

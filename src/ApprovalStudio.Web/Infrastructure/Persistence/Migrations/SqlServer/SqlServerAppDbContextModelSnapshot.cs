@@ -558,6 +558,9 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.SqlServer
                         .HasMaxLength(200)
                         .HasColumnType("nvarchar(200)");
 
+                    b.Property<DateTime?>("InDoubtSince")
+                        .HasColumnType("datetime2");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasMaxLength(200)
