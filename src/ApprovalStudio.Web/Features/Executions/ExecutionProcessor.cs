@@ -36,9 +36,9 @@ public sealed class ExecutionProcessor(
         (AppDbContext db, string executionId) => db.Tasks.AsNoTracking().Include(t => t.Assignees)
             .Where(t => t.ExecutionId == executionId && t.Status == TaskStatuses.Cancelled)));
 
-    // The row a resumed node (or a finished loop) opened when it began, tracked: the step closes it.
+    // The row a resumed node (or a finished loop) opened when it began: the step closes it.
     private static readonly CompiledQuery<Func<AppDbContext, string, string, string, CancellationToken, Task<NodeRunEntity?>>> OpenNodeRunQuery = new(() => EF.CompileAsyncQuery(
-        (AppDbContext db, string executionId, string nodeId, string stackKey, CancellationToken _) => db.NodeRuns
+        (AppDbContext db, string executionId, string nodeId, string stackKey, CancellationToken _) => db.NodeRuns.AsNoTracking()
             .FirstOrDefault(r => r.ExecutionId == executionId && r.NodeId == nodeId && r.StackKey == stackKey
                 && (r.Status == nameof(NodeRunStatus.Waiting) || r.Status == nameof(NodeRunStatus.Running)))));
 
@@ -115,28 +115,39 @@ public sealed class ExecutionProcessor(
                 throw new DbUpdateConcurrencyException($"Run {execution.Id} changed after its step read it (revision {execution.Revision}).");
             }
 
-            batch.Queue.Attach(item);
-            batch.Executions.Attach(execution);
+            // A fresh copy per attempt: a unit run again (a deadlock's victim) starts from the run as the step read it.
+            var run = Copy(execution);
             var now = clock.GetUtcNow().UtcDateTime;
-            Apply(execution, result, now);
-            var created = AddTasks(batch, execution, result.NewWaits, now);
+            Apply(run, result, now);
+            var created = AddTasks(batch, run, result.NewWaits, now);
             await outbox.CreatedAsync(batch, created, now, ct);
-            await AddNodeRunsAsync(batch, execution.Id, result.NodeRuns, ct);
+            await WriteNodeRunsAsync(batch, run.Id, result.NodeRuns, ct);
             var pending = result.Status == RunStatus.Suspended && created.Count == 0
-                ? await batch.Tasks.CountAsync(t => t.ExecutionId == execution.Id && t.Status == TaskStatuses.Pending, ct)
+                ? await batch.Tasks.CountAsync(t => t.ExecutionId == run.Id && t.Status == TaskStatuses.Pending, ct)
                 : 0;
-            var events = new ExecutionEventLog(execution, definition).ForStep(item.Kind, task, result, created, pending, now);
-            batch.ExecutionEvents.AddRange(events);
-            item.Status = QueueStatuses.Done;
-            item.CompletedAt = now;
-            item.LeasedUntil = null;
-            await batch.SaveChangesAsync(ct);
+            var events = new ExecutionEventLog(run, definition).ForStep(item.Kind, task, result, created, pending, now);
+            foreach (var e in events)
+            {
+                await StepRows.InsertEventAsync(batch, e, ct);
+            }
+
+            if (!await StepRows.UpdateRunAsync(batch, run, execution.Revision, ct))
+            {
+                throw new DbUpdateConcurrencyException($"Run {run.Id} changed after its step read it (revision {execution.Revision}).");
+            }
+
+            await StepRows.FinishItemAsync(batch, item.Id, now, ct);
+            if (batch.ChangeTracker.HasChanges())
+            {
+                await batch.SaveChangesAsync(ct); // the new tasks, their assignees and their messages
+            }
+
             var cancelled = result.Status is RunStatus.Completed or RunStatus.Failed
                 ? await CancelPendingTasksAsync(batch, outbox, execution.Id, now, ct)
                 : [];
             return ((events, created, cancelled), true);
         }, cancellationToken);
-        ExecutionLog.Advanced(log, execution.Id, item.Kind, execution.Status, result.NewWaits.Count);
+        ExecutionLog.Advanced(log, execution.Id, item.Kind, result.Status.ToString(), result.NewWaits.Count);
 
         await notifier.ExecutionEventsAsync(events);
         foreach (var createdTask in created)
@@ -318,18 +329,27 @@ public sealed class ExecutionProcessor(
         return created;
     }
 
-    private static async Task AddNodeRunsAsync(AppDbContext db, string executionId, IReadOnlyList<NodeRunRecord> runs, CancellationToken cancellationToken)
+    /// <summary>
+    /// The step's node runs: a resumed node (or a finished loop) closes the row it opened when it began — in an earlier step,
+    /// or earlier in this one — and every other node run is a new row, written in the order the engine ran them.
+    /// </summary>
+    private static async Task WriteNodeRunsAsync(AppDbContext db, string executionId, IReadOnlyList<NodeRunRecord> runs, CancellationToken cancellationToken)
     {
+        var added = new List<NodeRunEntity>();
+        var closed = new List<(long Id, NodeRunEntity Row)>();
+        string[] open = [nameof(NodeRunStatus.Waiting), nameof(NodeRunStatus.Running)];
         foreach (var run in runs)
         {
             var stackKey = StackFrame.Key(run.Stack);
             NodeRunEntity? entity = null;
             if (run.Status is NodeRunStatus.Completed or NodeRunStatus.Failed)
             {
-                // A resumed node (or a finished loop) closes the row it opened when it began.
-                string[] open = [nameof(NodeRunStatus.Waiting), nameof(NodeRunStatus.Running)];
-                entity = db.NodeRuns.Local.FirstOrDefault(r => r.ExecutionId == executionId && r.NodeId == run.NodeId && r.StackKey == stackKey && open.Contains(r.Status))
-                    ?? await OpenNodeRunQuery.For(db)(db, executionId, run.NodeId, stackKey, cancellationToken);
+                entity = added.FirstOrDefault(r => r.NodeId == run.NodeId && r.StackKey == stackKey && open.Contains(r.Status));
+                if (entity is null && await OpenNodeRunQuery.For(db)(db, executionId, run.NodeId, stackKey, cancellationToken) is { } stored)
+                {
+                    entity = stored;
+                    closed.Add((stored.Id, stored));
+                }
             }
 
             if (entity is null)
@@ -344,7 +364,7 @@ public sealed class ExecutionProcessor(
                     Status = run.Status.ToString(),
                     StartedAt = run.StartedAt.UtcDateTime,
                 };
-                db.NodeRuns.Add(entity);
+                added.Add(entity);
             }
 
             entity.Status = run.Status.ToString();
@@ -352,7 +372,25 @@ public sealed class ExecutionProcessor(
             entity.Error = Truncate(run.Error, 4000);
             entity.CompletedAt = run.CompletedAt?.UtcDateTime;
         }
+
+        foreach (var (id, row) in closed)
+        {
+            await StepRows.CloseNodeRunAsync(db, id, row, cancellationToken);
+        }
+
+        foreach (var row in added)
+        {
+            await StepRows.InsertNodeRunAsync(db, row, cancellationToken);
+        }
     }
+
+    private static ExecutionRecord Copy(ExecutionRecord run) => new()
+    {
+        Id = run.Id, TenantId = run.TenantId, WorkflowKey = run.WorkflowKey, WorkflowVersion = run.WorkflowVersion, Status = run.Status,
+        InputJson = run.InputJson, StateJson = run.StateJson, OutputJson = run.OutputJson, Error = run.Error, ErrorNodeId = run.ErrorNodeId,
+        CreatedBy = run.CreatedBy, CreatedAt = run.CreatedAt, UpdatedAt = run.UpdatedAt, CompletedAt = run.CompletedAt, Revision = run.Revision,
+        LastSequence = run.LastSequence, ResumedFromExecutionId = run.ResumedFromExecutionId, ResumedFromNodeId = run.ResumedFromNodeId,
+    };
 
     private async Task FinishAsync(QueueItem item, string note, CancellationToken cancellationToken)
     {

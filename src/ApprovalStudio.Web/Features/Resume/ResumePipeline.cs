@@ -409,8 +409,7 @@ public sealed class ResumePipeline(
         batch.ScalarAsync<long>(batch is SqlServerAppDbContext ? NextSequenceSqlServer : NextSequenceSql, ct,
             answered ? ExecutionStatuses.Suspended : string.Empty, answered ? ExecutionStatuses.Running : string.Empty, ExecutionStatuses.Resuming, at, executionId);
 
-    private static Task<int> InsertEventAsync(AppDbContext batch, ExecutionEventRecord e, CancellationToken ct) =>
-        batch.ExecuteAsync(InsertEventSql, ct, e.ExecutionId, e.Sequence, e.TenantId, e.Type, e.NodeId, e.Status, e.At, e.DataJson);
+    private static Task<int> InsertEventAsync(AppDbContext batch, ExecutionEventRecord e, CancellationToken ct) => StepRows.InsertEventAsync(batch, e, ct);
 
     /// <summary>After the commit: wake the worker, tell the run's watchers and the inboxes.</summary>
     private async Task<ResumeOutcome> AcceptedAsync(TaskRecord task, Actor actor, ResumeCommand command, ExecutionEventRecord resumed, DateTime at)
@@ -586,11 +585,6 @@ public sealed class ResumePipeline(
 
     private const string InsertVoteSql = """
         INSERT INTO "TaskVotes" ("ResId", "UserId", "Name", "Decision", "Comment", "Channel", "Groups", "At")
-        VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7)
-        """;
-
-    private const string InsertEventSql = """
-        INSERT INTO "ExecutionEvents" ("ExecutionId", "Sequence", "TenantId", "Type", "NodeId", "Status", "At", "DataJson")
         VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7)
         """;
 
