@@ -6,15 +6,29 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
 {
     /// <inheritdoc />
-    public partial class NotificationInDoubt : Migration
+    public partial class DeadLetterNodeKeyRunInDoubt : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "FailedNodeId",
+                table: "Queue",
+                type: "TEXT",
+                maxLength: 200,
+                nullable: true);
+
             migrationBuilder.AddColumn<DateTime>(
                 name: "InDoubtSince",
                 table: "Notifications",
                 type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "ExecutionId",
+                table: "IdempotencyKeys",
+                type: "TEXT",
+                maxLength: 200,
                 nullable: true);
         }
 
@@ -22,8 +36,16 @@ namespace ApprovalStudio.Web.Infrastructure.Persistence.Migrations.Sqlite
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropColumn(
+                name: "FailedNodeId",
+                table: "Queue");
+
+            migrationBuilder.DropColumn(
                 name: "InDoubtSince",
                 table: "Notifications");
+
+            migrationBuilder.DropColumn(
+                name: "ExecutionId",
+                table: "IdempotencyKeys");
         }
     }
 }
