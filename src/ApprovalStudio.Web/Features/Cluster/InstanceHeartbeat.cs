@@ -71,7 +71,11 @@ public sealed class InstanceHeartbeat(
         var settings = options.Value;
         var registered = false;
         return Task.WhenAll(
-            EveryAsync(settings.HeartbeatInterval, async () => registered = await BeatAsync(registered, stoppingToken), stoppingToken),
+            EveryAsync(settings.HeartbeatInterval, async () =>
+            {
+                await BeatAsync(registered, stoppingToken);
+                registered = true;
+            }, stoppingToken),
             EveryAsync(settings.HeartbeatInterval, () => WatchAsync(settings, stoppingToken), stoppingToken));
     }
 
@@ -99,36 +103,25 @@ public sealed class InstanceHeartbeat(
         }
     }
 
-    /// <summary>One beat: says this instance is alive; true once this one is registered.</summary>
-    private async Task<bool> BeatAsync(bool registered, CancellationToken stoppingToken)
+    /// <summary>One beat: says this instance is alive (registering it first); a failure is logged by the loop, and the next beat tries again.</summary>
+    private async Task BeatAsync(bool registered, CancellationToken stoppingToken)
     {
-        try
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (!registered)
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            var now = clock.GetUtcNow().UtcDateTime;
-            if (!registered)
+            db.Instances.Add(new InstanceRecord
             {
-                db.Instances.Add(new InstanceRecord
-                {
-                    Id = InstanceId, Host = Environment.MachineName, ProcessId = Environment.ProcessId, StartedAt = now, LastSeenAt = now,
-                });
-                await db.SaveChangesAsync(stoppingToken);
-                registered = true;
-            }
-            else
-            {
-                // Alive after all (a pause long enough for a survivor to take it for dead): beating again, it is covered again.
-                await db.WriteAsync(ct => db.Instances.Where(i => i.Id == InstanceId).ExecuteUpdateAsync(s => s
-                    .SetProperty(i => i.LastSeenAt, now).SetProperty(i => i.EndedAt, (DateTime?)null).SetProperty(i => i.EndedBy, (string?)null), ct), stoppingToken);
-            }
-        }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-        {
-            ClusterLog.HeartbeatFailed(log, ex);
+                Id = InstanceId, Host = Environment.MachineName, ProcessId = Environment.ProcessId, StartedAt = now, LastSeenAt = now,
+            });
+            await db.SaveChangesAsync(stoppingToken);
+            return;
         }
 
-        return registered;
+        // Alive after all (a pause long enough for a survivor to take it for dead): beating again, it is covered again.
+        await db.WriteAsync(ct => db.Instances.Where(i => i.Id == InstanceId).ExecuteUpdateAsync(s => s
+            .SetProperty(i => i.LastSeenAt, now).SetProperty(i => i.EndedAt, (DateTime?)null).SetProperty(i => i.EndedBy, (string?)null), ct), stoppingToken);
     }
 
     /// <summary>

@@ -69,10 +69,13 @@ public sealed class SlackClient(HttpClient http, IOptions<SlackOptions> options)
         string? cursor = null;
         for (var page = 0; page < MaxHistoryPages; page++)
         {
-            KeyValuePair<string, string>[] arguments = cursor is null
-                ? [new("channel", channel), new("oldest", oldest), new("limit", "100"), new("include_all_metadata", "true")]
-                : [new("channel", channel), new("oldest", oldest), new("limit", "100"), new("include_all_metadata", "true"), new("cursor", cursor)];
-            var history = await CallFormAsync("conversations.history", arguments, cancellationToken);
+            List<KeyValuePair<string, string>> arguments = [new("channel", channel), new("oldest", oldest), new("limit", "100"), new("include_all_metadata", "true")];
+            if (cursor is not null)
+            {
+                arguments.Add(new("cursor", cursor));
+            }
+
+            var history = await CallFormAsync("conversations.history", [.. arguments], cancellationToken);
             var found = history["messages"]?.AsArray().FirstOrDefault(m =>
                 (string?)m?["metadata"]?["event_type"] == NotificationEvent && (string?)m?["metadata"]?["event_payload"]?["notification"] == wanted);
             if (found is not null)

@@ -392,7 +392,7 @@ public sealed class ResumePipeline(
         // this fails its save and is redone after it, and the sequence stays gapless and ordered.
         var sequence = await NextSequenceAsync(batch, task.ExecutionId, at, answered: true, ct);
         var resumed = ExecutionEventLog.Resumed(task, sequence, actor.UserId, actor.Name, command.Channel, at);
-        await InsertEventAsync(batch, resumed, ct);
+        await StepRows.InsertEventAsync(batch, resumed, ct);
         await outbox.SettledAsync(batch, [task.ResId], at, ct, command.AnsweredOn);
         await batch.ExecuteAsync(InsertAuditSql, ct,
             task.TenantId, task.ExecutionId, task.ResId, task.NodeId, "Resumed", actor.UserId, actor.Name, command.Channel, command.Grant.Name, at, output);
@@ -408,8 +408,6 @@ public sealed class ResumePipeline(
     private static Task<long> NextSequenceAsync(AppDbContext batch, string executionId, DateTime at, bool answered, CancellationToken ct) =>
         batch.ScalarAsync<long>(batch is SqlServerAppDbContext ? NextSequenceSqlServer : NextSequenceSql, ct,
             answered ? ExecutionStatuses.Suspended : string.Empty, answered ? ExecutionStatuses.Running : string.Empty, ExecutionStatuses.Resuming, at, executionId);
-
-    private static Task<int> InsertEventAsync(AppDbContext batch, ExecutionEventRecord e, CancellationToken ct) => StepRows.InsertEventAsync(batch, e, ct);
 
     /// <summary>After the commit: wake the worker, tell the run's watchers and the inboxes.</summary>
     private async Task<ResumeOutcome> AcceptedAsync(TaskRecord task, Actor actor, ResumeCommand command, ExecutionEventRecord resumed, DateTime at)
@@ -471,7 +469,7 @@ public sealed class ResumePipeline(
             {
                 var sequence = await NextSequenceAsync(batch, task.ExecutionId, at, answered: false, ct);
                 var votedEvent = Votes.VotedEvent(task, sequence, vote, result.Tally);
-                await InsertEventAsync(batch, votedEvent, ct);
+                await StepRows.InsertEventAsync(batch, votedEvent, ct);
                 await batch.ExecuteAsync(InsertAuditSql, ct, task.TenantId, task.ExecutionId, task.ResId, task.NodeId, Votes.VotedAction, actor.UserId, actor.Name,
                     command.Channel, command.Grant.Name, at, answer.ToJsonString());
                 await outbox.TallyChangedAsync(batch, task.ResId, at, ct, command.AnsweredOn);
