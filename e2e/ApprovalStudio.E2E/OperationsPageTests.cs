@@ -87,6 +87,17 @@ public sealed class OperationsPageTests(Browser browser) : IClassFixture<Browser
         await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "operations-page-phone.png"), FullPage = true });
         await page.SetViewportSizeAsync(1280, 900);
 
+        // In the dark theme the page stays readable (axe's contrast rules included).
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        await page.ReloadAsync();
+        await Assertions.Expect(page.GetByTestId("dead-letter").GetByTestId("dead-node")).ToHaveTextAsync("ask");
+        Assert.Equal("dark", await page.EvaluateAsync<string>("() => document.documentElement.dataset.theme"));
+        await Accessibility.AssertNoSeriousViolationsAsync(page, "the Operations page, dark");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Browser.ArtifactsDirectory, "operations-page-dark.png"), FullPage = true });
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
+        await page.ReloadAsync();
+        await Assertions.Expect(page.GetByTestId("dead-letter")).ToHaveCountAsync(1);
+
         // Fixed: the state reads again. The retry runs the step, and the run goes on to its end.
         await using (var db = host.Database.OpenContext())
         {

@@ -17,7 +17,8 @@ public sealed class ThemeStyles(IServiceScopeFactory scopes, ILoggerFactory logg
     {
         PaletteLight = new PaletteLight { Primary = "#2f5bea", AppbarBackground = "#1f3b99" },
         // A light primary on a dark page: text on it is dark, or a filled button's label fails contrast (white on #8aa8ff: 2.3:1).
-        PaletteDark = new PaletteDark { Primary = "#8aa8ff", PrimaryContrastText = "#0d1733" },
+        // Secondary text brighter than MudBlazor's half-white, which axe found below 4.5:1 on the dark surface (Operations page).
+        PaletteDark = new PaletteDark { Primary = "#8aa8ff", PrimaryContrastText = "#0d1733", TextSecondary = "rgba(255,255,255,0.70)" },
     };
 
     private const string ProviderStyle = "<style class='mud-theme-provider'>";
